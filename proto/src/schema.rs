@@ -12,4 +12,4 @@ pub mod plugins;
 
 pub use config::{Config, ENTITY_KINDS};
 pub use entities::{Consumer, ForeignKey, KeyAuthCredential, Plugin, Route, Service};
-pub use error::{FieldError, SchemaError};
+pub use error::{from_value, FieldError, SchemaError};

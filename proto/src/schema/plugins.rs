@@ -41,12 +41,14 @@ impl PluginConfig {
             "prometheus" => typed(config).map(Self::Prometheus),
             "ai-proxy" => typed(config).map(Self::AiProxy),
             "ai-proxy-advanced" => typed(config).map(Self::AiProxyAdvanced),
-            other => return Err(vec![FieldError::new(
-                "name",
-                format!(
+            other => {
+                return Err(vec![FieldError::new(
+                    "name",
+                    format!(
                     "plugin '{other}' not enabled; add it to the 'plugins' configuration property"
                 ),
-            )]),
+                )])
+            }
         };
         let cfg = r.map_err(|e| vec![e.under("config")])?;
         let errs = cfg.validate();

@@ -1,0 +1,75 @@
+//! `POST /config`: replace everything with a declarative document (Kong DB-less style), in one
+//! transaction. `?dry_run=1` (ours) reports the changes without writing; `?check_hash=1` answers
+//! 304 when nothing would change.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{AdminError, AppState};
+use crate::declarative::{self, document};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ConfigQuery {
+    #[serde(default)]
+    check_hash: Option<String>,
+    #[serde(default)]
+    dry_run: Option<String>,
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    Query(q): Query<ConfigQuery>,
+    body: Bytes,
+) -> Result<Response, AdminError> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| AdminError::BadRequest("request body is not valid UTF-8".into()))?;
+    if text.trim().is_empty() {
+        return Err(AdminError::BadRequest(
+            "expected a declarative configuration".into(),
+        ));
+    }
+    let mut doc = document::parse(text).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
+    // Kong also accepts the document as a string in a `config` field.
+    if let Some(inner) = doc
+        .get("config")
+        .and_then(Value::as_str)
+        .filter(|_| doc.get("_format_version").is_none())
+    {
+        doc = document::parse(inner).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
+    }
+    let cfg = declarative::from_documents(&[("config".into(), doc)])
+        .map_err(AdminError::InvalidConfig)?;
+    let dry_run = truthy(q.dry_run.as_deref());
+    let applied = state.store.replace(&cfg, dry_run).await?;
+    if q.check_hash.as_deref() == Some("1") && applied.changes.is_empty() {
+        return Ok(StatusCode::NOT_MODIFIED.into_response());
+    }
+    let snap = if dry_run || applied.changes.is_empty() {
+        state.publisher.current()
+    } else {
+        let snap = state.publisher.refresh().await?;
+        tracing::info!(version = snap.version, hash = %snap.hash, "config applied");
+        snap
+    };
+    let status = if dry_run {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let body = json!({
+        "version": snap.version,
+        "config_hash": snap.hash,
+        "dry_run": dry_run,
+        "changes": applied.changes,
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+fn truthy(v: Option<&str>) -> bool {
+    matches!(v, Some("1" | "true" | "on" | "yes"))
+}

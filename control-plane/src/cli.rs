@@ -1,0 +1,165 @@
+//! The decK-style commands (`apply`, `diff`, `validate`, `dump`): files are rendered and checked
+//! here, on the user's machine where the `DECK_` variables live, then sent to the CP's Admin API.
+
+mod client;
+mod files;
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::declarative::{self, render::ProcessEnv};
+use crate::settings::{ApplyArgs, DumpArgs, ValidateArgs};
+use client::AdminClient;
+
+/// Why a command failed; `main` prints it and exits non-zero.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Files(#[from] files::FilesError),
+    #[error("invalid configuration, nothing was changed:\n{}", indent(&.0.errors))]
+    Invalid(declarative::LoadError),
+    #[error(transparent)]
+    Client(#[from] client::ClientError),
+    #[error("the control plane refused the configuration (HTTP {status}), nothing was changed:\n{message}")]
+    Refused { status: u16, message: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// `apply` and `diff` (= `apply --dry-run`).
+pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
+    let sources = files::read(&args.files)?;
+    let cfg = declarative::load(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
+    let doc = declarative::to_document(&cfg);
+    let client = AdminClient::new(&args.admin.admin_url)?;
+    let path = if dry_run || args.dry_run {
+        "/config?dry_run=1"
+    } else {
+        "/config"
+    };
+    let (status, body) = client.post_json(path, &doc).await?;
+    if !(200..300).contains(&status) {
+        return Err(CliError::Refused {
+            status,
+            message: refusal(&body),
+        });
+    }
+    print_changes(&body);
+    Ok(())
+}
+
+/// `validate`: everything `apply` checks, offline.
+pub fn validate(args: &ValidateArgs) -> Result<(), CliError> {
+    let sources = files::read(&args.files)?;
+    let cfg = declarative::load(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
+    println!(
+        "configuration is valid: {} services, {} routes, {} consumers, {} key-auth credentials, {} plugins",
+        cfg.services.len(),
+        cfg.routes.len(),
+        cfg.consumers.len(),
+        cfg.keyauth_credentials.len(),
+        cfg.plugins.len()
+    );
+    Ok(())
+}
+
+/// `dump`: the CP's entities as one flat decK document in YAML.
+pub async fn dump(args: &DumpArgs) -> Result<(), CliError> {
+    let client = AdminClient::new(&args.admin.admin_url)?;
+    let mut doc = serde_json::Map::new();
+    doc.insert("_format_version".into(), "3.0".into());
+    for (path, key) in [
+        ("/services", "services"),
+        ("/routes", "routes"),
+        ("/consumers", "consumers"),
+        ("/key-auths", "keyauth_credentials"),
+        ("/plugins", "plugins"),
+    ] {
+        let (status, body) = client.get(path).await?;
+        if status != 200 {
+            return Err(CliError::Refused {
+                status,
+                message: refusal(&body),
+            });
+        }
+        let data = body
+            .get("data")
+            .cloned()
+            .unwrap_or(Value::Array(Vec::new()));
+        if data.as_array().is_some_and(|a| !a.is_empty()) {
+            doc.insert(key.into(), data);
+        }
+    }
+    let yaml = serde_yaml::to_string(&Value::Object(doc)).unwrap_or_default();
+    match &args.output {
+        Some(path) => std::fs::write(path, yaml).map_err(|source| CliError::Write {
+            path: path.display().to_string(),
+            source,
+        }),
+        None => {
+            let _ = std::io::stdout().write_all(yaml.as_bytes());
+            Ok(())
+        }
+    }
+}
+
+fn print_changes(body: &Value) {
+    let changes = &body["changes"];
+    let list = |k: &str| changes[k].as_array().cloned().unwrap_or_default();
+    let (creating, updating, deleting) = (list("creating"), list("updating"), list("deleting"));
+    for (verb, items) in [
+        ("creating", &creating),
+        ("updating", &updating),
+        ("deleting", &deleting),
+    ] {
+        for c in items {
+            println!(
+                "{verb} {} {}",
+                c["kind"].as_str().unwrap_or(""),
+                c["name"].as_str().unwrap_or("")
+            );
+        }
+    }
+    println!("Summary:");
+    println!("  Created: {}", creating.len());
+    println!("  Updated: {}", updating.len());
+    println!("  Deleted: {}", deleting.len());
+    if body["dry_run"] != Value::Bool(true) {
+        println!(
+            "config version {} (hash {})",
+            body["version"].as_u64().unwrap_or(0),
+            body["config_hash"].as_str().unwrap_or("")
+        );
+    }
+}
+
+fn refusal(body: &Value) -> String {
+    if let Some(errs) = body.get("errors").and_then(Value::as_array) {
+        let lines: Vec<String> = errs
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e["path"].as_str().unwrap_or(""),
+                    e["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        return indent(&lines);
+    }
+    body.get("message")
+        .and_then(Value::as_str)
+        .map_or_else(|| body.to_string(), str::to_string)
+}
+
+fn indent(lines: &[String]) -> String {
+    lines
+        .iter()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}

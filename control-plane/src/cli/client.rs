@@ -1,0 +1,88 @@
+//! A minimal Admin API client for the CLI (hyper, plain HTTP, JSON in and out).
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid admin URL '{0}': expected http://HOST:PORT")]
+    BadUrl(String),
+    #[error("cannot reach the control plane at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("unexpected answer from {url}: {reason}")]
+    BadAnswer { url: String, reason: String },
+}
+
+pub struct AdminClient {
+    base: String,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+impl AdminClient {
+    pub fn new(base: &str) -> Result<Self, ClientError> {
+        let base = if base.contains("://") {
+            base.to_string()
+        } else {
+            format!("http://{base}")
+        };
+        if !base.starts_with("http://") {
+            return Err(ClientError::BadUrl(base));
+        }
+        let base = base.trim_end_matches('/').to_string();
+        let client = Client::builder(TokioExecutor::new()).build_http();
+        Ok(Self { base, client })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<(u16, Value), ClientError> {
+        self.send(http::Method::GET, path, Bytes::new()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Result<(u16, Value), ClientError> {
+        self.send(http::Method::POST, path, Bytes::from(body.to_string()))
+            .await
+    }
+
+    async fn send(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Bytes,
+    ) -> Result<(u16, Value), ClientError> {
+        let url = format!("{}{path}", self.base);
+        let req = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(Full::new(body))
+            .map_err(|_| ClientError::BadUrl(url.clone()))?;
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        let status = resp.status().as_u16();
+        let bytes = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| ClientError::BadAnswer {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?
+            .to_bytes();
+        if bytes.is_empty() {
+            return Ok((status, Value::Null));
+        }
+        let v = serde_json::from_slice(&bytes).map_err(|e| ClientError::BadAnswer {
+            url: url.clone(),
+            reason: format!("not JSON: {e}"),
+        })?;
+        Ok((status, v))
+    }
+}

@@ -1,0 +1,94 @@
+//! decK files in, a typed `Config` out: render `${{ env "DECK_…" }}` → parse YAML/JSON → check the
+//! top level → flatten nested entities, resolve references, fill defaults and validate. Used by
+//! the CLI (`apply`, `validate`) and by the Admin API's `POST /config`, so both refuse the same
+//! inputs with the same messages.
+
+pub mod document;
+mod flatten;
+pub mod render;
+mod unique;
+mod url;
+
+use proto::schema::{Config, FieldError};
+use serde_json::{json, Value};
+
+use render::Env;
+
+/// One input file: a label for messages (its path) and its text.
+pub struct Source {
+    pub label: String,
+    pub text: String,
+}
+
+/// Every problem found in the inputs, each a line naming its file and place.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .errors.join("\n"))]
+pub struct LoadError {
+    pub errors: Vec<String>,
+}
+
+/// Renders, parses and flattens one or more files into one config.
+pub fn load(sources: &[Source], env: &dyn Env) -> Result<Config, LoadError> {
+    let mut errors = Vec::new();
+    let mut docs = Vec::new();
+    for src in sources {
+        let text = match render::render(&src.text, env) {
+            Ok(t) => t,
+            Err(errs) => {
+                errors.extend(errs.into_iter().map(|e| format!("{}: {e}", src.label)));
+                continue;
+            }
+        };
+        match document::parse(&text) {
+            Ok(doc) => docs.push((src.label.clone(), doc)),
+            Err(e) => errors.push(format!("{}: {e}", src.label)),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadError { errors });
+    }
+    from_documents(&docs).map_err(|errs| LoadError {
+        errors: errs.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// Flattens already-parsed documents (label, tree). Errors carry their path in the document.
+pub fn from_documents(docs: &[(String, Value)]) -> Result<Config, Vec<FieldError>> {
+    let mut errs = Vec::new();
+    let mut maps = Vec::new();
+    for (label, doc) in docs {
+        match document::check_top_level(doc) {
+            Ok(map) => maps.push((label.clone(), map)),
+            Err(e) if docs.len() > 1 => errs.extend(
+                e.into_iter()
+                    .map(|e| FieldError::new(format!("{label}:{}", e.path), e.message)),
+            ),
+            Err(e) => errs.extend(e),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    flatten::flatten(&maps)
+}
+
+/// A config as one flat decK 3.0 document: every entity with its id, references by id. `load`
+/// reads it back to the same config, so it is what the CLI sends and what `dump` prints.
+pub fn to_document(cfg: &Config) -> Value {
+    let mut doc = serde_json::Map::new();
+    doc.insert("_format_version".into(), json!("3.0"));
+    for e in cfg.to_entities() {
+        let v: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
+        if let Some(list) = doc
+            .entry(e.kind.clone())
+            .or_insert_with(|| Value::Array(Vec::new()))
+            .as_array_mut()
+        {
+            list.push(v);
+        }
+    }
+    Value::Object(doc)
+}
+
+#[cfg(test)]
+mod tests;

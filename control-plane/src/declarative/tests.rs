@@ -1,0 +1,203 @@
+//! Whole-document tests: the tutorial file, nesting, references, ids and error places.
+
+use std::collections::HashMap;
+
+use super::*;
+
+fn env() -> HashMap<String, String> {
+    [
+        ("DECK_OPENAI_API_KEY", "sk-test"),
+        (
+            "DECK_OPENAI_UPSTREAM_URL",
+            "http://127.0.0.1:9/v1/responses",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn load_one(text: &str) -> Result<Config, LoadError> {
+    load(
+        &[Source {
+            label: "kong.yaml".into(),
+            text: text.into(),
+        }],
+        &env(),
+    )
+}
+
+const TUTORIAL: &str = r#"
+_format_version: "3.0"
+services:
+  - name: example-clean-service
+    url: http://httpbin.konghq.com/anything
+    routes:
+      - name: example-clean-route
+        paths: [/anything]
+consumers:
+  - username: tutorial-user
+    keyauth_credentials:
+      - key: hello_world
+plugins:
+  - name: key-auth
+    config:
+      key_names: [apikey]
+  - name: ai-proxy-advanced
+    config:
+      balancer:
+        algorithm: round-robin
+      targets:
+        - model:
+            name: gpt-4
+            provider: openai
+            options:
+              max_tokens: 512
+              temperature: 1.0
+              upstream_url: ${{ env "DECK_OPENAI_UPSTREAM_URL" }}
+          route_type: llm/v1/responses
+          logging: {log_payloads: true, log_statistics: true}
+          auth:
+            header_name: Authorization
+            header_value: Bearer ${{ env "DECK_OPENAI_API_KEY" }}
+          weight: 50
+  - name: prometheus
+    config:
+      status_code_metrics: true
+"#;
+
+#[test]
+fn tutorial_file_flattens_with_kong_ids() {
+    let cfg = load_one(TUTORIAL).unwrap();
+    assert_eq!(cfg.services.len(), 1);
+    assert_eq!(cfg.services[0].host, "httpbin.konghq.com");
+    assert_eq!(cfg.services[0].path.as_deref(), Some("/anything"));
+    assert_eq!(
+        cfg.services[0].id,
+        proto::schema::ids::generate("services", "example-clean-service")
+    );
+    assert_eq!(
+        cfg.routes[0].service.map(|s| s.id),
+        Some(cfg.services[0].id)
+    );
+    assert_eq!(cfg.keyauth_credentials[0].consumer.id, cfg.consumers[0].id);
+    assert_eq!(cfg.plugins.len(), 3);
+    let ai = cfg
+        .plugins
+        .iter()
+        .find(|p| p.name == "ai-proxy-advanced")
+        .unwrap();
+    assert_eq!(
+        ai.config["targets"][0]["auth"]["header_value"],
+        "Bearer sk-test"
+    );
+    assert_eq!(ai.config["balancer"]["retries"], 5, "defaults are filled");
+    assert_eq!(
+        ai.id,
+        proto::schema::ids::plugin("ai-proxy-advanced", "", "", "")
+    );
+}
+
+#[test]
+fn flat_document_round_trips() {
+    let cfg = load_one(TUTORIAL).unwrap();
+    let doc = to_document(&cfg);
+    let again = from_documents(&[("dump".into(), doc)]).unwrap();
+    assert_eq!(cfg.to_entities(), again.to_entities());
+}
+
+#[test]
+fn every_error_is_reported_with_its_place() {
+    let text = r#"
+_format_version: "3.0"
+services:
+  - name: s1
+    host: example.com
+    routes:
+      - name: r1
+        paths: [anything]
+plugins:
+  - name: not-installed
+  - name: key-auth
+    service: ghost
+"#;
+    let errs = load_one(text).unwrap_err().errors;
+    let joined = errs.join("\n");
+    assert!(
+        joined.contains(
+            "services[0].routes[0].paths[0]: should start with: / (fixed path) or ~/ (regex path)"
+        ),
+        "{joined}"
+    );
+    assert!(
+        joined.contains("plugins[0].name: plugin 'not-installed' not enabled"),
+        "{joined}"
+    );
+    assert!(
+        joined.contains(
+            "plugins[1].service: invalid reference 'service: ghost' (no such entry in 'services')"
+        ),
+        "{joined}"
+    );
+}
+
+#[test]
+fn references_by_name_and_id_in_every_form() {
+    let text = r#"
+_format_version: "3.0"
+services:
+  - name: s1
+    host: example.com
+routes:
+  - name: r1
+    paths: [/a]
+    service: {name: s1}
+  - name: r2
+    paths: [/b]
+    service: s1
+consumers:
+  - username: alice
+plugins:
+  - name: prometheus
+    route: r1
+    consumer: alice
+"#;
+    let cfg = load_one(text).unwrap();
+    let s1 = cfg.services[0].id;
+    assert!(cfg
+        .routes
+        .iter()
+        .all(|r| r.service.map(|s| s.id) == Some(s1)));
+    assert_eq!(
+        cfg.plugins[0].consumer.map(|c| c.id),
+        Some(cfg.consumers[0].id)
+    );
+}
+
+#[test]
+fn duplicates_are_refused() {
+    let text = "_format_version: \"3.0\"\nconsumers:\n  - username: x\n  - username: x\n";
+    let errs = load_one(text).unwrap_err().errors;
+    assert!(
+        errs[0].contains("uniqueness violation: 'consumers' entity with"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn env_errors_name_file_and_line() {
+    let text =
+        "_format_version: \"3.0\"\nservices:\n  - name: s\n    host: ${{ env \"DECK_MISSING\" }}\n";
+    let errs = load_one(text).unwrap_err().errors;
+    assert_eq!(errs, ["kong.yaml: line 4: environment variable 'DECK_MISSING' present in state file but not set"]);
+}
+
+#[test]
+fn key_auth_cannot_be_consumer_scoped() {
+    let text = "_format_version: \"3.0\"\nconsumers:\n  - username: a\n    plugins:\n      - name: key-auth\n";
+    let errs = load_one(text).unwrap_err().errors;
+    assert_eq!(
+        errs,
+        ["consumers[0].plugins[0].consumer: value must be null"]
+    );
+}

@@ -1,0 +1,212 @@
+//! What a new config changes against the stored one, entity by entity, named the way decK
+//! names them (`creating service svc1`, `deleting plugin key-auth (global)`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use proto::v1;
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    /// decK's kind: `service`, `route`, `consumer`, `key-auth`, `plugin`.
+    pub kind: String,
+    pub name: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    pub creating: Vec<Change>,
+    pub updating: Vec<Change>,
+    pub deleting: Vec<Change>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.creating.is_empty() && self.updating.is_empty() && self.deleting.is_empty()
+    }
+}
+
+/// Compares two entity lists, ignoring timestamps. Creates and updates come in dependency
+/// order (as given); deletes in reverse.
+pub fn compute(old: &[v1::Entity], new: &[v1::Entity]) -> Changes {
+    let old_map: HashMap<(&str, &str), Value> = old
+        .iter()
+        .map(|e| ((e.kind.as_str(), e.id.as_str()), comparable(e)))
+        .collect();
+    let new_keys: HashMap<(&str, &str), ()> = new
+        .iter()
+        .map(|e| ((e.kind.as_str(), e.id.as_str()), ()))
+        .collect();
+    let old_names = Names::of(old);
+    let new_names = Names::of(new);
+    let mut out = Changes::default();
+    for e in new {
+        let change = || new_names.change(e);
+        match old_map.get(&(e.kind.as_str(), e.id.as_str())) {
+            None => out.creating.push(change()),
+            Some(before) if *before != comparable(e) => out.updating.push(change()),
+            Some(_) => {}
+        }
+    }
+    for e in old.iter().rev() {
+        if !new_keys.contains_key(&(e.kind.as_str(), e.id.as_str())) {
+            out.deleting.push(old_names.change(e));
+        }
+    }
+    out
+}
+
+fn comparable(e: &v1::Entity) -> Value {
+    let mut v: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.remove("created_at");
+        m.remove("updated_at");
+    }
+    v
+}
+
+/// Display names of every entity in one config, for messages about any of them.
+struct Names {
+    by_id: BTreeMap<String, String>,
+    bodies: HashMap<String, Value>,
+}
+
+impl Names {
+    fn of(entities: &[v1::Entity]) -> Self {
+        let mut by_id = BTreeMap::new();
+        let mut bodies = HashMap::new();
+        for e in entities {
+            let v: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
+            let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+            let name = match e.kind.as_str() {
+                "services" | "routes" => s("name"),
+                "consumers" => s("username").or_else(|| s("custom_id")),
+                _ => None,
+            };
+            by_id.insert(e.id.clone(), name.unwrap_or_else(|| e.id.clone()));
+            bodies.insert(e.id.clone(), v);
+        }
+        Names { by_id, bodies }
+    }
+
+    fn name_of(&self, v: &Value, field: &str) -> Option<String> {
+        let id = v.get(field)?.get("id")?.as_str()?;
+        Some(
+            self.by_id
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| id.to_string()),
+        )
+    }
+
+    fn change(&self, e: &v1::Entity) -> Change {
+        let v = self.bodies.get(&e.id).cloned().unwrap_or(Value::Null);
+        let (kind, name) = match e.kind.as_str() {
+            "services" => (
+                "service",
+                self.by_id.get(&e.id).cloned().unwrap_or_default(),
+            ),
+            "routes" => ("route", self.by_id.get(&e.id).cloned().unwrap_or_default()),
+            "consumers" => (
+                "consumer",
+                self.by_id.get(&e.id).cloned().unwrap_or_default(),
+            ),
+            "keyauth_credentials" => {
+                let key = v.get("key").and_then(Value::as_str).unwrap_or_default();
+                let tail: String = key
+                    .chars()
+                    .rev()
+                    .take(5)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let consumer = self.name_of(&v, "consumer").unwrap_or_default();
+                ("key-auth", format!("{tail} for consumer {consumer}"))
+            }
+            _ => ("plugin", self.plugin_name(&v)),
+        };
+        Change {
+            kind: kind.into(),
+            name,
+            id: e.id.clone(),
+        }
+    }
+
+    fn plugin_name(&self, v: &Value) -> String {
+        let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
+        let scopes: Vec<String> = ["service", "route", "consumer"]
+            .iter()
+            .filter_map(|f| self.name_of(v, f).map(|n| format!("{f} {n}")))
+            .collect();
+        if scopes.is_empty() {
+            format!("{name} (global)")
+        } else {
+            format!("{name} for {}", scopes.join(" and "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(kind: &str, id: &str, json: &str) -> v1::Entity {
+        v1::Entity {
+            kind: kind.into(),
+            id: id.into(),
+            json: json.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn creates_updates_deletes_named_like_deck() {
+        let old = vec![
+            e(
+                "services",
+                "s1",
+                r#"{"name":"svc1","port":80,"created_at":1}"#,
+            ),
+            e("plugins", "p1", r#"{"name":"key-auth","service":null}"#),
+        ];
+        let new = vec![
+            e(
+                "services",
+                "s1",
+                r#"{"name":"svc1","port":8080,"created_at":null}"#,
+            ),
+            e("routes", "r1", r#"{"name":"r1","service":{"id":"s1"}}"#),
+            e(
+                "plugins",
+                "p2",
+                r#"{"name":"prometheus","service":{"id":"s1"}}"#,
+            ),
+        ];
+        let c = compute(&old, &new);
+        assert_eq!(c.updating[0].name, "svc1");
+        let created: Vec<_> = c
+            .creating
+            .iter()
+            .map(|c| format!("{} {}", c.kind, c.name))
+            .collect();
+        assert_eq!(created, ["route r1", "plugin prometheus for service svc1"]);
+        assert_eq!(c.deleting[0].name, "key-auth (global)");
+    }
+
+    #[test]
+    fn timestamps_alone_are_no_change() {
+        let old = vec![e(
+            "services",
+            "s1",
+            r#"{"name":"a","created_at":5,"updated_at":6}"#,
+        )];
+        let new = vec![e(
+            "services",
+            "s1",
+            r#"{"name":"a","created_at":null,"updated_at":null}"#,
+        )];
+        assert!(compute(&old, &new).is_empty());
+    }
+}

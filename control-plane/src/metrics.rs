@@ -1,0 +1,99 @@
+//! Every CP metric family, defined here and nowhere else: Kong's `kong_data_plane_*` gauges,
+//! rebuilt from the node registry on each scrape.
+
+use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
+
+use crate::sync::nodes::Node;
+
+/// Renders the CP's metrics in the Prometheus text format.
+pub fn render(nodes: &[Node]) -> String {
+    let registry = Registry::new();
+    let labels = ["node_id", "hostname", "ip"];
+    let last_seen = gauge(
+        &registry,
+        "kong_data_plane_last_seen",
+        "Last time data plane contacted control plane",
+        &labels,
+    );
+    let hash = gauge(
+        &registry,
+        "kong_data_plane_config_hash",
+        "Config hash numeric value of the data plane",
+        &labels,
+    );
+    let compatible = gauge(
+        &registry,
+        "kong_data_plane_version_compatible",
+        "Version compatible status of the data plane, 0 is incompatible",
+        &["node_id", "hostname", "ip", "kong_version"],
+    );
+    for n in nodes {
+        let l = [n.id.as_str(), n.hostname.as_str(), n.ip.as_str()];
+        if let Some(g) = &last_seen {
+            g.with_label_values(&l).set(n.last_seen as f64);
+        }
+        if let Some(g) = &hash {
+            g.with_label_values(&l).set(hash_value(&n.config_hash));
+        }
+        if let Some(g) = &compatible {
+            let ok = !n.sync_status.ends_with("incompatible")
+                || n.sync_status == "filter_set_incompatible";
+            g.with_label_values(&[l[0], l[1], l[2], n.version.as_str()])
+                .set(if ok { 1.0 } else { 0.0 });
+        }
+    }
+    let mut out = Vec::new();
+    if TextEncoder::new()
+        .encode(&registry.gather(), &mut out)
+        .is_err()
+    {
+        return String::new();
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> Option<GaugeVec> {
+    let g = GaugeVec::new(Opts::new(name, help), labels).ok()?;
+    registry.register(Box::new(g.clone())).ok()?;
+    Some(g)
+}
+
+/// Kong exports the hash as `tonumber("0x"..hash)`: a float.
+fn hash_value(hash: &str) -> f64 {
+    u128::from_str_radix(hash, 16)
+        .map(|v| v as f64)
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_data_plane_gauges() {
+        let node = Node {
+            id: "n1".into(),
+            ip: "127.0.0.1".into(),
+            hostname: "h".into(),
+            version: "0.1.0".into(),
+            sync_status: "normal".into(),
+            config_hash: "00000000000000000000000000000010".into(),
+            config_version: 3,
+            last_seen: 1700000000,
+            labels: Default::default(),
+            connected: true,
+            last_error: None,
+        };
+        let text = render(&[node]);
+        assert!(
+            text.contains(
+                r#"kong_data_plane_config_hash{hostname="h",ip="127.0.0.1",node_id="n1"} 16"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("kong_data_plane_version_compatible{"),
+            "{text}"
+        );
+    }
+}
