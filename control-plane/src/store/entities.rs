@@ -12,7 +12,7 @@ pub async fn all(conn: &mut SqliteConnection) -> Result<Vec<v1::Entity>, StoreEr
         .await?;
     let mut out: Vec<v1::Entity> = rows.iter().map(to_entity).collect();
     // Same canonical order as `Config::to_entities`: kinds in dependency order, ids within.
-    out.sort_by(|a, b| (rank(&a.kind), uuid_key(&a.id)).cmp(&(rank(&b.kind), uuid_key(&b.id))));
+    out.sort_by_key(|e| (rank(&e.kind), uuid_key(&e.id)));
     Ok(out)
 }
 

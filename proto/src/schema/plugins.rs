@@ -26,8 +26,8 @@ pub const AVAILABLE: &[(&str, i32)] = &[
 pub enum PluginConfig {
     KeyAuth(key_auth::KeyAuthConfig),
     Prometheus(prometheus::PrometheusConfig),
-    AiProxy(ai_proxy::AiProxyConfig),
-    AiProxyAdvanced(ai_proxy_advanced::AiProxyAdvancedConfig),
+    AiProxy(Box<ai_proxy::AiProxyConfig>),
+    AiProxyAdvanced(Box<ai_proxy_advanced::AiProxyAdvancedConfig>),
 }
 
 impl PluginConfig {
@@ -39,8 +39,8 @@ impl PluginConfig {
         let r = match name {
             "key-auth" => typed(config).map(Self::KeyAuth),
             "prometheus" => typed(config).map(Self::Prometheus),
-            "ai-proxy" => typed(config).map(Self::AiProxy),
-            "ai-proxy-advanced" => typed(config).map(Self::AiProxyAdvanced),
+            "ai-proxy" => typed(config).map(|c| Self::AiProxy(Box::new(c))),
+            "ai-proxy-advanced" => typed(config).map(|c| Self::AiProxyAdvanced(Box::new(c))),
             other => {
                 return Err(vec![FieldError::new(
                     "name",
