@@ -1,15 +1,20 @@
 //! The Admin API (axum): Kong-shaped endpoints over the store. Writes go through `POST /config`,
 //! which replaces the config in one transaction and publishes a new snapshot to the DPs.
 
+mod body;
+mod collection;
 mod config;
-mod entities;
+mod crud;
 mod error;
+mod page;
 mod status;
+mod write;
 
 use std::time::Instant;
 
 use axum::routing::{get, post};
 use axum::Router;
+use tokio::sync::Mutex;
 
 use crate::snapshot::Publisher;
 use crate::store::Store;
@@ -24,6 +29,8 @@ pub struct AppState {
     pub nodes: Nodes,
     pub node_id: uuid::Uuid,
     pub started: Instant,
+    /// Serializes Admin API writes: each reads, changes and stores the whole config.
+    pub write_lock: std::sync::Arc<Mutex<()>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -34,8 +41,28 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(status::metrics))
         .route("/clustering/data-planes", get(status::data_planes))
         .route("/config", post(config::post))
-        .route("/{collection}", get(entities::list))
-        .route("/{collection}/{id}", get(entities::get))
+        .route("/{collection}", get(crud::list).post(crud::post))
+        .route(
+            "/{collection}/{id}",
+            get(crud::get)
+                .put(crud::put)
+                .patch(crud::patch)
+                .delete(crud::delete),
+        )
+        .route(
+            "/{parent}/{pid}/{collection}",
+            get(crud::nested_list).post(crud::nested_post),
+        )
+        .route(
+            "/{parent}/{pid}/{collection}/{id}",
+            get(crud::nested_get)
+                .put(crud::nested_put)
+                .patch(crud::nested_patch)
+                .delete(crud::nested_delete),
+        )
         .fallback(|| async { AdminError::NotFound })
         .with_state(state)
 }
+
+#[cfg(test)]
+mod tests;

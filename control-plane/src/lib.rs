@@ -64,6 +64,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         nodes: nodes.clone(),
         node_id: uuid::Uuid::new_v4(),
         started: Instant::now(),
+        write_lock: Default::default(),
     };
     let app = admin::router(state);
     let admin_task = axum::serve(admin, app).with_graceful_shutdown(shutdown());

@@ -1,0 +1,278 @@
+//! Admin API tests: a real server on a loopback port over a real SQLite file.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+
+use super::*;
+use crate::snapshot::Publisher;
+use crate::store::Store;
+use crate::sync::nodes::Nodes;
+
+struct Api {
+    base: String,
+    state: AppState,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+}
+
+impl Api {
+    async fn start() -> Api {
+        let dir = std::env::temp_dir().join(format!("cp-admin-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::open(&format!("sqlite://{}", dir.join("kong.db").display()))
+            .await
+            .unwrap();
+        let publisher = Publisher::new(store.clone()).await.unwrap();
+        let state = AppState {
+            store,
+            publisher,
+            nodes: Nodes::default(),
+            node_id: uuid::Uuid::new_v4(),
+            started: Instant::now(),
+            write_lock: Default::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let app = router(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Api {
+            base,
+            state,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, ctype: &str, body: &str) -> (u16, Value) {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("content-type", ctype)
+            .body(Full::new(Bytes::from(body.to_string())))
+            .unwrap();
+        let resp = self.client.request(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+        self.call(method, path, "application/json", &body.to_string())
+            .await
+    }
+
+    fn version(&self) -> u64 {
+        self.state.publisher.current().version
+    }
+}
+
+#[tokio::test]
+async fn services_and_routes_crud_like_kong() {
+    let api = Api::start().await;
+    let form = "application/x-www-form-urlencoded";
+    let (st, svc) = api
+        .call(
+            "POST",
+            "/services",
+            form,
+            "name=svc1&url=http%3A%2F%2Fexample.com%3A8080%2Fx",
+        )
+        .await;
+    assert_eq!(st, 201, "{svc}");
+    assert_eq!(
+        (
+            svc["port"].clone(),
+            svc["protocol"].clone(),
+            svc["path"].clone()
+        ),
+        (json!(8080), json!("http"), json!("/x"))
+    );
+    assert_eq!(svc["retries"], 5);
+    assert_eq!(svc["tags"], Value::Null, "unset fields are explicit nulls");
+    assert_eq!(api.version(), 1);
+
+    let (st, dup) = api
+        .json(
+            "POST",
+            "/services",
+            json!({"name": "svc1", "host": "b.com"}),
+        )
+        .await;
+    assert_eq!(st, 409);
+    assert_eq!(dup["code"], 5);
+    assert_eq!(
+        dup["message"],
+        r#"UNIQUE violation detected on '{name="svc1"}'"#
+    );
+
+    let (st, route) = api
+        .json(
+            "POST",
+            "/services/svc1/routes",
+            json!({"name": "r1", "paths": ["/a"]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{route}");
+    assert_eq!(route["service"]["id"], svc["id"]);
+    assert_eq!(route["strip_path"], true);
+    let (st, listed) = api.json("GET", "/services/svc1/routes", Value::Null).await;
+    assert_eq!((st, listed["data"].as_array().unwrap().len()), (200, 1));
+
+    let ghost = uuid::Uuid::new_v4();
+    let (st, fk) = api
+        .json(
+            "POST",
+            "/routes",
+            json!({"name": "r2", "paths": ["/b"], "service": {"id": ghost}}),
+        )
+        .await;
+    assert_eq!((st, fk["code"].clone()), (400, json!(4)));
+    assert_eq!(fk["message"], format!("the foreign key '{{id=\"{ghost}\"}}' does not reference an existing 'services' entity."));
+
+    let (st, bad) = api
+        .json(
+            "POST",
+            "/routes",
+            json!({"name": "r3", "paths": ["nope"], "protocols": ["gopher"]}),
+        )
+        .await;
+    assert_eq!((st, bad["code"].clone()), (400, json!(2)));
+    assert!(
+        bad["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 schema violations ("),
+        "{bad}"
+    );
+
+    let (st, patched) = api
+        .json("PATCH", "/services/svc1", json!({"port": 9000}))
+        .await;
+    assert_eq!(
+        (st, patched["port"].clone(), patched["name"].clone()),
+        (200, json!(9000), json!("svc1"))
+    );
+    assert_eq!(patched["created_at"], svc["created_at"]);
+
+    let (st, blocked) = api.json("DELETE", "/services/svc1", Value::Null).await;
+    assert_eq!(st, 400, "{blocked}");
+    assert_eq!(api.json("DELETE", "/routes/r1", Value::Null).await.0, 204);
+    assert_eq!(
+        api.json("DELETE", "/services/svc1", Value::Null).await.0,
+        204
+    );
+    assert_eq!(api.json("GET", "/services/svc1", Value::Null).await.0, 404);
+    assert_eq!(
+        api.json("DELETE", "/services/svc1", Value::Null).await.0,
+        204,
+        "Kong answers 204 for an absent entity"
+    );
+    assert!(api.version() >= 5, "every write is a new config version");
+}
+
+#[tokio::test]
+async fn consumers_credentials_and_plugins() {
+    let api = Api::start().await;
+    let (st, alice) = api.json("PUT", "/consumers/alice", json!({})).await;
+    assert_eq!((st, alice["username"].clone()), (200, json!("alice")));
+    let (st, cred) = api
+        .json("POST", "/consumers/alice/key-auth", json!({"key": "k1"}))
+        .await;
+    assert_eq!(st, 201, "{cred}");
+    assert_eq!(cred["consumer"]["id"], alice["id"]);
+    assert_eq!(
+        api.json("GET", "/key-auths", Value::Null).await.1["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        api.json("GET", "/consumers/bob/key-auth", Value::Null)
+            .await
+            .0,
+        404
+    );
+
+    let (st, plugin) = api
+        .json(
+            "POST",
+            "/plugins",
+            json!({"name": "key-auth", "config": {"key_names": ["k"]}}),
+        )
+        .await;
+    assert_eq!(st, 201, "{plugin}");
+    assert_eq!(
+        plugin["config"]["key_in_header"], true,
+        "config defaults are filled"
+    );
+    let (st, dup) = api
+        .json("POST", "/plugins", json!({"name": "key-auth"}))
+        .await;
+    assert_eq!((st, dup["code"].clone()), (409, json!(5)));
+    let (st, unknown) = api.json("POST", "/plugins", json!({"name": "nope"})).await;
+    assert_eq!(st, 400);
+    assert_eq!(
+        unknown["fields"]["name"],
+        "plugin 'nope' not enabled; add it to the 'plugins' configuration property"
+    );
+
+    assert_eq!(
+        api.json("DELETE", "/consumers/alice", Value::Null).await.0,
+        204
+    );
+    assert!(
+        api.json("GET", "/key-auths", Value::Null).await.1["data"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "credentials cascade"
+    );
+}
+
+#[tokio::test]
+async fn lists_page_and_bad_bodies_are_refused() {
+    let api = Api::start().await;
+    for i in 0..3 {
+        let (st, _) = api
+            .json(
+                "POST",
+                "/consumers",
+                json!({"username": format!("u{i}"), "tags": ["t"]}),
+            )
+            .await;
+        assert_eq!(st, 201);
+    }
+    let (_, p1) = api.json("GET", "/consumers?size=2", Value::Null).await;
+    assert_eq!(p1["data"].as_array().unwrap().len(), 2);
+    let next = p1["next"].as_str().unwrap().to_string();
+    let (_, p2) = api.json("GET", &next, Value::Null).await;
+    assert_eq!(p2["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        api.json("GET", "/consumers?size=0", Value::Null).await.1["code"],
+        9
+    );
+
+    let (st, body) = api
+        .call("POST", "/consumers", "application/json", "{not json")
+        .await;
+    assert_eq!(st, 400);
+    assert!(body["message"].as_str().unwrap().contains("JSON"));
+    let before = api.version();
+    let (st, _) = api
+        .json(
+            "POST",
+            "/services",
+            json!({"name": "s", "host": "h", "port": "eighty"}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_eq!(api.version(), before, "a refused write changes nothing");
+    assert_eq!(api.json("GET", "/upstreamz", Value::Null).await.0, 404);
+}

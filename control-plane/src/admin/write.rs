@@ -1,0 +1,253 @@
+//! One Admin API write (create, upsert, patch, delete) applied to the whole config: the change
+//! is checked like a declarative file (schema, references, uniqueness), stored in one
+//! transaction, and published to the DPs as a new version. Writes are serialized.
+
+use std::collections::BTreeMap;
+
+use proto::schema::FieldError;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
+
+use super::collection::{by_kind, Collection, COLLECTIONS};
+use super::{AdminError, AppState};
+use crate::declarative;
+
+pub enum Op {
+    /// Insert or replace the entity with this id. `create` refuses an existing id.
+    Upsert {
+        id: Uuid,
+        body: Map<String, Value>,
+        create: bool,
+    },
+    Delete {
+        id: Uuid,
+    },
+}
+
+/// Applies `op` to collection `col` and returns the stored entity (None after a delete).
+pub async fn write(
+    state: &AppState,
+    col: &'static Collection,
+    op: Op,
+) -> Result<Option<Value>, AdminError> {
+    let _serial = state.write_lock.lock().await;
+    let (_, cfg) = state.store.load().await?;
+    let mut lists = Lists::new();
+    if let Value::Object(doc) = declarative::to_document(&cfg) {
+        for (k, v) in doc {
+            if let Value::Array(a) = v {
+                lists.insert(k, a);
+            }
+        }
+    }
+    let map = &mut lists;
+    let mut target_id = None;
+    let mut index = None;
+    match op {
+        Op::Upsert {
+            id,
+            mut body,
+            create,
+        } => {
+            body.insert("id".into(), json!(id));
+            check_unique(map, col, id, &body)?;
+            check_foreign(map, col, &mut body)?;
+            let list = list_mut(map, col.kind);
+            match list.iter().position(|e| e["id"] == json!(id)) {
+                Some(_) if create => {
+                    return Err(AdminError::Unique {
+                        message: format!("primary key violation on key '{{id=\"{id}\"}}'"),
+                        fields: json!({"id": id}),
+                    })
+                }
+                Some(i) => {
+                    list[i] = Value::Object(body);
+                    index = Some(i);
+                }
+                None => {
+                    list.push(Value::Object(body));
+                    index = Some(list.len() - 1);
+                }
+            }
+            target_id = Some(id);
+        }
+        Op::Delete { id } => delete(map, col, id)?,
+    }
+    let at = index.map(|i| format!("{}[{i}]", col.kind));
+    let mut doc: Map<String, Value> = lists
+        .into_iter()
+        .map(|(k, v)| (k, Value::Array(v)))
+        .collect();
+    doc.insert("_format_version".into(), json!("3.0"));
+    let new = declarative::from_documents(&[("admin".into(), Value::Object(doc))])
+        .map_err(|errs| classify(errs, at.as_deref()))?;
+    let applied = state.store.replace(&new, false).await?;
+    if !applied.changes.is_empty() {
+        let snap = state.publisher.refresh().await?;
+        tracing::info!(version = snap.version, hash = %snap.hash, "config changed through the Admin API");
+    }
+    match target_id {
+        Some(id) => Ok(state
+            .store
+            .get(col.kind, &id.to_string())
+            .await?
+            .and_then(|e| serde_json::from_slice(&e.json).ok())),
+        None => Ok(None),
+    }
+}
+
+/// The config being changed: each collection's entities as Admin API JSON.
+type Lists = BTreeMap<String, Vec<Value>>;
+
+fn list_mut<'a>(map: &'a mut Lists, kind: &str) -> &'a mut Vec<Value> {
+    map.entry(kind.to_string()).or_default()
+}
+
+fn list<'a>(map: &'a Lists, kind: &str) -> impl Iterator<Item = &'a Value> {
+    map.get(kind).into_iter().flatten()
+}
+
+/// Kong's 409: another entity of the collection already holds a unique value of this one.
+fn check_unique(
+    map: &Lists,
+    col: &Collection,
+    id: Uuid,
+    body: &Map<String, Value>,
+) -> Result<(), AdminError> {
+    let others = list(map, col.kind).filter(|e| e["id"] != json!(id));
+    for other in others {
+        for key in col.keys {
+            if let Some(v) = body.get(*key).filter(|v| !v.is_null()) {
+                if other.get(*key) == Some(v) {
+                    return Err(AdminError::Unique {
+                        message: format!("UNIQUE violation detected on '{{{key}={v}}}'"),
+                        fields: json!({ *key: v }),
+                    });
+                }
+            }
+        }
+        if col.kind == "plugins"
+            && other["name"] == body.get("name").cloned().unwrap_or(Value::Null)
+        {
+            let same = ["consumer", "route", "service"]
+                .iter()
+                .all(|f| fk_id(other.get(*f)) == fk_id(body.get(*f)));
+            if same {
+                let part = |f: &str| {
+                    fk_id(body.get(f)).map_or("null".to_string(), |id| format!("{{id=\"{id}\"}}"))
+                };
+                return Err(AdminError::Unique {
+                    message: format!(
+                        "UNIQUE violation detected on '{{consumer={},name={},route={},service={}}}'",
+                        part("consumer"),
+                        body.get("name").cloned().unwrap_or(Value::Null),
+                        part("route"),
+                        part("service")
+                    ),
+                    fields: json!({"name": body.get("name")}),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Kong's foreign-key check; a reference by name is turned into `{"id": …}`.
+fn check_foreign(
+    map: &Lists,
+    col: &Collection,
+    body: &mut Map<String, Value>,
+) -> Result<(), AdminError> {
+    for (field, kind) in col.foreign {
+        let Some(v) = body.get(*field).filter(|v| !v.is_null()).cloned() else {
+            continue;
+        };
+        let wanted = match &v {
+            Value::String(s) => s.clone(),
+            Value::Object(m) => ["id", "name", "username"]
+                .iter()
+                .find_map(|k| m.get(*k).and_then(Value::as_str))
+                .unwrap_or_default()
+                .to_string(),
+            _ => {
+                return Err(AdminError::Schema(vec![FieldError::new(
+                    *field,
+                    "expected a record",
+                )]))
+            }
+        };
+        let target = by_kind(kind).map_or(&[][..], |c| c.keys);
+        let found = list(map, kind).find(|e| {
+            e["id"].as_str() == Some(wanted.as_str())
+                || target
+                    .iter()
+                    .any(|k| e[*k].as_str() == Some(wanted.as_str()))
+        });
+        match found {
+            Some(e) => {
+                body.insert((*field).into(), json!({"id": e["id"]}));
+            }
+            None => {
+                return Err(AdminError::ForeignKey {
+                    message: format!("the foreign key '{{id=\"{wanted}\"}}' does not reference an existing '{kind}' entity."),
+                    fields: json!({ *field: {"id": wanted} }),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes an entity. Plugins and credentials that belong to it go with it (Kong's cascade);
+/// routes still pointing at a service block its deletion, as in Kong.
+fn delete(map: &mut Lists, col: &Collection, id: Uuid) -> Result<(), AdminError> {
+    let id_v = json!(id);
+    for other in COLLECTIONS {
+        for (field, kind) in other.foreign {
+            if *kind != col.kind {
+                continue;
+            }
+            let refs = |e: &Value| e.get(*field).and_then(|f| f.get("id")) == Some(&id_v);
+            if other.kind == "routes" {
+                if list(map, "routes").any(refs) {
+                    return Err(AdminError::ForeignKey {
+                        message: format!(
+                            "an existing 'routes' entity references this '{}' entity",
+                            col.kind
+                        ),
+                        fields: json!({"@referenced_by": "routes"}),
+                    });
+                }
+            } else {
+                list_mut(map, other.kind).retain(|e| !refs(e));
+            }
+        }
+    }
+    list_mut(map, col.kind).retain(|e| e["id"] != id_v);
+    Ok(())
+}
+
+/// Sorts whole-config errors into Kong's kinds, with paths relative to the written entity.
+fn classify(errs: Vec<FieldError>, at: Option<&str>) -> AdminError {
+    let local: Vec<FieldError> = errs
+        .into_iter()
+        .map(|e| match at.and_then(|p| e.path.strip_prefix(p)) {
+            Some(rest) => FieldError::new(rest.trim_start_matches('.'), e.message),
+            None => e,
+        })
+        .collect();
+    if let Some(e) = local
+        .iter()
+        .find(|e| e.message.starts_with("uniqueness violation"))
+    {
+        return AdminError::Unique {
+            message: e.message.clone(),
+            fields: json!({}),
+        };
+    }
+    AdminError::Schema(local)
+}
+
+fn fk_id(v: Option<&Value>) -> Option<String> {
+    v?.get("id")?.as_str().map(str::to_string)
+}
