@@ -33,8 +33,14 @@ pub enum CliError {
 /// `apply` and `diff` (= `apply --dry-run`).
 pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     let sources = files::read(&args.files)?;
-    let cfg = declarative::load(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
-    let doc = declarative::to_document(&cfg);
+    let docs = declarative::render_and_parse(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
+    // Everything is checked here first, so errors name the file and place they come from.
+    declarative::from_documents(&docs, None).map_err(|errs| {
+        CliError::Invalid(declarative::LoadError {
+            errors: errs.iter().map(ToString::to_string).collect(),
+        })
+    })?;
+    let doc = declarative::merge(&docs);
     let client = AdminClient::new(&args.admin.admin_url)?;
     let path = if dry_run || args.dry_run {
         "/config?dry_run=1"

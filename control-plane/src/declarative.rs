@@ -3,6 +3,7 @@
 //! the CLI (`apply`, `validate`) and by the Admin API's `POST /config`, so both refuse the same
 //! inputs with the same messages.
 
+mod adopt;
 pub mod document;
 mod flatten;
 pub mod render;
@@ -29,6 +30,17 @@ pub struct LoadError {
 
 /// Renders, parses and flattens one or more files into one config.
 pub fn load(sources: &[Source], env: &dyn Env) -> Result<Config, LoadError> {
+    let docs = render_and_parse(sources, env)?;
+    from_documents(&docs, None).map_err(|errs| LoadError {
+        errors: errs.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// Renders templates and parses each file; every file's problems are reported.
+pub fn render_and_parse(
+    sources: &[Source],
+    env: &dyn Env,
+) -> Result<Vec<(String, Value)>, LoadError> {
     let mut errors = Vec::new();
     let mut docs = Vec::new();
     for src in sources {
@@ -44,16 +56,20 @@ pub fn load(sources: &[Source], env: &dyn Env) -> Result<Config, LoadError> {
             Err(e) => errors.push(format!("{}: {e}", src.label)),
         }
     }
-    if !errors.is_empty() {
-        return Err(LoadError { errors });
+    if errors.is_empty() {
+        Ok(docs)
+    } else {
+        Err(LoadError { errors })
     }
-    from_documents(&docs).map_err(|errs| LoadError {
-        errors: errs.iter().map(ToString::to_string).collect(),
-    })
 }
 
 /// Flattens already-parsed documents (label, tree). Errors carry their path in the document.
-pub fn from_documents(docs: &[(String, Value)]) -> Result<Config, Vec<FieldError>> {
+/// With the CP's `existing` config, entities without an explicit id take over the id of the
+/// existing entity with the same natural key, as decK does.
+pub fn from_documents(
+    docs: &[(String, Value)],
+    existing: Option<&Config>,
+) -> Result<Config, Vec<FieldError>> {
     let mut errs = Vec::new();
     let mut maps = Vec::new();
     for (label, doc) in docs {
@@ -69,7 +85,30 @@ pub fn from_documents(docs: &[(String, Value)]) -> Result<Config, Vec<FieldError
     if !errs.is_empty() {
         return Err(errs);
     }
-    flatten::flatten(&maps)
+    let (mut cfg, explicit) = flatten::flatten(&maps)?;
+    if let Some(existing) = existing {
+        adopt::adopt_ids(&mut cfg, existing, &explicit);
+    }
+    Ok(cfg)
+}
+
+/// Rendered and parsed files as one document: collections concatenated in file order, the
+/// first file's `_format_version` and other meta keys kept. What the CLI sends to `/config`.
+pub fn merge(docs: &[(String, Value)]) -> Value {
+    let mut out = serde_json::Map::new();
+    for (_, doc) in docs {
+        let Some(map) = doc.as_object() else { continue };
+        for (k, v) in map {
+            match (out.get_mut(k), v) {
+                (Some(Value::Array(a)), Value::Array(b)) => a.extend(b.iter().cloned()),
+                (None, _) => {
+                    out.insert(k.clone(), v.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+    Value::Object(out)
 }
 
 /// A config as one flat decK 3.0 document: every entity with its id, references by id. `load`

@@ -42,7 +42,9 @@ pub async fn post(
     {
         doc = document::parse(inner).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
     }
-    let cfg = declarative::from_documents(&[("config".into(), doc)])
+    let _serial = state.write_lock.lock().await;
+    let (_, existing) = state.store.load().await?;
+    let cfg = declarative::from_documents(&[("config".into(), doc)], Some(&existing))
         .map_err(AdminError::InvalidConfig)?;
     let dry_run = truthy(q.dry_run.as_deref());
     let applied = state.store.replace(&cfg, dry_run).await?;

@@ -79,7 +79,7 @@ pub async fn write(
         .map(|(k, v)| (k, Value::Array(v)))
         .collect();
     doc.insert("_format_version".into(), json!("3.0"));
-    let new = declarative::from_documents(&[("admin".into(), Value::Object(doc))])
+    let new = declarative::from_documents(&[("admin".into(), Value::Object(doc))], None)
         .map_err(|errs| classify(errs, at.as_deref()))?;
     let applied = state.store.replace(&new, false).await?;
     if !applied.changes.is_empty() {

@@ -2,7 +2,7 @@
 //! derived (Kong's UUIDv5 rule), references by name or id are resolved across every file, each
 //! entity passes Kong's checks, and duplicates are refused. Every error names its place.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use proto::schema::{ids, Config, Consumer, FieldError, KeyAuthCredential, Plugin, Route, Service};
 use serde_json::{json, Map, Value};
@@ -48,6 +48,7 @@ struct Pending {
     kind: Kind,
     path: String,
     id: Uuid,
+    explicit: bool,
     body: Map<String, Value>,
     refs: Vec<PendingRef>,
 }
@@ -60,7 +61,9 @@ struct Walker {
 
 /// Flattens the top-level maps of one or more documents (label → map). With several files the
 /// label prefixes every error path (`b.yaml:services[0].host`).
-pub fn flatten(docs: &[(String, &Map<String, Value>)]) -> Result<Config, Vec<FieldError>> {
+pub fn flatten(
+    docs: &[(String, &Map<String, Value>)],
+) -> Result<(Config, HashSet<Uuid>), Vec<FieldError>> {
     let mut w = Walker::default();
     for (label, doc) in docs {
         let base = if docs.len() > 1 {
@@ -159,6 +162,7 @@ impl Walker {
                 Err(e) => self.errs.push(e.under(&path)),
             }
         }
+        let explicit = body.get("id").is_some_and(|v| !v.is_null());
         let id = match self.id_of(kind, &body, &written) {
             Ok(id) => id,
             Err(e) => {
@@ -190,6 +194,7 @@ impl Walker {
             kind,
             path,
             id,
+            explicit,
             body,
             refs,
         });
@@ -245,8 +250,14 @@ impl Walker {
         }
     }
 
-    fn finish(mut self) -> Result<Config, Vec<FieldError>> {
+    fn finish(mut self) -> Result<(Config, HashSet<Uuid>), Vec<FieldError>> {
         let index = Index::build(&self.pending);
+        let explicit: HashSet<Uuid> = self
+            .pending
+            .iter()
+            .filter(|p| p.explicit)
+            .map(|p| p.id)
+            .collect();
         let mut cfg = Config::default();
         for p in std::mem::take(&mut self.pending) {
             let Pending {
@@ -255,6 +266,7 @@ impl Walker {
                 id,
                 mut body,
                 refs,
+                ..
             } = p;
             let mut ok = true;
             for r in refs {
@@ -291,7 +303,7 @@ impl Walker {
             self.errs.extend(super::unique::check(&cfg, &index.paths));
         }
         if self.errs.is_empty() {
-            Ok(cfg)
+            Ok((cfg, explicit))
         } else {
             Err(self.errs)
         }

@@ -102,7 +102,7 @@ fn tutorial_file_flattens_with_kong_ids() {
 fn flat_document_round_trips() {
     let cfg = load_one(TUTORIAL).unwrap();
     let doc = to_document(&cfg);
-    let again = from_documents(&[("dump".into(), doc)]).unwrap();
+    let again = from_documents(&[("dump".into(), doc)], None).unwrap();
     assert_eq!(cfg.to_entities(), again.to_entities());
 }
 
@@ -200,4 +200,40 @@ fn key_auth_cannot_be_consumer_scoped() {
         errs,
         ["consumers[0].plugins[0].consumer: value must be null"]
     );
+}
+
+#[test]
+fn existing_ids_are_adopted_by_natural_key() {
+    let first = load_one(TUTORIAL).unwrap();
+    let mut existing = first.clone();
+    let api_id = uuid::Uuid::new_v4();
+    existing.services[0].id = api_id;
+    for r in &mut existing.routes {
+        r.service = Some(proto::schema::ForeignKey { id: api_id });
+    }
+    let doc = super::document::parse(&render::render(TUTORIAL, &env()).unwrap()).unwrap();
+    let cfg = from_documents(&[("kong.yaml".into(), doc)], Some(&existing)).unwrap();
+    assert_eq!(
+        cfg.services[0].id, api_id,
+        "the service made through the API keeps its id"
+    );
+    assert_eq!(
+        cfg.routes[0].service.map(|s| s.id),
+        Some(api_id),
+        "references follow"
+    );
+    assert_eq!(
+        cfg.to_entities(),
+        existing.to_entities(),
+        "so applying the file changes nothing"
+    );
+}
+
+#[test]
+fn merged_files_concatenate_collections() {
+    let a = serde_json::json!({"_format_version": "3.0", "services": [{"name": "a", "host": "h"}]});
+    let b = serde_json::json!({"_format_version": "3.0", "services": [{"name": "b", "host": "h"}], "consumers": [{"username": "u"}]});
+    let merged = merge(&[("a".into(), a), ("b".into(), b)]);
+    let cfg = from_documents(&[("m".into(), merged)], None).unwrap();
+    assert_eq!((cfg.services.len(), cfg.consumers.len()), (2, 1));
 }

@@ -1,0 +1,115 @@
+//! LLM side of the AI plugins: provider specifics (`openai`), SSE usage accounting (`sse`),
+//! target balancing (`balancer`) and the per-request analytics the log phase reads.
+
+pub mod balancer;
+pub mod openai;
+pub mod sse;
+
+/// Token counts reported by the provider.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+impl Usage {
+    /// Fills `total_tokens` from its parts when the provider did not.
+    pub fn normalized(mut self) -> Self {
+        if self.total_tokens == 0 {
+            self.total_tokens = self.prompt_tokens + self.completion_tokens;
+        }
+        self
+    }
+}
+
+/// What one AI request logs (Kong's `ai.proxy.meta` + `ai.proxy.usage`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AiAnalytics {
+    pub plugin_id: String,
+    pub provider: String,
+    pub request_model: String,
+    pub response_model: String,
+    /// Milliseconds from the start of the request to the upstream response headers.
+    pub llm_latency_ms: Option<f64>,
+    pub usage: Usage,
+    pub input_cost: Option<f64>,
+    pub output_cost: Option<f64>,
+    /// `logging.log_statistics` of the target that served (or would have served) the request.
+    pub log_statistics: bool,
+}
+
+impl AiAnalytics {
+    /// (prompt × input_cost + completion × output_cost) / 1e6 when both costs are set.
+    pub fn cost(&self) -> f64 {
+        match (self.input_cost, self.output_cost) {
+            (Some(i), Some(o)) => {
+                (self.usage.prompt_tokens as f64 * i + self.usage.completion_tokens as f64 * o)
+                    / 1e6
+            }
+            _ => 0.0,
+        }
+    }
+
+    /// llm_latency / completion_tokens (0 without completion tokens).
+    pub fn time_per_token(&self) -> f64 {
+        match (self.llm_latency_ms, self.usage.completion_tokens) {
+            (Some(l), n) if n > 0 => l / n as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// The serialized `ai.proxy` log object.
+    pub fn to_log_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "meta": {
+                "plugin_id": self.plugin_id,
+                "provider_name": self.provider,
+                "request_model": self.request_model,
+                "response_model": self.response_model,
+                "llm_latency": self.llm_latency_ms.unwrap_or(0.0),
+            },
+            "usage": {
+                "prompt_tokens": self.usage.prompt_tokens,
+                "completion_tokens": self.usage.completion_tokens,
+                "total_tokens": self.usage.total_tokens,
+                "time_per_token": self.time_per_token(),
+                "cost": self.cost(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_needs_both_prices() {
+        let mut a = AiAnalytics {
+            usage: Usage {
+                prompt_tokens: 25,
+                completion_tokens: 12,
+                total_tokens: 37,
+            },
+            input_cost: Some(10.0),
+            output_cost: Some(10.0),
+            llm_latency_ms: Some(120.0),
+            ..Default::default()
+        };
+        assert!((a.cost() - 0.00037).abs() < 1e-12);
+        assert!((a.time_per_token() - 10.0).abs() < 1e-9);
+        a.output_cost = None;
+        assert_eq!(a.cost(), 0.0);
+    }
+
+    #[test]
+    fn total_is_filled() {
+        let u = Usage {
+            prompt_tokens: 3,
+            completion_tokens: 4,
+            total_tokens: 0,
+        };
+        assert_eq!(u.normalized().total_tokens, 7);
+    }
+}

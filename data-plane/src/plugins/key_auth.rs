@@ -1,0 +1,366 @@
+//! `key-auth` access phase: finds the API key (header, query, body), maps it to a consumer,
+//! and rewrites the upstream request (consumer headers, hidden credentials).
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
+use http::request::Parts;
+use http::StatusCode;
+use proto::schema::plugins::key_auth::KeyAuthConfig;
+use proto::schema::Consumer;
+use std::sync::Arc;
+
+use crate::runtime::ConsumerIndex;
+
+/// The consumer a request runs as after key-auth.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub consumer: Arc<Consumer>,
+    pub anonymous: bool,
+}
+
+/// A key-auth refusal: status, JSON body and extra headers.
+#[derive(Debug)]
+pub struct Rejection {
+    pub status: StatusCode,
+    pub body: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Runs key-auth on `parts` (and the buffered `body` when `key_in_body`). `Ok(None)` means the
+/// plugin did not apply (preflight skipped).
+pub fn access(
+    cfg: &KeyAuthConfig,
+    consumers: &ConsumerIndex,
+    parts: &mut Parts,
+    body: Option<&mut Bytes>,
+) -> Result<Option<Authenticated>, Rejection> {
+    if parts.method == http::Method::OPTIONS && !cfg.run_on_preflight {
+        return Ok(None);
+    }
+    let found = find_key(cfg, parts, body);
+    let failure = match &found {
+        None => Rejection {
+            status: StatusCode::UNAUTHORIZED,
+            body: r#"{"message":"No API key found in request"}"#.into(),
+            headers: vec![(WWW_AUTHENTICATE, www_authenticate(cfg))],
+        },
+        Some(key) => match consumers.by_key(key) {
+            Some((cred, consumer)) => {
+                set_consumer_headers(parts, consumer, Some(&cred.to_string()), false);
+                return Ok(Some(Authenticated {
+                    consumer: consumer.clone(),
+                    anonymous: false,
+                }));
+            }
+            None => Rejection {
+                status: StatusCode::UNAUTHORIZED,
+                body: r#"{"message":"Unauthorized"}"#.into(),
+                headers: Vec::new(),
+            },
+        },
+    };
+    let Some(anon) = cfg.anonymous.as_deref().filter(|a| !a.is_empty()) else {
+        return Err(failure);
+    };
+    match consumers.by_id_or_username(anon) {
+        Some(c) => {
+            set_consumer_headers(parts, c, None, true);
+            Ok(Some(Authenticated {
+                consumer: c.clone(),
+                anonymous: true,
+            }))
+        }
+        None => Err(Rejection {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            body: r#"{"message":"An unexpected error occurred"}"#.into(),
+            headers: Vec::new(),
+        }),
+    }
+}
+
+fn www_authenticate(cfg: &KeyAuthConfig) -> HeaderValue {
+    cfg.realm
+        .as_deref()
+        .and_then(|r| HeaderValue::from_str(&format!("Key realm=\"{r}\"")).ok())
+        .unwrap_or(HeaderValue::from_static("Key"))
+}
+
+/// The first key found: headers, then query, then body. Hides it when `hide_credentials`.
+fn find_key(cfg: &KeyAuthConfig, parts: &mut Parts, body: Option<&mut Bytes>) -> Option<String> {
+    for name in &cfg.key_names {
+        if cfg.key_in_header {
+            if let Some(v) = parts
+                .headers
+                .get(name.as_str())
+                .and_then(|v| v.to_str().ok())
+            {
+                let key = v.to_string();
+                if cfg.hide_credentials {
+                    parts.headers.remove(name.as_str());
+                }
+                return Some(key);
+            }
+        }
+        if cfg.key_in_query {
+            if let Some(key) = query_param(parts.uri.query(), name) {
+                if cfg.hide_credentials {
+                    strip_query_param(parts, name);
+                }
+                return Some(key);
+            }
+        }
+    }
+    if cfg.key_in_body {
+        let body = body?;
+        let is_form = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        for name in &cfg.key_names {
+            if is_form {
+                let text = String::from_utf8_lossy(body).to_string();
+                if let Some(key) = query_param(Some(&text), name) {
+                    if cfg.hide_credentials {
+                        *body = Bytes::from(without_param(&text, name));
+                    }
+                    return Some(key);
+                }
+            } else if let Ok(serde_json::Value::Object(mut m)) = serde_json::from_slice(body) {
+                if let Some(key) = m.get(name).and_then(|v| v.as_str()).map(str::to_string) {
+                    if cfg.hide_credentials {
+                        m.remove(name);
+                        *body = Bytes::from(serde_json::Value::Object(m).to_string());
+                    }
+                    return Some(key);
+                }
+            }
+        }
+    }
+    None
+}
+
+fn set_consumer_headers(
+    parts: &mut Parts,
+    c: &Consumer,
+    credential: Option<&str>,
+    anonymous: bool,
+) {
+    let h = &mut parts.headers;
+    let mut set = |name: &'static str, v: Option<&str>| {
+        let name = HeaderName::from_static(name);
+        match v.and_then(|v| HeaderValue::from_str(v).ok()) {
+            Some(v) => {
+                h.insert(name, v);
+            }
+            None => {
+                h.remove(name);
+            }
+        }
+    };
+    set("x-consumer-id", Some(&c.id.to_string()));
+    set("x-consumer-username", c.username.as_deref());
+    set("x-consumer-custom-id", c.custom_id.as_deref());
+    set("x-credential-identifier", credential);
+    set("x-anonymous-consumer", anonymous.then_some("true"));
+}
+
+/// The decoded value of `name` in an `a=b&c=d` string.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    query?.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(k) == name).then(|| percent_decode(v))
+    })
+}
+
+fn without_param(query: &str, name: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| {
+            let k = pair.split_once('=').map_or(*pair, |(k, _)| k);
+            !pair.is_empty() && percent_decode(k) != name
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn strip_query_param(parts: &mut Parts, name: &str) {
+    let q = without_param(parts.uri.query().unwrap_or(""), name);
+    let pq = if q.is_empty() {
+        parts.uri.path().to_string()
+    } else {
+        format!("{}?{q}", parts.uri.path())
+    };
+    let mut up = http::uri::Parts::from(parts.uri.clone());
+    if let Ok(pq) = pq.parse() {
+        up.path_and_query = Some(pq);
+        if let Ok(u) = http::Uri::from_parts(up) {
+            parts.uri = u;
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::compile;
+    use proto::schema::Config;
+    use serde_json::json;
+
+    const ALICE: &str = "00000000-0000-0000-0000-0000000000a1";
+    const ANON: &str = "00000000-0000-0000-0000-0000000000a2";
+    const CRED: &str = "00000000-0000-0000-0000-0000000000c1";
+
+    fn consumers() -> ConsumerIndex {
+        let ents = [
+            (
+                "consumers",
+                ALICE,
+                json!({"id": ALICE, "username": "alice", "custom_id": "c-1"}),
+            ),
+            ("consumers", ANON, json!({"id": ANON, "username": "guest"})),
+            (
+                "keyauth_credentials",
+                CRED,
+                json!({"id": CRED, "key": "k 1", "consumer": {"id": ALICE}}),
+            ),
+        ]
+        .map(|(k, id, v)| proto::v1::Entity {
+            kind: k.into(),
+            id: id.into(),
+            json: v.to_string().into_bytes(),
+        });
+        compile(&Config::from_entities(&ents).unwrap(), 1, "h")
+            .unwrap()
+            .consumers
+    }
+
+    fn cfg(v: serde_json::Value) -> KeyAuthConfig {
+        match proto::schema::plugins::PluginConfig::parse("key-auth", &v).unwrap() {
+            proto::schema::plugins::PluginConfig::KeyAuth(c) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut b = http::Request::builder().uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn header_key_authenticates_and_sets_consumer_headers() {
+        let mut p = parts("/x", &[("apikey", "k 1")]);
+        let a = access(&cfg(json!({})), &consumers(), &mut p, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(a.consumer.username.as_deref(), Some("alice"));
+        assert_eq!(p.headers["x-consumer-id"], ALICE);
+        assert_eq!(p.headers["x-consumer-username"], "alice");
+        assert_eq!(p.headers["x-consumer-custom-id"], "c-1");
+        assert_eq!(p.headers["x-credential-identifier"], CRED);
+        assert!(p.headers.contains_key("apikey"));
+    }
+
+    #[test]
+    fn query_key_hidden() {
+        let mut p = parts("/x?a=1&apikey=k%201&b=2", &[]);
+        access(
+            &cfg(json!({"hide_credentials": true})),
+            &consumers(),
+            &mut p,
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.uri.query(), Some("a=1&b=2"));
+    }
+
+    #[test]
+    fn missing_and_unknown_keys() {
+        let mut p = parts("/x", &[]);
+        let e = access(&cfg(json!({"realm": "kong"})), &consumers(), &mut p, None).unwrap_err();
+        assert_eq!(e.status, 401);
+        assert_eq!(e.body, r#"{"message":"No API key found in request"}"#);
+        assert_eq!(e.headers[0].1, "Key realm=\"kong\"");
+        let mut p = parts("/x", &[("apikey", "nope")]);
+        let e = access(&cfg(json!({})), &consumers(), &mut p, None).unwrap_err();
+        assert_eq!(e.body, r#"{"message":"Unauthorized"}"#);
+        assert!(e.headers.is_empty());
+    }
+
+    #[test]
+    fn anonymous_and_preflight() {
+        let mut p = parts("/x", &[]);
+        let a = access(
+            &cfg(json!({"anonymous": "guest"})),
+            &consumers(),
+            &mut p,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(a.anonymous);
+        assert_eq!(p.headers["x-anonymous-consumer"], "true");
+        let mut p = http::Request::builder()
+            .method("OPTIONS")
+            .uri("/")
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert!(access(
+            &cfg(json!({"run_on_preflight": false})),
+            &consumers(),
+            &mut p,
+            None
+        )
+        .unwrap()
+        .is_none());
+    }
+
+    #[test]
+    fn body_key_json_and_form() {
+        let c = cfg(json!({"key_in_body": true, "hide_credentials": true}));
+        let mut p = parts("/x", &[("content-type", "application/json")]);
+        let mut body = Bytes::from(r#"{"apikey":"k 1","q":1}"#);
+        assert!(access(&c, &consumers(), &mut p, Some(&mut body))
+            .unwrap()
+            .is_some());
+        assert_eq!(body, Bytes::from(r#"{"q":1}"#));
+        let mut p = parts(
+            "/x",
+            &[("content-type", "application/x-www-form-urlencoded")],
+        );
+        let mut body = Bytes::from("apikey=k+1&z=2");
+        assert!(access(&c, &consumers(), &mut p, Some(&mut body))
+            .unwrap()
+            .is_some());
+        assert_eq!(body, Bytes::from("z=2"));
+    }
+}

@@ -1,0 +1,192 @@
+//! `prometheus` log phase: turns one finished request (`LogRecord`) into the `kong_*` request,
+//! latency, bandwidth and AI families defined in `metrics`.
+
+use proto::schema::plugins::prometheus::PrometheusConfig;
+
+use crate::llm::AiAnalytics;
+use crate::metrics::Metrics;
+
+const WORKSPACE: &str = "default";
+
+/// What the log phase knows about one routed request.
+#[derive(Debug, Clone, Default)]
+pub struct LogRecord {
+    pub service: String,
+    pub route: String,
+    pub consumer: Option<String>,
+    pub status: u16,
+    /// The response came from the upstream service (else Kong made it).
+    pub from_service: bool,
+    pub kong_latency_ms: f64,
+    pub upstream_latency_ms: Option<f64>,
+    pub request_latency_ms: f64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub ai: Option<AiAnalytics>,
+}
+
+/// Records `rec` under the flags of the prometheus instance that applied to the request.
+pub fn log(metrics: &Metrics, cfg: &PrometheusConfig, rec: &LogRecord) {
+    let consumer = if cfg.per_consumer {
+        rec.consumer.clone().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    let (service, route) = (rec.service.as_str(), rec.route.as_str());
+    if cfg.status_code_metrics {
+        let code = rec.status.to_string();
+        let source = if rec.from_service { "service" } else { "kong" };
+        metrics
+            .http_requests
+            .with_label_values(&[service, route, &code, source, WORKSPACE, &consumer])
+            .inc();
+    }
+    if cfg.latency_metrics {
+        let l = [service, route, WORKSPACE];
+        metrics
+            .kong_latency
+            .with_label_values(&l)
+            .observe(rec.kong_latency_ms);
+        if let Some(u) = rec.upstream_latency_ms.filter(|u| *u >= 0.0) {
+            metrics.upstream_latency.with_label_values(&l).observe(u);
+        }
+        metrics
+            .request_latency
+            .with_label_values(&l)
+            .observe(rec.request_latency_ms);
+    }
+    if cfg.bandwidth_metrics {
+        for (dir, n) in [("ingress", rec.bytes_in), ("egress", rec.bytes_out)] {
+            if n > 0 {
+                metrics
+                    .bandwidth
+                    .with_label_values(&[service, route, dir, WORKSPACE, &consumer])
+                    .inc_by(n);
+            }
+        }
+    }
+    if let Some(ai) = rec.ai.as_ref().filter(|a| a.log_statistics) {
+        if cfg.ai_metrics_enabled() {
+            log_ai(metrics, ai);
+        }
+    }
+}
+
+fn log_ai(metrics: &Metrics, ai: &AiAnalytics) {
+    let labels = [
+        ai.provider.as_str(),
+        ai.request_model.as_str(),
+        "",
+        "",
+        "",
+        "",
+        WORKSPACE,
+    ];
+    metrics.ai_requests.with_label_values(&labels).inc();
+    let cost = ai.cost();
+    if cost > 0.0 {
+        metrics.ai_cost.with_label_values(&labels).inc_by(cost);
+    }
+    for (kind, n) in [
+        ("prompt_tokens", ai.usage.prompt_tokens),
+        ("completion_tokens", ai.usage.completion_tokens),
+        ("total_tokens", ai.usage.total_tokens),
+    ] {
+        if n > 0 {
+            metrics
+                .ai_tokens
+                .with_label_values(&[labels[0], labels[1], "", "", "", "", kind, WORKSPACE])
+                .inc_by(n);
+        }
+    }
+    if let Some(l) = ai.llm_latency_ms.filter(|l| *l >= 0.0) {
+        metrics.ai_latency.with_label_values(&labels).observe(l);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::Usage;
+
+    fn record() -> LogRecord {
+        LogRecord {
+            service: "svc".into(),
+            route: "r".into(),
+            consumer: Some("alice".into()),
+            status: 200,
+            from_service: true,
+            kong_latency_ms: 1.0,
+            upstream_latency_ms: Some(30.0),
+            request_latency_ms: 31.0,
+            bytes_in: 10,
+            bytes_out: 20,
+            ai: Some(AiAnalytics {
+                provider: "openai".into(),
+                request_model: "gpt-4".into(),
+                response_model: "gpt-4-0613".into(),
+                llm_latency_ms: Some(300.0),
+                usage: Usage {
+                    prompt_tokens: 25,
+                    completion_tokens: 12,
+                    total_tokens: 37,
+                },
+                input_cost: Some(10.0),
+                output_cost: Some(10.0),
+                log_statistics: true,
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn status_code_and_ai_families() {
+        let m = Metrics::new("n", "v").unwrap();
+        let cfg = PrometheusConfig {
+            status_code_metrics: true,
+            ..Default::default()
+        };
+        log(&m, &cfg, &record());
+        let t = m.render();
+        assert!(t.contains("kong_http_requests_total{service=\"svc\",route=\"r\",code=\"200\",source=\"service\",workspace=\"default\",consumer=\"\"} 1"), "{t}");
+        let ai = "ai_provider=\"openai\",ai_model=\"gpt-4\",cache_status=\"\",vector_db=\"\",embeddings_provider=\"\",embeddings_model=\"\"";
+        assert!(t.contains(&format!(
+            "kong_ai_llm_requests_total{{{ai},workspace=\"default\"}} 1"
+        )));
+        assert!(t.contains(&format!(
+            "kong_ai_llm_cost_total{{{ai},workspace=\"default\"}} 0.00037"
+        )));
+        assert!(t.contains(&format!("kong_ai_llm_tokens_total{{{ai},token_type=\"prompt_tokens\",workspace=\"default\"}} 25")));
+        assert!(t.contains("kong_ai_llm_provider_latency_ms_bucket{"));
+        assert!(!t.contains("kong_kong_latency_ms_bucket"));
+        assert!(!t.contains("kong_bandwidth_bytes{"));
+    }
+
+    #[test]
+    fn ai_metrics_off_and_per_consumer_bandwidth() {
+        let m = Metrics::new("n", "v").unwrap();
+        let cfg = PrometheusConfig {
+            ai_metrics: Some(false),
+            per_consumer: true,
+            bandwidth_metrics: true,
+            latency_metrics: true,
+            ..Default::default()
+        };
+        log(&m, &cfg, &record());
+        let t = m.render();
+        assert!(!t.contains("kong_ai_llm_requests_total{"));
+        assert!(t.contains("kong_bandwidth_bytes{service=\"svc\",route=\"r\",direction=\"egress\",workspace=\"default\",consumer=\"alice\"} 20"), "{t}");
+        assert!(t.contains("kong_upstream_latency_ms_bucket{service=\"svc\",route=\"r\",workspace=\"default\",le=\"50\"} 1"));
+    }
+
+    #[test]
+    fn no_log_statistics_no_ai_metrics() {
+        let m = Metrics::new("n", "v").unwrap();
+        let mut rec = record();
+        if let Some(a) = rec.ai.as_mut() {
+            a.log_statistics = false;
+        }
+        log(&m, &PrometheusConfig::default(), &rec);
+        assert!(!m.render().contains("kong_ai_llm_requests_total{"));
+    }
+}
