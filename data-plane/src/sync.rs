@@ -17,6 +17,8 @@ use crate::State;
 
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
+/// Largest snapshot accepted from the control plane (the CP's own limit is the same).
+const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -67,7 +69,9 @@ fn hostname() -> String {
 
 async fn session(state: &Arc<State>, endpoint: &str, got_snapshot: &mut bool) -> SyncError {
     let mut client = match ConfigSyncClient::connect(endpoint.to_string()).await {
-        Ok(c) => c,
+        Ok(c) => c
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
         Err(e) => return e.into(),
     };
     let (tx, rx) = mpsc::channel(8);
