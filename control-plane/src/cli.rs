@@ -73,18 +73,33 @@ pub fn validate(args: &ValidateArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Admin API collections and the decK key each is dumped under, parents first.
+const DUMPED: &[(&str, &str)] = &[
+    ("/certificates", "certificates"),
+    ("/ca_certificates", "ca_certificates"),
+    ("/vaults", "vaults"),
+    ("/services", "services"),
+    ("/routes", "routes"),
+    ("/snis", "snis"),
+    ("/upstreams", "upstreams"),
+    ("/targets", "targets"),
+    ("/consumers", "consumers"),
+    ("/key-auths", "keyauth_credentials"),
+    ("/basic-auths", "basicauth_credentials"),
+    ("/hmac-auths", "hmacauth_credentials"),
+    ("/jwts", "jwt_secrets"),
+    ("/acls", "acls"),
+    ("/oauth2", "oauth2_credentials"),
+    ("/mtls-auths", "mtls_auth_credentials"),
+    ("/plugins", "plugins"),
+];
+
 /// `dump`: the CP's entities as one flat decK document in YAML.
 pub async fn dump(args: &DumpArgs) -> Result<(), CliError> {
     let client = AdminClient::new(&args.admin.admin_url)?;
     let mut doc = serde_json::Map::new();
     doc.insert("_format_version".into(), "3.0".into());
-    for (path, key) in [
-        ("/services", "services"),
-        ("/routes", "routes"),
-        ("/consumers", "consumers"),
-        ("/key-auths", "keyauth_credentials"),
-        ("/plugins", "plugins"),
-    ] {
+    for (path, key) in DUMPED {
         let (status, body) = client.get(path).await?;
         if status != 200 {
             return Err(CliError::Refused {
@@ -97,7 +112,7 @@ pub async fn dump(args: &DumpArgs) -> Result<(), CliError> {
             .cloned()
             .unwrap_or(Value::Array(Vec::new()));
         if data.as_array().is_some_and(|a| !a.is_empty()) {
-            doc.insert(key.into(), data);
+            doc.insert((*key).into(), data);
         }
     }
     let yaml = serde_yaml::to_string(&Value::Object(doc)).unwrap_or_default();

@@ -6,7 +6,10 @@
 mod adopt;
 pub mod document;
 mod flatten;
+mod info;
+mod kinds;
 pub mod render;
+mod typed;
 mod unique;
 mod url;
 
@@ -85,11 +88,65 @@ pub fn from_documents(
     if !errs.is_empty() {
         return Err(errs);
     }
-    let (mut cfg, explicit) = flatten::flatten(&maps)?;
+    let info = info::Info::read(&maps)?;
+    let (mut cfg, explicit) = flatten::flatten(&maps, &info, existing)?;
     if let Some(existing) = existing {
         adopt::adopt_ids(&mut cfg, existing, &explicit);
+        if !info.select_tags.is_empty() {
+            keep_unselected(&mut cfg, existing, &info.select_tags)?;
+        }
     }
     Ok(cfg)
+}
+
+/// With `select_tags`, a file manages only the entities that carry them: everything else on the
+/// CP is kept as it is. Fails when a kept entity collides with one from the file.
+fn keep_unselected(
+    cfg: &mut Config,
+    existing: &Config,
+    tags: &[String],
+) -> Result<(), Vec<FieldError>> {
+    let mut entities = cfg.to_entities();
+    let mut clashes = Vec::new();
+    for e in existing.to_entities() {
+        let body: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
+        if info::has_all_tags(&body, tags) {
+            continue;
+        }
+        if entities.iter().any(|n| n.kind == e.kind && n.id == e.id) {
+            clashes.push(FieldError::new(
+                "_info.select_tags",
+                format!(
+                    "'{}' entity {} exists on the control plane without the select tags; this file may not rewrite it",
+                    e.kind,
+                    body.get("name").or(body.get("username")).and_then(Value::as_str).unwrap_or(&e.id)
+                ),
+            ));
+        } else {
+            entities.push(e);
+        }
+    }
+    if !clashes.is_empty() {
+        return Err(clashes);
+    }
+    let merged = Config::from_entities(&entities).map_err(|e| e.errors)?;
+    let errs = unique::check(&merged, &Default::default());
+    if !errs.is_empty() {
+        return Err(errs
+            .into_iter()
+            .map(|e| {
+                FieldError::new(
+                    "_info.select_tags",
+                    format!(
+                        "{} (an entity on the control plane without the select tags)",
+                        e.message
+                    ),
+                )
+            })
+            .collect());
+    }
+    *cfg = merged;
+    Ok(())
 }
 
 /// Rendered and parsed files as one document: collections concatenated in file order, the

@@ -58,6 +58,12 @@ pub fn compute(old: &[v1::Entity], new: &[v1::Entity]) -> Changes {
     out
 }
 
+/// decK shows only the last 5 characters of a key.
+fn tail(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    chars[chars.len().saturating_sub(5)..].iter().collect()
+}
+
 fn comparable(e: &v1::Entity) -> Value {
     let mut v: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
     if let Some(m) = v.as_object_mut() {
@@ -103,29 +109,59 @@ impl Names {
 
     fn change(&self, e: &v1::Entity) -> Change {
         let v = self.bodies.get(&e.id).cloned().unwrap_or(Value::Null);
+        let field = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let owner = |f: &str, what: &str| {
+            self.name_of(&v, f)
+                .map(|n| format!(" for {what} {n}"))
+                .unwrap_or_default()
+        };
+        let named = || self.by_id.get(&e.id).cloned().unwrap_or_default();
         let (kind, name) = match e.kind.as_str() {
-            "services" => (
-                "service",
-                self.by_id.get(&e.id).cloned().unwrap_or_default(),
+            "services" => ("service", named()),
+            "routes" => ("route", named()),
+            "consumers" => ("consumer", named()),
+            "upstreams" => ("upstream", field("name")),
+            "targets" => (
+                "target",
+                format!("{}{}", field("target"), owner("upstream", "upstream")),
             ),
-            "routes" => ("route", self.by_id.get(&e.id).cloned().unwrap_or_default()),
-            "consumers" => (
-                "consumer",
-                self.by_id.get(&e.id).cloned().unwrap_or_default(),
+            "certificates" => ("certificate", e.id.clone()),
+            "ca_certificates" => ("ca-certificate", e.id.clone()),
+            "snis" => ("sni", field("name")),
+            "vaults" => ("vault", field("prefix")),
+            "keyauth_credentials" => (
+                "key-auth",
+                format!("{}{}", tail(&field("key")), owner("consumer", "consumer")),
             ),
-            "keyauth_credentials" => {
-                let key = v.get("key").and_then(Value::as_str).unwrap_or_default();
-                let tail: String = key
-                    .chars()
-                    .rev()
-                    .take(5)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                let consumer = self.name_of(&v, "consumer").unwrap_or_default();
-                ("key-auth", format!("{tail} for consumer {consumer}"))
-            }
+            "basicauth_credentials" => (
+                "basic-auth",
+                format!("{}{}", field("username"), owner("consumer", "consumer")),
+            ),
+            "hmacauth_credentials" => (
+                "hmac-auth",
+                format!("{}{}", field("username"), owner("consumer", "consumer")),
+            ),
+            "jwt_secrets" => (
+                "jwt-auth",
+                format!("{}{}", field("key"), owner("consumer", "consumer")),
+            ),
+            "acls" => (
+                "acl-group",
+                format!("{}{}", field("group"), owner("consumer", "consumer")),
+            ),
+            "oauth2_credentials" => (
+                "oauth2-cred",
+                format!("{}{}", field("client_id"), owner("consumer", "consumer")),
+            ),
+            "mtls_auth_credentials" => (
+                "mtls-auth",
+                format!("{}{}", field("subject_name"), owner("consumer", "consumer")),
+            ),
             _ => ("plugin", self.plugin_name(&v)),
         };
         Change {

@@ -3,13 +3,21 @@
 //! compiled (DP). One definition per entity and per plugin; the CP fills defaults with it, the DP
 //! reads with it.
 
+mod certificates;
 mod config;
+mod credentials;
 mod entities;
 mod error;
 pub mod hash;
 pub mod ids;
 pub mod plugins;
+mod upstreams;
 
+pub use certificates::{CaCertificate, Certificate, Sni, Vault};
 pub use config::{Config, ENTITY_KINDS};
+pub use credentials::{
+    Acl, BasicAuthCredential, HmacAuthCredential, JwtSecret, MtlsAuthCredential, Oauth2Credential,
+};
 pub use entities::{Consumer, ForeignKey, KeyAuthCredential, Plugin, Route, Service};
 pub use error::{from_value, FieldError, SchemaError};
+pub use upstreams::{default_healthchecks, Target, Upstream};

@@ -17,7 +17,7 @@ pub const COLLECTIONS: &[Collection] = &[
         path: "services",
         kind: "services",
         keys: &["name"],
-        foreign: &[],
+        foreign: &[("client_certificate", "certificates")],
     },
     Collection {
         path: "routes",
@@ -47,7 +47,84 @@ pub const COLLECTIONS: &[Collection] = &[
         keys: &["key"],
         foreign: &[("consumer", "consumers")],
     },
+    Collection {
+        path: "upstreams",
+        kind: "upstreams",
+        keys: &["name"],
+        foreign: &[("client_certificate", "certificates")],
+    },
+    Collection {
+        path: "targets",
+        kind: "targets",
+        keys: &["target"],
+        foreign: &[("upstream", "upstreams")],
+    },
+    Collection {
+        path: "certificates",
+        kind: "certificates",
+        keys: &[],
+        foreign: &[],
+    },
+    Collection {
+        path: "snis",
+        kind: "snis",
+        keys: &["name"],
+        foreign: &[("certificate", "certificates")],
+    },
+    Collection {
+        path: "ca_certificates",
+        kind: "ca_certificates",
+        keys: &[],
+        foreign: &[],
+    },
+    Collection {
+        path: "vaults",
+        kind: "vaults",
+        keys: &["prefix"],
+        foreign: &[],
+    },
+    Collection {
+        path: "basic-auths",
+        kind: "basicauth_credentials",
+        keys: &["username"],
+        foreign: CONSUMER,
+    },
+    Collection {
+        path: "hmac-auths",
+        kind: "hmacauth_credentials",
+        keys: &["username"],
+        foreign: CONSUMER,
+    },
+    Collection {
+        path: "jwts",
+        kind: "jwt_secrets",
+        keys: &["key"],
+        foreign: CONSUMER,
+    },
+    Collection {
+        path: "acls",
+        kind: "acls",
+        keys: &[],
+        foreign: CONSUMER,
+    },
+    Collection {
+        path: "oauth2",
+        kind: "oauth2_credentials",
+        keys: &["client_id"],
+        foreign: CONSUMER,
+    },
+    Collection {
+        path: "mtls-auths",
+        kind: "mtls_auth_credentials",
+        keys: &[],
+        foreign: &[
+            ("consumer", "consumers"),
+            ("ca_certificate", "ca_certificates"),
+        ],
+    },
 ];
+
+const CONSUMER: &[(&str, &str)] = &[("consumer", "consumers")];
 
 pub fn by_path(path: &str) -> Option<&'static Collection> {
     COLLECTIONS.iter().find(|c| c.path == path)
@@ -65,6 +142,14 @@ pub fn nested(parent: &str, child: &str) -> Option<(&'static Collection, &'stati
         ("routes", "plugins") => ("plugins", "route"),
         ("consumers", "plugins") => ("plugins", "consumer"),
         ("consumers", "key-auth") => ("key-auths", "consumer"),
+        ("consumers", "basic-auth") => ("basic-auths", "consumer"),
+        ("consumers", "hmac-auth") => ("hmac-auths", "consumer"),
+        ("consumers", "jwt") => ("jwts", "consumer"),
+        ("consumers", "acls") => ("acls", "consumer"),
+        ("consumers", "oauth2") => ("oauth2", "consumer"),
+        ("consumers", "mtls-auth") => ("mtls-auths", "consumer"),
+        ("upstreams", "targets") => ("targets", "upstream"),
+        ("certificates", "snis") => ("snis", "certificate"),
         _ => return None,
     };
     by_path(child_path).map(|c| (c, field))

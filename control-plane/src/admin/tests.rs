@@ -276,3 +276,83 @@ async fn lists_page_and_bad_bodies_are_refused() {
     assert_eq!(api.version(), before, "a refused write changes nothing");
     assert_eq!(api.json("GET", "/upstreamz", Value::Null).await.0, 404);
 }
+
+#[tokio::test]
+async fn upstreams_targets_and_certificates() {
+    let api = Api::start().await;
+    let (st, up) = api.json("POST", "/upstreams", json!({"name": "up1"})).await;
+    assert_eq!(st, 201, "{up}");
+    assert_eq!(
+        up["healthchecks"]["active"]["concurrency"], 10,
+        "health-check defaults are returned"
+    );
+    let (st, t) = api
+        .json(
+            "POST",
+            "/upstreams/up1/targets",
+            json!({"target": "10.0.0.1"}),
+        )
+        .await;
+    assert_eq!(
+        (st, t["target"].clone(), t["weight"].clone()),
+        (201, json!("10.0.0.1:8000"), json!(100))
+    );
+    let (st, cert) = api
+        .json(
+            "POST",
+            "/certificates",
+            json!({"cert": "{vault://env/c}", "key": "{vault://env/k}"}),
+        )
+        .await;
+    assert_eq!(st, 201, "{cert}");
+    let cert_id = cert["id"].as_str().unwrap().to_string();
+    let (st, _) = api
+        .json(
+            "POST",
+            &format!("/certificates/{cert_id}/snis"),
+            json!({"name": "example.com"}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, _) = api
+        .json(
+            "POST",
+            "/services",
+            json!({"name": "s", "host": "up1", "client_certificate": {"id": cert_id}}),
+        )
+        .await;
+    assert_eq!(st, 201);
+    let (st, blocked) = api
+        .json("DELETE", &format!("/certificates/{cert_id}"), Value::Null)
+        .await;
+    assert_eq!(
+        (st, blocked["code"].clone()),
+        (400, json!(4)),
+        "a service still uses it: {blocked}"
+    );
+    assert_eq!(api.json("DELETE", "/services/s", Value::Null).await.0, 204);
+    assert_eq!(
+        api.json("DELETE", &format!("/certificates/{cert_id}"), Value::Null)
+            .await
+            .0,
+        204
+    );
+    assert!(
+        api.json("GET", "/snis", Value::Null).await.1["data"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "snis cascade"
+    );
+    assert_eq!(
+        api.json("DELETE", "/upstreams/up1", Value::Null).await.0,
+        204
+    );
+    assert!(
+        api.json("GET", "/targets", Value::Null).await.1["data"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "targets cascade"
+    );
+}

@@ -198,8 +198,25 @@ fn check_foreign(
     Ok(())
 }
 
-/// Removes an entity. Plugins and credentials that belong to it go with it (Kong's cascade);
-/// routes still pointing at a service block its deletion, as in Kong.
+/// References that cascade on delete, as in Kong's schemas: (child kind, field). Any other
+/// reference blocks the delete (`on_delete = restrict`).
+const CASCADE: &[(&str, &str)] = &[
+    ("plugins", "service"),
+    ("plugins", "route"),
+    ("plugins", "consumer"),
+    ("targets", "upstream"),
+    ("snis", "certificate"),
+    ("keyauth_credentials", "consumer"),
+    ("basicauth_credentials", "consumer"),
+    ("hmacauth_credentials", "consumer"),
+    ("jwt_secrets", "consumer"),
+    ("acls", "consumer"),
+    ("oauth2_credentials", "consumer"),
+    ("mtls_auth_credentials", "consumer"),
+];
+
+/// Removes an entity with what belongs to it (Kong's cascade); an entity still referenced
+/// otherwise (a route pointing at a service) blocks the delete, as in Kong.
 fn delete(map: &mut Lists, col: &Collection, id: Uuid) -> Result<(), AdminError> {
     let id_v = json!(id);
     for other in COLLECTIONS {
@@ -208,18 +225,16 @@ fn delete(map: &mut Lists, col: &Collection, id: Uuid) -> Result<(), AdminError>
                 continue;
             }
             let refs = |e: &Value| e.get(*field).and_then(|f| f.get("id")) == Some(&id_v);
-            if other.kind == "routes" {
-                if list(map, "routes").any(refs) {
-                    return Err(AdminError::ForeignKey {
-                        message: format!(
-                            "an existing 'routes' entity references this '{}' entity",
-                            col.kind
-                        ),
-                        fields: json!({"@referenced_by": "routes"}),
-                    });
-                }
-            } else {
+            if CASCADE.contains(&(other.kind, *field)) {
                 list_mut(map, other.kind).retain(|e| !refs(e));
+            } else if list(map, other.kind).any(refs) {
+                return Err(AdminError::ForeignKey {
+                    message: format!(
+                        "an existing '{}' entity references this '{}' entity",
+                        other.kind, col.kind
+                    ),
+                    fields: json!({"@referenced_by": other.kind}),
+                });
             }
         }
     }

@@ -11,15 +11,31 @@ pub const COLLECTIONS: &[&str] = &[
     "routes",
     "consumers",
     "keyauth_credentials",
+    "basicauth_credentials",
+    "hmacauth_credentials",
+    "jwt_secrets",
+    "acls",
+    "oauth2_credentials",
+    "mtls_auth_credentials",
     "plugins",
+    "upstreams",
+    "targets",
+    "certificates",
+    "snis",
+    "ca_certificates",
+    "vaults",
 ];
 
 const NOT_YET: &[&str] = &[
-    "upstreams",
-    "certificates",
-    "ca_certificates",
-    "vaults",
     "consumer_groups",
+    "rbac_roles",
+    "licenses",
+    "cloned_plugins",
+    "custom_plugins",
+    "service_packages",
+    "degraphql_routes",
+    "graphql_ratelimiting_cost_decorations",
+    "ai_models",
     "partials",
     "keys",
     "key_sets",
@@ -137,9 +153,10 @@ mod tests {
 
     #[test]
     fn unknown_and_unsupported_collections_are_named() {
-        let e = top("_format_version: \"3.0\"\nservice: []\nupstreams: [{name: a}]\n").unwrap_err();
+        let e = top("_format_version: \"3.0\"\nservice: []\nconsumer_groups: [{name: a}]\n")
+            .unwrap_err();
         let paths: Vec<_> = e.iter().map(|e| e.path.as_str()).collect();
-        assert_eq!(paths, ["service", "upstreams"]);
+        assert_eq!(paths, ["consumer_groups", "service"]);
     }
 
     #[test]

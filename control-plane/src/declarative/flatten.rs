@@ -4,38 +4,28 @@
 
 use std::collections::{HashMap, HashSet};
 
-use proto::schema::{ids, Config, Consumer, FieldError, KeyAuthCredential, Plugin, Route, Service};
+use proto::schema::{ids, Config, FieldError};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
+use super::info::{has_all_tags, Info};
+use super::kinds::{IdKey, Kind, TOP_LEVEL};
+use super::typed::push_typed;
 use super::url::expand_service_url;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
-    Service,
-    Route,
-    Consumer,
-    KeyAuth,
-    Plugin,
-}
-
-impl Kind {
-    fn collection(self) -> &'static str {
-        match self {
-            Kind::Service => "services",
-            Kind::Route => "routes",
-            Kind::Consumer => "consumers",
-            Kind::KeyAuth => "keyauth_credentials",
-            Kind::Plugin => "plugins",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 enum Ref {
     /// A UUID-shaped value: an id, or failing that a name.
     Id(Uuid, String),
     Name(String),
+}
+
+impl Ref {
+    fn written(&self) -> &str {
+        match self {
+            Ref::Id(_, s) | Ref::Name(s) => s,
+        }
+    }
 }
 
 struct PendingRef {
@@ -53,31 +43,37 @@ struct Pending {
     refs: Vec<PendingRef>,
 }
 
-#[derive(Default)]
-struct Walker {
+struct Walker<'a> {
+    info: &'a Info,
+    external: Option<&'a Config>,
     pending: Vec<Pending>,
     errs: Vec<FieldError>,
 }
 
 /// Flattens the top-level maps of one or more documents (label → map). With several files the
-/// label prefixes every error path (`b.yaml:services[0].host`).
+/// label prefixes every error path (`b.yaml:services[0].host`). Also returns the ids the files
+/// wrote explicitly.
+/// `external` is the CP's current config, where references covered by `_info.default_lookup_tags`
+/// are looked up; offline (None) such references are accepted unresolved.
 pub fn flatten(
     docs: &[(String, &Map<String, Value>)],
+    info: &Info,
+    external: Option<&Config>,
 ) -> Result<(Config, HashSet<Uuid>), Vec<FieldError>> {
-    let mut w = Walker::default();
+    let mut w = Walker {
+        info,
+        external,
+        pending: Vec::new(),
+        errs: Vec::new(),
+    };
     for (label, doc) in docs {
         let base = if docs.len() > 1 {
             format!("{label}:")
         } else {
             String::new()
         };
-        for (key, kind) in [
-            ("services", Kind::Service),
-            ("routes", Kind::Route),
-            ("consumers", Kind::Consumer),
-            ("keyauth_credentials", Kind::KeyAuth),
-            ("plugins", Kind::Plugin),
-        ] {
+        for kind in TOP_LEVEL {
+            let key = kind.info().collection;
             for (i, item) in doc
                 .get(key)
                 .and_then(Value::as_array)
@@ -87,7 +83,7 @@ pub fn flatten(
             {
                 let path = format!("{base}{key}[{i}]");
                 match item.as_object() {
-                    Some(obj) => w.entity(kind, obj.clone(), path, None),
+                    Some(obj) => w.entity(*kind, obj.clone(), path, None),
                     None => w.errs.push(FieldError::new(path, "expected a map")),
                 }
             }
@@ -96,7 +92,7 @@ pub fn flatten(
     w.finish()
 }
 
-impl Walker {
+impl Walker<'_> {
     /// Walks one entity and its nested children. `parent` is the nesting parent, if any.
     fn entity(
         &mut self,
@@ -105,36 +101,43 @@ impl Walker {
         path: String,
         parent: Option<(Kind, Uuid)>,
     ) {
+        let info = kind.info();
         body.remove("_comment");
         body.remove("_ignore");
-        let children: Vec<(&str, Kind)> = match kind {
-            Kind::Service => vec![("routes", Kind::Route), ("plugins", Kind::Plugin)],
-            Kind::Route => vec![("plugins", Kind::Plugin)],
-            Kind::Consumer => vec![
-                ("keyauth_credentials", Kind::KeyAuth),
-                ("plugins", Kind::Plugin),
-            ],
-            Kind::KeyAuth | Kind::Plugin => vec![],
-        };
-        let nested: Vec<(String, Kind, Value)> = children
-            .into_iter()
-            .filter_map(|(k, kind)| body.remove(k).map(|v| (k.to_string(), kind, v)))
+        self.info.apply(info.singular, &mut body);
+        let nested: Vec<(&str, Kind, Value)> = info
+            .children
+            .iter()
+            .filter_map(|(k, child)| body.remove(*k).map(|v| (*k, *child, v)))
             .collect();
         if kind == Kind::Service {
             if let Err(e) = expand_service_url(&mut body) {
                 self.errs.push(e.under(&path));
             }
         }
+        if kind == Kind::Consumer {
+            // Consumer-group membership (EE) is not stored; refuse rather than drop it.
+            if body
+                .get("groups")
+                .is_some_and(|g| g.as_array().is_some_and(|a| !a.is_empty()))
+            {
+                self.errs.push(FieldError::new(
+                    format!("{path}.groups"),
+                    "consumer groups are not supported by this gateway yet",
+                ));
+            }
+            body.remove("groups");
+        }
         let mut refs = Vec::new();
         let mut written: HashMap<&'static str, String> = HashMap::new();
-        for &(field, target) in foreign_fields(kind) {
+        for &(field, target) in info.foreign {
             if let Some((pk, pid)) = parent.filter(|(pk, _)| *pk == target) {
                 if body.get(field).is_some_and(|v| !v.is_null()) {
                     self.errs.push(FieldError::new(
                         format!("{path}.{field}"),
                         format!(
                             "must not be set on an entity nested under a {}",
-                            singular(pk)
+                            pk.info().singular
                         ),
                     ));
                 }
@@ -148,10 +151,7 @@ impl Walker {
             }
             match take_ref(&mut body, field, target) {
                 Ok(Some(spec)) => {
-                    let w = match &spec {
-                        Ref::Id(_, s) | Ref::Name(s) => s.clone(),
-                    };
-                    written.insert(field, w);
+                    written.insert(field, spec.written().to_string());
                     refs.push(PendingRef {
                         field,
                         target,
@@ -163,22 +163,20 @@ impl Walker {
             }
         }
         let explicit = body.get("id").is_some_and(|v| !v.is_null());
-        let id = match self.id_of(kind, &body, &written) {
+        let id = match id_of(kind, &body, &written) {
             Ok(id) => id,
             Err(e) => {
                 self.errs.push(e.under(&path));
                 Uuid::nil()
             }
         };
-        for (key, child_kind, value) in nested {
+        for (key, child, value) in nested {
             match value {
                 Value::Array(items) => {
                     for (i, item) in items.into_iter().enumerate() {
                         let cpath = format!("{path}.{key}[{i}]");
                         match item {
-                            Value::Object(obj) => {
-                                self.entity(child_kind, obj, cpath, Some((kind, id)))
-                            }
+                            Value::Object(obj) => self.entity(child, obj, cpath, Some((kind, id))),
                             _ => self.errs.push(FieldError::new(cpath, "expected a map")),
                         }
                     }
@@ -200,58 +198,9 @@ impl Walker {
         });
     }
 
-    /// The entity's id: explicit, or derived from its natural key as Kong DB-less does.
-    fn id_of(
-        &self,
-        kind: Kind,
-        body: &Map<String, Value>,
-        written: &HashMap<&str, String>,
-    ) -> Result<Uuid, FieldError> {
-        if let Some(v) = body.get("id").filter(|v| !v.is_null()) {
-            return v
-                .as_str()
-                .and_then(|s| Uuid::parse_str(s).ok())
-                .ok_or_else(|| FieldError::new("id", "expected a valid UUID"));
-        }
-        let s = |k: &str| {
-            body.get(k)
-                .and_then(Value::as_str)
-                .filter(|s| !s.is_empty())
-        };
-        let key = match kind {
-            Kind::Service | Kind::Route => s("name").map(str::to_string),
-            Kind::Consumer => s("username")
-                .map(str::to_string)
-                .or_else(|| s("custom_id").map(|c| format!("custom_id:{c}"))),
-            Kind::KeyAuth => s("key").map(str::to_string),
-            Kind::Plugin => {
-                let name =
-                    s("name").ok_or_else(|| FieldError::new("name", "required field missing"))?;
-                let w = |f: &str| written.get(f).cloned().unwrap_or_default();
-                return Ok(ids::plugin(
-                    name,
-                    &w("route"),
-                    &w("service"),
-                    &w("consumer"),
-                ));
-            }
-        };
-        match (kind, key) {
-            (_, Some(k)) => Ok(ids::generate(kind.collection(), &k)),
-            (Kind::KeyAuth, None) => Err(FieldError::new("key", "required field missing")),
-            (Kind::Consumer, None) => Err(FieldError::new(
-                "@entity",
-                "at least one of these fields must be non-empty: 'custom_id', 'username'",
-            )),
-            (_, None) => Err(FieldError::new(
-                "@entity",
-                "at least one of these fields must be non-empty: 'id', 'name'",
-            )),
-        }
-    }
-
     fn finish(mut self) -> Result<(Config, HashSet<Uuid>), Vec<FieldError>> {
-        let index = Index::build(&self.pending);
+        let mut index = Index::build(&self.pending);
+        index.add_external(self.info, self.external);
         let explicit: HashSet<Uuid> = self
             .pending
             .iter()
@@ -275,15 +224,13 @@ impl Walker {
                         body.insert(r.field.into(), json!({ "id": rid }));
                     }
                     None => {
-                        let shown = match &r.spec {
-                            Ref::Id(_, s) | Ref::Name(s) => s.clone(),
-                        };
                         self.errs.push(FieldError::new(
                             format!("{path}.{}", r.field),
                             format!(
-                                "invalid reference '{}: {shown}' (no such entry in '{}')",
+                                "invalid reference '{}: {}' (no such entry in '{}')",
                                 r.field,
-                                r.target.collection()
+                                r.spec.written(),
+                                r.target.info().collection
                             ),
                         ));
                         ok = false;
@@ -294,8 +241,7 @@ impl Walker {
                 continue;
             }
             body.insert("id".into(), json!(id));
-            let value = Value::Object(body);
-            if let Err(errs) = push_typed(&mut cfg, kind, &value) {
+            if let Err(errs) = push_typed(&mut cfg, kind, Value::Object(body)) {
                 self.errs.extend(errs.into_iter().map(|e| e.under(&path)));
             }
         }
@@ -310,29 +256,81 @@ impl Walker {
     }
 }
 
+/// The entity's id: explicit, or derived from its natural key as Kong DB-less does.
+fn id_of(
+    kind: Kind,
+    body: &Map<String, Value>,
+    written: &HashMap<&str, String>,
+) -> Result<Uuid, FieldError> {
+    if let Some(v) = body.get("id").filter(|v| !v.is_null()) {
+        return v
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| FieldError::new("id", "expected a valid UUID"));
+    }
+    let s = |k: &str| {
+        body.get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
+    let w = |f: &str| written.get(f).cloned().unwrap_or_default();
+    let info = kind.info();
+    let key = match info.id_key {
+        IdKey::Field(f) => s(f).map(str::to_string).ok_or(f),
+        IdKey::Consumer => s("username")
+            .map(str::to_string)
+            .or_else(|| s("custom_id").map(|c| format!("custom_id:{c}")))
+            .ok_or("username"),
+        IdKey::Scoped(parent, f) => s(f)
+            .map(|v| format!("{}:*:{}:{v}", info.collection, w(parent)))
+            .ok_or(f),
+        IdKey::Plugin => {
+            let name =
+                s("name").ok_or_else(|| FieldError::new("name", "required field missing"))?;
+            return Ok(ids::plugin(
+                name,
+                &w("route"),
+                &w("service"),
+                &w("consumer"),
+            ));
+        }
+    };
+    match key {
+        Ok(k) => Ok(ids::generate(info.collection, &k)),
+        Err(_) if kind == Kind::Consumer => Err(FieldError::new(
+            "@entity",
+            "at least one of these fields must be non-empty: 'custom_id', 'username'",
+        )),
+        Err("name") => Err(FieldError::new(
+            "@entity",
+            "at least one of these fields must be non-empty: 'id', 'name'",
+        )),
+        Err(field) => Err(FieldError::new(field, "required field missing")),
+    }
+}
+
 /// Ids and names of every pending entity, for reference resolution and error paths.
 struct Index {
-    ids: HashMap<(Kind, Uuid), ()>,
+    ids: HashSet<(Kind, Uuid)>,
     names: HashMap<(Kind, String), Uuid>,
     paths: HashMap<Uuid, String>,
+    /// Kinds whose references may point outside the files (`_info.default_lookup_tags`) while
+    /// the CP's state is not at hand: accepted unresolved.
+    deferred: HashSet<Kind>,
 }
 
 impl Index {
     fn build(pending: &[Pending]) -> Self {
         let mut ix = Index {
-            ids: HashMap::new(),
+            ids: HashSet::new(),
             names: HashMap::new(),
             paths: HashMap::new(),
+            deferred: HashSet::new(),
         };
         for p in pending {
-            ix.ids.insert((p.kind, p.id), ());
+            ix.ids.insert((p.kind, p.id));
             ix.paths.entry(p.id).or_insert_with(|| p.path.clone());
-            let fields: &[&str] = match p.kind {
-                Kind::Service | Kind::Route => &["name"],
-                Kind::Consumer => &["username", "custom_id"],
-                _ => &[],
-            };
-            for f in fields {
+            for f in p.kind.info().names {
                 if let Some(n) = p.body.get(*f).and_then(Value::as_str) {
                     ix.names.entry((p.kind, n.to_string())).or_insert(p.id);
                 }
@@ -341,11 +339,50 @@ impl Index {
         ix
     }
 
+    /// Makes entities on the CP that carry a kind's lookup tags referable from the files.
+    fn add_external(&mut self, info: &Info, external: Option<&Config>) {
+        for (collection, tags) in &info.lookup_tags {
+            let Some(kind) = TOP_LEVEL
+                .iter()
+                .copied()
+                .find(|k| k.info().collection == collection)
+            else {
+                continue;
+            };
+            let Some(cfg) = external else {
+                self.deferred.insert(kind);
+                continue;
+            };
+            for e in cfg.to_entities().iter().filter(|e| e.kind == *collection) {
+                let body: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
+                let Ok(id) = Uuid::parse_str(&e.id) else {
+                    continue;
+                };
+                if !has_all_tags(&body, tags) {
+                    continue;
+                }
+                self.ids.insert((kind, id));
+                for f in kind.info().names {
+                    if let Some(n) = body[*f].as_str() {
+                        self.names.entry((kind, n.to_string())).or_insert(id);
+                    }
+                }
+            }
+        }
+    }
+
     fn resolve(&self, kind: Kind, spec: &Ref) -> Option<Uuid> {
+        if self.deferred.contains(&kind) && self.lookup(kind, spec).is_none() {
+            return Some(Uuid::nil());
+        }
+        self.lookup(kind, spec)
+    }
+
+    fn lookup(&self, kind: Kind, spec: &Ref) -> Option<Uuid> {
         match spec {
             Ref::Id(id, s) => self
                 .ids
-                .contains_key(&(kind, *id))
+                .contains(&(kind, *id))
                 .then_some(*id)
                 .or_else(|| self.names.get(&(kind, s.clone())).copied()),
             Ref::Name(n) => self.names.get(&(kind, n.clone())).copied(),
@@ -353,31 +390,8 @@ impl Index {
     }
 }
 
-fn foreign_fields(kind: Kind) -> &'static [(&'static str, Kind)] {
-    match kind {
-        Kind::Route => &[("service", Kind::Service)],
-        Kind::KeyAuth => &[("consumer", Kind::Consumer)],
-        Kind::Plugin => &[
-            ("service", Kind::Service),
-            ("route", Kind::Route),
-            ("consumer", Kind::Consumer),
-        ],
-        Kind::Service | Kind::Consumer => &[],
-    }
-}
-
-fn singular(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Service => "service",
-        Kind::Route => "route",
-        Kind::Consumer => "consumer",
-        Kind::KeyAuth => "key-auth credential",
-        Kind::Plugin => "plugin",
-    }
-}
-
 /// Removes a reference field and reads it in any form decK or Kong accepts: a name or id
-/// string, or a map with `id`, `name` (or `username` for consumers).
+/// string, or a map with `id`, `name` (or `username`/`custom_id` for consumers).
 fn take_ref(
     body: &mut Map<String, Value>,
     field: &str,
@@ -389,13 +403,11 @@ fn take_ref(
     let s = match &v {
         Value::Null => return Ok(None),
         Value::String(s) => Some(s.clone()),
-        Value::Object(m) => {
-            let key = ["id", "name", "username", "custom_id"]
-                .into_iter()
-                .filter(|k| *k != "username" || target == Kind::Consumer)
-                .find_map(|k| m.get(k).and_then(Value::as_str));
-            key.map(str::to_string)
-        }
+        Value::Object(m) => ["id", "name", "username", "custom_id"]
+            .into_iter()
+            .filter(|k| !matches!(*k, "username" | "custom_id") || target == Kind::Consumer)
+            .find_map(|k| m.get(k).and_then(Value::as_str))
+            .map(str::to_string),
         _ => None,
     };
     let s = s.filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -405,43 +417,4 @@ fn take_ref(
         Ok(id) => Ref::Id(id, s),
         Err(_) => Ref::Name(s),
     }))
-}
-
-fn push_typed(cfg: &mut Config, kind: Kind, value: &Value) -> Result<(), Vec<FieldError>> {
-    use proto::schema::from_value as typed;
-    match kind {
-        Kind::Service => {
-            let s: Service = typed(value).map_err(|e| vec![e])?;
-            check(s.validate())?;
-            cfg.services.push(s);
-        }
-        Kind::Route => {
-            let r: Route = typed(value).map_err(|e| vec![e])?;
-            check(r.validate())?;
-            cfg.routes.push(r);
-        }
-        Kind::Consumer => {
-            let c: Consumer = typed(value).map_err(|e| vec![e])?;
-            check(c.validate())?;
-            cfg.consumers.push(c);
-        }
-        Kind::KeyAuth => {
-            let k: KeyAuthCredential = typed(value).map_err(|e| vec![e])?;
-            check(k.validate())?;
-            cfg.keyauth_credentials.push(k);
-        }
-        Kind::Plugin => {
-            let p: Plugin = typed(value).map_err(|e| vec![e])?;
-            cfg.plugins.push(p.validated()?);
-        }
-    }
-    Ok(())
-}
-
-fn check(errs: Vec<FieldError>) -> Result<(), Vec<FieldError>> {
-    if errs.is_empty() {
-        Ok(())
-    } else {
-        Err(errs)
-    }
 }

@@ -237,3 +237,130 @@ fn merged_files_concatenate_collections() {
     let cfg = from_documents(&[("m".into(), merged)], None).unwrap();
     assert_eq!((cfg.services.len(), cfg.consumers.len()), (2, 1));
 }
+
+fn doc(text: &str) -> (String, serde_json::Value) {
+    ("kong.yaml".into(), super::document::parse(text).unwrap())
+}
+
+#[test]
+fn select_tags_tag_the_file_and_leave_other_entities_alone() {
+    let existing =
+        load_one("_format_version: \"3.0\"\nservices:\n  - name: other\n    host: o.com\n")
+            .unwrap();
+    let text = "_format_version: \"3.0\"\n_info:\n  select_tags: [team-a]\nservices:\n  - name: mine\n    host: m.com\n";
+    let cfg = from_documents(&[doc(text)], Some(&existing)).unwrap();
+    let names: Vec<_> = cfg
+        .services
+        .iter()
+        .map(|s| s.name.clone().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "the untagged service is kept: {names:?}");
+    let mine = cfg
+        .services
+        .iter()
+        .find(|s| s.name.as_deref() == Some("mine"))
+        .unwrap();
+    assert_eq!(mine.tags, Some(vec!["team-a".to_string()]));
+    let clash = "_format_version: \"3.0\"\n_info:\n  select_tags: [team-a]\nservices:\n  - name: other\n    host: m.com\n";
+    let errs = from_documents(&[doc(clash)], Some(&existing)).unwrap_err();
+    assert!(
+        errs[0]
+            .message
+            .contains("exists on the control plane without the select tags"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn lookup_tags_resolve_against_the_control_plane() {
+    let existing = load_one("_format_version: \"3.0\"\nconsumers:\n  - username: foo\n    tags: [global-consumers]\n  - username: bar\n").unwrap();
+    let text = "_format_version: \"3.0\"\n_info:\n  default_lookup_tags:\n    consumers: [global-consumers]\nplugins:\n  - name: prometheus\n    consumer: foo\n";
+    assert!(
+        from_documents(&[doc(text)], None).is_ok(),
+        "offline, the reference is left to the CP"
+    );
+    let cfg = from_documents(&[doc(text)], Some(&existing)).unwrap();
+    assert_eq!(
+        cfg.plugins[0].consumer.map(|c| c.id),
+        Some(existing.consumers[0].id)
+    );
+    let untagged = text.replace("consumer: foo", "consumer: bar");
+    let errs = from_documents(&[doc(&untagged)], Some(&existing)).unwrap_err();
+    assert!(
+        errs[0]
+            .message
+            .contains("invalid reference 'consumer: bar'"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn info_defaults_fill_missing_fields_only() {
+    let text = "_format_version: \"3.0\"\n_info:\n  defaults:\n    service:\n      port: 8080\n      retries: 2\nservices:\n  - name: a\n    host: a.com\n  - name: b\n    host: b.com\n    port: 9000\n";
+    let cfg = from_documents(&[doc(text)], None).unwrap();
+    let ports: Vec<_> = cfg.services.iter().map(|s| (s.port, s.retries)).collect();
+    assert!(
+        ports.contains(&(8080, 2)) && ports.contains(&(9000, 2)),
+        "{ports:?}"
+    );
+    let bad = "_format_version: \"3.0\"\n_info:\n  defaults:\n    service:\n      name: x\n";
+    assert_eq!(
+        from_documents(&[doc(bad)], None).unwrap_err()[0].path,
+        "_info.defaults.service.name"
+    );
+}
+
+#[test]
+fn upstreams_targets_certificates_and_credentials_nest() {
+    let text = r#"
+_format_version: "3.0"
+upstreams:
+  - name: up1
+    targets:
+      - target: 10.0.0.1
+        weight: 50
+certificates:
+  - cert: "{vault://env/cert}"
+    key: "{vault://env/key}"
+    snis:
+      - name: example.com
+vaults:
+  - name: env
+    prefix: my-env
+consumers:
+  - username: c1
+    basicauth_credentials: [{username: c1, password: p}]
+    acls: [{group: admins}]
+    jwt_secrets: [{key: k1, secret: s}]
+"#;
+    let cfg = load_one(text).unwrap();
+    assert_eq!(cfg.targets[0].upstream.id, cfg.upstreams[0].id);
+    assert_eq!(cfg.targets[0].target, "10.0.0.1:8000");
+    assert_eq!(
+        cfg.targets[0].id,
+        proto::schema::ids::generate(
+            "targets",
+            &format!("targets:*:{}:10.0.0.1", cfg.upstreams[0].id)
+        )
+    );
+    assert_eq!(cfg.snis[0].certificate.id, cfg.certificates[0].id);
+    assert_eq!(cfg.acls[0].consumer.id, cfg.consumers[0].id);
+    assert_eq!(cfg.jwt_secrets[0].algorithm, "HS256");
+    assert_eq!(cfg.upstreams[0].healthchecks["active"]["http_path"], "/");
+    let again = from_documents(&[("dump".into(), to_document(&cfg))], None).unwrap();
+    assert_eq!(again.to_entities(), cfg.to_entities(), "round trip");
+}
+
+#[test]
+fn enterprise_only_fields_are_refused_by_name() {
+    let text = "_format_version: \"3.0\"\nplugins:\n  - name: prometheus\n    ordering: {before: {access: [key-auth]}}\nroutes:\n  - name: r\n    expression: http.path == \"/a\"\n";
+    let errs = load_one(text).unwrap_err().errors.join("\n");
+    assert!(
+        errs.contains("plugins[0].ordering: dynamic plugin ordering"),
+        "{errs}"
+    );
+    assert!(
+        errs.contains("routes[0].expression: expression routes need"),
+        "{errs}"
+    );
+}

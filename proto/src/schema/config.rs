@@ -4,81 +4,83 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::certificates::{CaCertificate, Certificate, Sni, Vault};
+use super::credentials::{
+    Acl, BasicAuthCredential, HmacAuthCredential, JwtSecret, MtlsAuthCredential, Oauth2Credential,
+};
 use super::entities::{Consumer, KeyAuthCredential, Plugin, Route, Service};
 use super::error::{FieldError, SchemaError};
+use super::upstreams::{Target, Upstream};
 use crate::v1;
 
-/// The entity kinds we know, in dependency order (parents before children).
-pub const ENTITY_KINDS: &[&str] = &[
-    "services",
-    "routes",
-    "consumers",
-    "keyauth_credentials",
-    "plugins",
-];
+/// Declares `Config` with one list per entity kind, in dependency order (parents before the
+/// entities that point at them), and its conversions from and to wire entities.
+macro_rules! config {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        /// The entity kinds we know, in dependency order.
+        pub const ENTITY_KINDS: &[&str] = &[$(stringify!($field)),*];
 
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Config {
-    pub services: Vec<Service>,
-    pub routes: Vec<Route>,
-    pub consumers: Vec<Consumer>,
-    pub keyauth_credentials: Vec<KeyAuthCredential>,
-    pub plugins: Vec<Plugin>,
-}
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct Config {
+            $(pub $field: Vec<$ty>,)*
+        }
 
-impl Config {
-    /// Reads typed entities back from the wire. Every entity that does not parse is reported.
-    pub fn from_entities(entities: &[v1::Entity]) -> Result<Self, SchemaError> {
-        let mut cfg = Config::default();
-        let mut errs = Vec::new();
-        for e in entities {
-            let at = format!("{}[{}]", e.kind, e.id);
-            let r = match e.kind.as_str() {
-                "services" => parse(&e.json).map(|v| cfg.services.push(v)),
-                "routes" => parse(&e.json).map(|v| cfg.routes.push(v)),
-                "consumers" => parse(&e.json).map(|v| cfg.consumers.push(v)),
-                "keyauth_credentials" => parse(&e.json).map(|v| cfg.keyauth_credentials.push(v)),
-                "plugins" => parse(&e.json).map(|v| cfg.plugins.push(v)),
-                other => Err(FieldError::new(
-                    "",
-                    format!("unknown entity kind '{other}'"),
-                )),
-            };
-            if let Err(err) = r {
-                errs.push(err.under(&at));
+        impl Config {
+            /// Reads typed entities back from the wire. Every entity that does not parse is
+            /// reported.
+            pub fn from_entities(entities: &[v1::Entity]) -> Result<Self, SchemaError> {
+                let mut cfg = Config::default();
+                let mut errs = Vec::new();
+                for e in entities {
+                    let at = format!("{}[{}]", e.kind, e.id);
+                    let r = match e.kind.as_str() {
+                        $(stringify!($field) => parse(&e.json).map(|v| cfg.$field.push(v)),)*
+                        other => Err(FieldError::new("", format!("unknown entity kind '{other}'"))),
+                    };
+                    if let Err(err) = r {
+                        errs.push(err.under(&at));
+                    }
+                }
+                if errs.is_empty() {
+                    Ok(cfg)
+                } else {
+                    Err(errs.into())
+                }
+            }
+
+            /// The config as wire entities, in `ENTITY_KINDS` order and by id within a kind,
+            /// so the same config always encodes (and hashes) the same.
+            pub fn to_entities(&self) -> Vec<v1::Entity> {
+                let mut out = Vec::new();
+                $(push(&mut out, stringify!($field), &self.$field, |e| e.id);)*
+                out
+            }
+
+            pub fn is_empty(&self) -> bool {
+                true $(&& self.$field.is_empty())*
             }
         }
-        if errs.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(errs.into())
-        }
-    }
+    };
+}
 
-    /// The config as wire entities, in `ENTITY_KINDS` order and by id within a kind, so the
-    /// same config always encodes (and hashes) the same.
-    pub fn to_entities(&self) -> Vec<v1::Entity> {
-        let mut out = Vec::new();
-        push(&mut out, "services", &self.services, |s| s.id);
-        push(&mut out, "routes", &self.routes, |r| r.id);
-        push(&mut out, "consumers", &self.consumers, |c| c.id);
-        push(
-            &mut out,
-            "keyauth_credentials",
-            &self.keyauth_credentials,
-            |k| k.id,
-        );
-        push(&mut out, "plugins", &self.plugins, |p| p.id);
-        out
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.services.is_empty()
-            && self.routes.is_empty()
-            && self.consumers.is_empty()
-            && self.keyauth_credentials.is_empty()
-            && self.plugins.is_empty()
-    }
+config! {
+    certificates: Certificate,
+    ca_certificates: CaCertificate,
+    vaults: Vault,
+    services: Service,
+    routes: Route,
+    snis: Sni,
+    upstreams: Upstream,
+    targets: Target,
+    consumers: Consumer,
+    keyauth_credentials: KeyAuthCredential,
+    basicauth_credentials: BasicAuthCredential,
+    hmacauth_credentials: HmacAuthCredential,
+    jwt_secrets: JwtSecret,
+    acls: Acl,
+    oauth2_credentials: Oauth2Credential,
+    mtls_auth_credentials: MtlsAuthCredential,
+    plugins: Plugin,
 }
 
 fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<T, FieldError> {

@@ -58,6 +58,9 @@ pub struct Service {
     pub ca_certificates: Option<Vec<Uuid>>,
     #[serde(default)]
     pub client_certificate: Option<ForeignKey>,
+    /// Enterprise: names the upstream certificate must carry. Stored; not enforced yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_sans: Option<Value>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
@@ -153,6 +156,11 @@ pub struct Route {
     pub request_buffering: bool,
     #[serde(default = "yes")]
     pub response_buffering: bool,
+    /// Only with Kong's `expressions` router flavor, which this gateway does not run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u64>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
@@ -221,6 +229,12 @@ impl Route {
                 ));
             }
         }
+        if self.expression.is_some() || self.priority.is_some() {
+            errs.push(FieldError::new(
+                if self.expression.is_some() { "expression" } else { "priority" },
+                "expression routes need Kong's 'expressions' router flavor; this gateway routes the traditional_compatible way (use paths, hosts, methods, headers)",
+            ));
+        }
         if !matches!(self.path_handling.as_str(), "v0" | "v1") {
             errs.push(one_of("path_handling", &["v0", "v1"]));
         }
@@ -234,6 +248,7 @@ impl Route {
         let set = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
         let headers_set = self.headers.as_ref().is_some_and(|h| !h.is_empty());
         if is_http
+            && self.expression.is_none()
             && !(set(&self.methods)
                 || set(&self.hosts)
                 || set(&self.paths)
@@ -327,6 +342,15 @@ pub struct Plugin {
     pub protocols: Vec<String>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Enterprise fields, refused by `validated` when set: ignoring them would change behaviour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consumer_group: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ordering: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partials: Option<Value>,
     #[serde(default)]
     pub tags: Option<Vec<String>>,
     #[serde(default)]
@@ -339,6 +363,29 @@ impl Plugin {
     /// Checks the plugin and its config, and returns it with every config default filled.
     pub fn validated(mut self) -> Result<Self, Vec<FieldError>> {
         let mut errs = Vec::new();
+        for (field, set, what) in [
+            (
+                "consumer_group",
+                self.consumer_group.is_some(),
+                "consumer groups",
+            ),
+            (
+                "ordering",
+                self.ordering.is_some(),
+                "dynamic plugin ordering",
+            ),
+            ("condition", self.condition.is_some(), "conditional plugins"),
+            ("partials", self.partials.is_some(), "partials"),
+        ] {
+            if set {
+                errs.push(FieldError::new(
+                    field,
+                    format!(
+                        "{what} (a Kong Enterprise feature) are not supported by this gateway yet"
+                    ),
+                ));
+            }
+        }
         match plugins::PluginConfig::parse(&self.name, &self.config) {
             Ok(cfg) => {
                 if self.consumer.is_some() && !cfg.allows_consumer_scope() {

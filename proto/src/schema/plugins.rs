@@ -34,8 +34,8 @@ impl PluginConfig {
     /// Parses and checks `config` for plugin `name`. Errors are placed under `config` (or `name`
     /// for an unknown plugin), every one of them, not only the first.
     pub fn parse(name: &str, config: &Value) -> Result<Self, Vec<FieldError>> {
-        let empty = Value::Object(Default::default());
-        let config = if config.is_null() { &empty } else { config };
+        // A null field means "the default", as in Kong's own dumps (`wasm_metrics: null`).
+        let config = &without_nulls(config);
         let r = match name {
             "key-auth" => typed(config).map(Self::KeyAuth),
             "prometheus" => typed(config).map(Self::Prometheus),
@@ -95,6 +95,28 @@ impl PluginConfig {
 
     pub fn priority(&self) -> i32 {
         priority(self.name()).unwrap_or(0)
+    }
+}
+
+fn without_nulls(v: &Value) -> Value {
+    match v {
+        Value::Null => Value::Object(Default::default()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        if v.is_object() {
+                            without_nulls(v)
+                        } else {
+                            v.clone()
+                        },
+                    )
+                })
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 

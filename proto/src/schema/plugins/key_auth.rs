@@ -25,6 +25,12 @@ pub struct KeyAuthConfig {
     pub run_on_preflight: bool,
     #[serde(default)]
     pub realm: Option<String>,
+    /// Where consumers are looked up (Kong 3.10+); only this gateway's own (`cp`) is supported.
+    #[serde(default = "default_realms")]
+    pub identity_realms: Vec<serde_json::Value>,
+    /// Kong Identity principals (3.15); only the default, disabled, is supported.
+    #[serde(default = "default_principals")]
+    pub principals: serde_json::Value,
 }
 
 impl KeyAuthConfig {
@@ -32,6 +38,20 @@ impl KeyAuthConfig {
         let mut errs = Vec::new();
         if self.key_names.is_empty() {
             errs.push(FieldError::new("key_names", "length must be at least 1"));
+        }
+        for (i, r) in self.identity_realms.iter().enumerate() {
+            if r.get("scope").and_then(|s| s.as_str()) != Some("cp") {
+                errs.push(FieldError::new(
+                    format!("identity_realms[{i}]"),
+                    "only the 'cp' realm (consumers of this control plane) is supported",
+                ));
+            }
+        }
+        if self.principals.get("enabled").and_then(|e| e.as_bool()) == Some(true) {
+            errs.push(FieldError::new(
+                "principals.enabled",
+                "Kong Identity principals are not supported by this gateway",
+            ));
         }
         for (i, k) in self.key_names.iter().enumerate() {
             let ok = !k.is_empty()
@@ -46,6 +66,14 @@ impl KeyAuthConfig {
         }
         errs
     }
+}
+
+fn default_principals() -> serde_json::Value {
+    serde_json::json!({"directory": "default", "enabled": false, "error_on_miss": true})
+}
+
+fn default_realms() -> Vec<serde_json::Value> {
+    vec![serde_json::json!({"id": null, "region": null, "scope": "cp"})]
 }
 
 fn default_key_names() -> Vec<String> {
