@@ -3,6 +3,8 @@
 
 mod client;
 mod files;
+mod report;
+mod wait;
 
 use std::io::Write;
 
@@ -23,6 +25,8 @@ pub enum CliError {
     Client(#[from] client::ClientError),
     #[error("the control plane refused the configuration (HTTP {status}), nothing was changed:\n{message}")]
     Refused { status: u16, message: String },
+    #[error(transparent)]
+    Wait(#[from] wait::WaitError),
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
@@ -54,8 +58,16 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
             message: refusal(&body),
         });
     }
-    print_changes(&body);
-    Ok(())
+    let texts: Vec<&str> = sources.iter().map(|s| s.text.as_str()).collect();
+    report::print_changes(&body, &report::deck_values(&texts));
+    match args.wait {
+        Some(secs) if !(dry_run || args.dry_run) => {
+            let version = body["version"].as_u64().unwrap_or(0);
+            wait::wait(&client, version, std::time::Duration::from_secs(secs)).await?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `validate`: everything `apply` checks, offline.
@@ -125,36 +137,6 @@ pub async fn dump(args: &DumpArgs) -> Result<(), CliError> {
             let _ = std::io::stdout().write_all(yaml.as_bytes());
             Ok(())
         }
-    }
-}
-
-fn print_changes(body: &Value) {
-    let changes = &body["changes"];
-    let list = |k: &str| changes[k].as_array().cloned().unwrap_or_default();
-    let (creating, updating, deleting) = (list("creating"), list("updating"), list("deleting"));
-    for (verb, items) in [
-        ("creating", &creating),
-        ("updating", &updating),
-        ("deleting", &deleting),
-    ] {
-        for c in items {
-            println!(
-                "{verb} {} {}",
-                c["kind"].as_str().unwrap_or(""),
-                c["name"].as_str().unwrap_or("")
-            );
-        }
-    }
-    println!("Summary:");
-    println!("  Created: {}", creating.len());
-    println!("  Updated: {}", updating.len());
-    println!("  Deleted: {}", deleting.len());
-    if body["dry_run"] != Value::Bool(true) {
-        println!(
-            "config version {} (hash {})",
-            body["version"].as_u64().unwrap_or(0),
-            body["config_hash"].as_str().unwrap_or("")
-        );
     }
 }
 

@@ -13,6 +13,11 @@ pub struct Change {
     pub kind: String,
     pub name: String,
     pub id: String,
+    /// For updates: the entity before and after (timestamps left out), for a field-level diff.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -46,7 +51,12 @@ pub fn compute(old: &[v1::Entity], new: &[v1::Entity]) -> Changes {
         let change = || new_names.change(e);
         match old_map.get(&(e.kind.as_str(), e.id.as_str())) {
             None => out.creating.push(change()),
-            Some(before) if *before != comparable(e) => out.updating.push(change()),
+            Some(before) if *before != comparable(e) => {
+                let mut c = change();
+                c.old = Some(before.clone());
+                c.new = Some(comparable(e));
+                out.updating.push(c);
+            }
             Some(_) => {}
         }
     }
@@ -168,6 +178,8 @@ impl Names {
             kind: kind.into(),
             name,
             id: e.id.clone(),
+            old: None,
+            new: None,
         }
     }
 
