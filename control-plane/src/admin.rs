@@ -7,6 +7,7 @@ mod config;
 mod crud;
 mod error;
 mod page;
+mod schemas;
 mod status;
 mod write;
 
@@ -41,6 +42,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(status::metrics))
         .route("/clustering/data-planes", get(status::data_planes))
         .route("/config", post(config::post))
+        .route("/schemas/plugins/{name}", get(schemas::plugin))
+        .route("/schemas/{entity}", get(schemas::entity))
         .route("/{collection}", get(crud::list).post(crud::post))
         .route(
             "/{collection}/{id}",

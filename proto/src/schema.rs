@@ -6,6 +6,7 @@
 mod certificates;
 mod config;
 mod credentials;
+pub mod describe;
 mod entities;
 mod error;
 pub mod hash;

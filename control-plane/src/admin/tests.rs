@@ -356,3 +356,30 @@ async fn upstreams_targets_and_certificates() {
         "targets cascade"
     );
 }
+
+#[tokio::test]
+async fn schemas_for_deck_defaults() {
+    let api = Api::start().await;
+    let (st, s) = api
+        .json("GET", "/schemas/plugins/key-auth", Value::Null)
+        .await;
+    assert_eq!(st, 200);
+    assert!(s["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f.get("config").is_some()));
+    let (st, nope) = api.json("GET", "/schemas/plugins/nope", Value::Null).await;
+    assert_eq!(
+        (st, nope["message"].clone()),
+        (404, json!("No plugin named 'nope'"))
+    );
+    assert_eq!(
+        api.json("GET", "/schemas/services", Value::Null).await.0,
+        200
+    );
+    assert_eq!(
+        api.json("GET", "/schemas/widgets", Value::Null).await.0,
+        404
+    );
+}
