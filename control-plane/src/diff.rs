@@ -1,7 +1,7 @@
 //! What a new config changes against the stored one, entity by entity, named the way decK
 //! names them (`creating service svc1`, `deleting plugin key-auth (global)`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 
 use proto::v1;
 use serde::Serialize;
@@ -34,34 +34,32 @@ impl Changes {
 }
 
 /// Compares two entity lists, ignoring timestamps. Creates and updates come in dependency
-/// order (as given); deletes in reverse.
+/// order (as given); deletes in reverse. Linear in the number of entities; only entities whose
+/// bytes differ are parsed.
 pub fn compute(old: &[v1::Entity], new: &[v1::Entity]) -> Changes {
-    let old_map: HashMap<(&str, &str), Value> = old
-        .iter()
-        .map(|e| ((e.kind.as_str(), e.id.as_str()), comparable(e)))
-        .collect();
-    let new_keys: HashMap<(&str, &str), ()> = new
-        .iter()
-        .map(|e| ((e.kind.as_str(), e.id.as_str()), ()))
-        .collect();
+    let old_map: HashMap<(&str, &str), &v1::Entity> =
+        old.iter().map(|e| ((e.kind.as_str(), e.id.as_str()), e)).collect();
+    let new_keys: HashSet<(&str, &str)> = new.iter().map(|e| (e.kind.as_str(), e.id.as_str())).collect();
     let old_names = Names::of(old);
     let new_names = Names::of(new);
     let mut out = Changes::default();
     for e in new {
-        let change = || new_names.change(e);
         match old_map.get(&(e.kind.as_str(), e.id.as_str())) {
-            None => out.creating.push(change()),
-            Some(before) if *before != comparable(e) => {
-                let mut c = change();
-                c.old = Some(before.clone());
-                c.new = Some(comparable(e));
-                out.updating.push(c);
+            None => out.creating.push(new_names.change(e)),
+            Some(before) if before.json != e.json => {
+                let (b, a) = (comparable(before), comparable(e));
+                if b != a {
+                    let mut c = new_names.change(e);
+                    c.old = Some(b);
+                    c.new = Some(a);
+                    out.updating.push(c);
+                }
             }
             Some(_) => {}
         }
     }
     for e in old.iter().rev() {
-        if !new_keys.contains_key(&(e.kind.as_str(), e.id.as_str())) {
+        if !new_keys.contains(&(e.kind.as_str(), e.id.as_str())) {
             out.deleting.push(old_names.change(e));
         }
     }
@@ -83,42 +81,39 @@ fn comparable(e: &v1::Entity) -> Value {
     v
 }
 
-/// Display names of every entity in one config, for messages about any of them.
-struct Names {
-    by_id: BTreeMap<String, String>,
-    bodies: HashMap<String, Value>,
+/// Display names of the entities of one config, read only for the entities that changed.
+struct Names<'a> {
+    by_id: HashMap<&'a str, &'a v1::Entity>,
 }
 
-impl Names {
-    fn of(entities: &[v1::Entity]) -> Self {
-        let mut by_id = BTreeMap::new();
-        let mut bodies = HashMap::new();
-        for e in entities {
-            let v: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
-            let s = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-            let name = match e.kind.as_str() {
-                "services" | "routes" => s("name"),
-                "consumers" => s("username").or_else(|| s("custom_id")),
-                _ => None,
-            };
-            by_id.insert(e.id.clone(), name.unwrap_or_else(|| e.id.clone()));
-            bodies.insert(e.id.clone(), v);
-        }
-        Names { by_id, bodies }
+impl<'a> Names<'a> {
+    fn of(entities: &'a [v1::Entity]) -> Self {
+        Names { by_id: entities.iter().map(|e| (e.id.as_str(), e)).collect() }
+    }
+
+    fn body(&self, id: &str) -> Value {
+        self.by_id
+            .get(id)
+            .and_then(|e| serde_json::from_slice(&e.json).ok())
+            .unwrap_or(Value::Null)
+    }
+
+    /// The name shown for an entity: its name, username or custom_id, else its id.
+    fn display(&self, id: &str) -> String {
+        let v = self.body(id);
+        ["name", "username", "custom_id"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .map_or_else(|| id.to_string(), str::to_string)
     }
 
     fn name_of(&self, v: &Value, field: &str) -> Option<String> {
         let id = v.get(field)?.get("id")?.as_str()?;
-        Some(
-            self.by_id
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| id.to_string()),
-        )
+        Some(self.display(id))
     }
 
     fn change(&self, e: &v1::Entity) -> Change {
-        let v = self.bodies.get(&e.id).cloned().unwrap_or(Value::Null);
+        let v: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
         let field = |k: &str| {
             v.get(k)
                 .and_then(Value::as_str)
@@ -130,7 +125,7 @@ impl Names {
                 .map(|n| format!(" for {what} {n}"))
                 .unwrap_or_default()
         };
-        let named = || self.by_id.get(&e.id).cloned().unwrap_or_default();
+        let named = || self.display(&e.id);
         let (kind, name) = match e.kind.as_str() {
             "services" => ("service", named()),
             "routes" => ("route", named()),

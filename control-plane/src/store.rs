@@ -4,6 +4,7 @@
 mod entities;
 mod version;
 
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -78,24 +79,19 @@ impl Store {
             return Ok(Applied { version, changes });
         }
         let now = now();
+        let old_by_key: HashMap<(&str, &str), &v1::Entity> =
+            old.iter().map(|e| ((e.kind.as_str(), e.id.as_str()), e)).collect();
+        let old_by_id: HashMap<&str, &v1::Entity> = old.iter().map(|e| (e.id.as_str(), e)).collect();
         for c in &changes.deleting {
-            if let Some(e) = old.iter().find(|e| e.id == c.id) {
+            if let Some(e) = old_by_id.get(c.id.as_str()) {
                 entities::delete(&mut tx, &e.kind, &e.id).await?;
             }
         }
-        let changed: Vec<&str> = changes
-            .creating
-            .iter()
-            .chain(&changes.updating)
-            .map(|c| c.id.as_str())
-            .collect();
-        for e in new_entities
-            .iter()
-            .filter(|e| changed.contains(&e.id.as_str()))
-        {
-            let created = old
-                .iter()
-                .find(|o| o.kind == e.kind && o.id == e.id)
+        let changed: HashSet<&str> =
+            changes.creating.iter().chain(&changes.updating).map(|c| c.id.as_str()).collect();
+        for e in new_entities.iter().filter(|e| changed.contains(e.id.as_str())) {
+            let created = old_by_key
+                .get(&(e.kind.as_str(), e.id.as_str()))
                 .and_then(|o| entities::created_at(&o.json));
             entities::upsert(&mut tx, e, created.unwrap_or(now), now).await?;
         }

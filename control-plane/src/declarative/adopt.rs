@@ -1,7 +1,8 @@
 //! decK's identity rule for entities a file names but does not give an id: when the CP already
-//! holds one with the same natural key (service/route name, consumer username or custom_id,
-//! key-auth key, plugin name + scope), the file's entity takes over that id instead of a new
-//! one, so entities made through the Admin API are updated in place, not deleted and recreated.
+//! holds one with the same natural key (service/route/upstream name, consumer username or
+//! custom_id, credential key, plugin name + scope), the file's entity takes over that id instead
+//! of a new one, so entities made through the Admin API are updated in place, not deleted and
+//! recreated.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,42 +13,32 @@ use uuid::Uuid;
 /// file (`explicit`) are kept as they are.
 pub fn adopt_ids(cfg: &mut Config, existing: &Config, explicit: &HashSet<Uuid>) {
     let mut remap: HashMap<Uuid, Uuid> = HashMap::new();
-    let mut take = |id: &mut Uuid, found: Option<Uuid>| {
-        if let Some(old) = found.filter(|old| *old != *id && !explicit.contains(id)) {
-            remap.insert(*id, old);
-            *id = old;
+    {
+        let mut take = |id: &mut Uuid, found: Option<Uuid>| {
+            if let Some(old) = found.filter(|old| *old != *id && !explicit.contains(id)) {
+                remap.insert(*id, old);
+                *id = old;
+            }
+        };
+        let services = index(existing.services.iter().filter_map(|e| Some((e.name.clone()?, e.id))));
+        for s in &mut cfg.services {
+            take(&mut s.id, s.name.as_ref().and_then(|n| services.get(n).copied()));
         }
-    };
-    for s in &mut cfg.services {
-        let found = s.name.as_ref().and_then(|n| {
-            existing
-                .services
-                .iter()
-                .find(|e| e.name.as_ref() == Some(n))
-        });
-        take(&mut s.id, found.map(|e| e.id));
-    }
-    for r in &mut cfg.routes {
-        let found = r
-            .name
-            .as_ref()
-            .and_then(|n| existing.routes.iter().find(|e| e.name.as_ref() == Some(n)));
-        take(&mut r.id, found.map(|e| e.id));
-    }
-    for c in &mut cfg.consumers {
-        let by_user = c.username.as_ref().and_then(|u| {
-            existing
-                .consumers
-                .iter()
-                .find(|e| e.username.as_ref() == Some(u))
-        });
-        let by_custom = c.custom_id.as_ref().and_then(|u| {
-            existing
-                .consumers
-                .iter()
-                .find(|e| e.custom_id.as_ref() == Some(u))
-        });
-        take(&mut c.id, by_user.or(by_custom).map(|e| e.id));
+        let routes = index(existing.routes.iter().filter_map(|e| Some((e.name.clone()?, e.id))));
+        for r in &mut cfg.routes {
+            take(&mut r.id, r.name.as_ref().and_then(|n| routes.get(n).copied()));
+        }
+        let upstreams = index(existing.upstreams.iter().map(|e| (e.name.clone(), e.id)));
+        for u in &mut cfg.upstreams {
+            take(&mut u.id, upstreams.get(&u.name).copied());
+        }
+        let users = index(existing.consumers.iter().filter_map(|e| Some((e.username.clone()?, e.id))));
+        let customs = index(existing.consumers.iter().filter_map(|e| Some((e.custom_id.clone()?, e.id))));
+        for c in &mut cfg.consumers {
+            let by_user = c.username.as_ref().and_then(|u| users.get(u).copied());
+            let by_custom = c.custom_id.as_ref().and_then(|u| customs.get(u).copied());
+            take(&mut c.id, by_user.or(by_custom));
+        }
     }
     let fix = |fk: &mut Option<ForeignKey>| {
         if let Some(f) = fk {
@@ -64,32 +55,34 @@ pub fn adopt_ids(cfg: &mut Config, existing: &Config, explicit: &HashSet<Uuid>) 
         fix(&mut p.route);
         fix(&mut p.consumer);
     }
+    for t in &mut cfg.targets {
+        if let Some(new) = remap.get(&t.upstream.id) {
+            t.upstream.id = *new;
+        }
+    }
     for k in &mut cfg.keyauth_credentials {
         if let Some(new) = remap.get(&k.consumer.id) {
             k.consumer.id = *new;
         }
     }
-    let mut second: Vec<(Uuid, Uuid)> = Vec::new();
+    let keys = index(existing.keyauth_credentials.iter().map(|e| (e.key.clone(), e.id)));
     for k in &mut cfg.keyauth_credentials {
-        if let Some(e) = existing.keyauth_credentials.iter().find(|e| e.key == k.key) {
-            if !explicit.contains(&k.id) {
-                second.push((k.id, e.id));
-                k.id = e.id;
-            }
+        if let Some(old) = keys.get(&k.key).filter(|_| !explicit.contains(&k.id)) {
+            k.id = *old;
         }
     }
+    let scope = |p: &proto::schema::Plugin| {
+        let id = |fk: &Option<ForeignKey>| fk.map(|f| f.id);
+        (p.name.clone(), id(&p.service), id(&p.route), id(&p.consumer))
+    };
+    let plugins: HashMap<_, Uuid> = existing.plugins.iter().map(|p| (scope(p), p.id)).collect();
     for p in &mut cfg.plugins {
-        let scope = |fk: &Option<ForeignKey>| fk.map(|f| f.id);
-        let found = existing.plugins.iter().find(|e| {
-            e.name == p.name
-                && scope(&e.service) == scope(&p.service)
-                && scope(&e.route) == scope(&p.route)
-                && scope(&e.consumer) == scope(&p.consumer)
-        });
-        if let Some(e) = found {
-            if !explicit.contains(&p.id) {
-                p.id = e.id;
-            }
+        if let Some(old) = plugins.get(&scope(p)).filter(|_| !explicit.contains(&p.id)) {
+            p.id = *old;
         }
     }
+}
+
+fn index(pairs: impl Iterator<Item = (String, Uuid)>) -> HashMap<String, Uuid> {
+    pairs.collect()
 }
