@@ -34,6 +34,19 @@ pub struct AppState {
     pub write_lock: std::sync::Arc<Mutex<()>>,
 }
 
+impl AppState {
+    pub fn new(store: Store, publisher: Publisher, nodes: Nodes) -> Self {
+        Self {
+            store,
+            publisher,
+            nodes,
+            node_id: uuid::Uuid::new_v4(),
+            started: Instant::now(),
+            write_lock: Default::default(),
+        }
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(status::root))

@@ -1,7 +1,5 @@
 //! Admin API tests: a real server on a loopback port over a real SQLite file.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
@@ -27,14 +25,7 @@ impl Api {
             .await
             .unwrap();
         let publisher = Publisher::new(store.clone()).await.unwrap();
-        let state = AppState {
-            store,
-            publisher,
-            nodes: Nodes::default(),
-            node_id: uuid::Uuid::new_v4(),
-            started: Instant::now(),
-            write_lock: Default::default(),
-        };
+        let state = AppState::new(store, publisher, Nodes::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let app = router(state.clone());

@@ -62,6 +62,12 @@ pub fn parse(text: &str) -> Result<Value, FieldError> {
             "empty file: expected a declarative configuration",
         ));
     }
+    // JSON is YAML too, but a JSON reader is many times faster on large documents.
+    if text.trim_start().starts_with('{') {
+        if let Ok(v) = serde_json::from_str::<Value>(text) {
+            return Ok(v);
+        }
+    }
     serde_yaml::from_str::<Value>(text)
         .map_err(|e| FieldError::new("", format!("invalid YAML: {e}")))
 }
