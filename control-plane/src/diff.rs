@@ -37,9 +37,14 @@ impl Changes {
 /// order (as given); deletes in reverse. Linear in the number of entities; only entities whose
 /// bytes differ are parsed.
 pub fn compute(old: &[v1::Entity], new: &[v1::Entity]) -> Changes {
-    let old_map: HashMap<(&str, &str), &v1::Entity> =
-        old.iter().map(|e| ((e.kind.as_str(), e.id.as_str()), e)).collect();
-    let new_keys: HashSet<(&str, &str)> = new.iter().map(|e| (e.kind.as_str(), e.id.as_str())).collect();
+    let old_map: HashMap<(&str, &str), &v1::Entity> = old
+        .iter()
+        .map(|e| ((e.kind.as_str(), e.id.as_str()), e))
+        .collect();
+    let new_keys: HashSet<(&str, &str)> = new
+        .iter()
+        .map(|e| (e.kind.as_str(), e.id.as_str()))
+        .collect();
     let old_names = Names::of(old);
     let new_names = Names::of(new);
     let mut out = Changes::default();
@@ -88,7 +93,9 @@ struct Names<'a> {
 
 impl<'a> Names<'a> {
     fn of(entities: &'a [v1::Entity]) -> Self {
-        Names { by_id: entities.iter().map(|e| (e.id.as_str(), e)).collect() }
+        Names {
+            by_id: entities.iter().map(|e| (e.id.as_str(), e)).collect(),
+        }
     }
 
     fn body(&self, id: &str) -> Value {

@@ -79,17 +79,27 @@ impl Store {
             return Ok(Applied { version, changes });
         }
         let now = now();
-        let old_by_key: HashMap<(&str, &str), &v1::Entity> =
-            old.iter().map(|e| ((e.kind.as_str(), e.id.as_str()), e)).collect();
-        let old_by_id: HashMap<&str, &v1::Entity> = old.iter().map(|e| (e.id.as_str(), e)).collect();
+        let old_by_key: HashMap<(&str, &str), &v1::Entity> = old
+            .iter()
+            .map(|e| ((e.kind.as_str(), e.id.as_str()), e))
+            .collect();
+        let old_by_id: HashMap<&str, &v1::Entity> =
+            old.iter().map(|e| (e.id.as_str(), e)).collect();
         for c in &changes.deleting {
             if let Some(e) = old_by_id.get(c.id.as_str()) {
                 entities::delete(&mut tx, &e.kind, &e.id).await?;
             }
         }
-        let changed: HashSet<&str> =
-            changes.creating.iter().chain(&changes.updating).map(|c| c.id.as_str()).collect();
-        for e in new_entities.iter().filter(|e| changed.contains(e.id.as_str())) {
+        let changed: HashSet<&str> = changes
+            .creating
+            .iter()
+            .chain(&changes.updating)
+            .map(|c| c.id.as_str())
+            .collect();
+        for e in new_entities
+            .iter()
+            .filter(|e| changed.contains(e.id.as_str()))
+        {
             let created = old_by_key
                 .get(&(e.kind.as_str(), e.id.as_str()))
                 .and_then(|o| entities::created_at(&o.json));

@@ -20,20 +20,46 @@ pub fn adopt_ids(cfg: &mut Config, existing: &Config, explicit: &HashSet<Uuid>) 
                 *id = old;
             }
         };
-        let services = index(existing.services.iter().filter_map(|e| Some((e.name.clone()?, e.id))));
+        let services = index(
+            existing
+                .services
+                .iter()
+                .filter_map(|e| Some((e.name.clone()?, e.id))),
+        );
         for s in &mut cfg.services {
-            take(&mut s.id, s.name.as_ref().and_then(|n| services.get(n).copied()));
+            take(
+                &mut s.id,
+                s.name.as_ref().and_then(|n| services.get(n).copied()),
+            );
         }
-        let routes = index(existing.routes.iter().filter_map(|e| Some((e.name.clone()?, e.id))));
+        let routes = index(
+            existing
+                .routes
+                .iter()
+                .filter_map(|e| Some((e.name.clone()?, e.id))),
+        );
         for r in &mut cfg.routes {
-            take(&mut r.id, r.name.as_ref().and_then(|n| routes.get(n).copied()));
+            take(
+                &mut r.id,
+                r.name.as_ref().and_then(|n| routes.get(n).copied()),
+            );
         }
         let upstreams = index(existing.upstreams.iter().map(|e| (e.name.clone(), e.id)));
         for u in &mut cfg.upstreams {
             take(&mut u.id, upstreams.get(&u.name).copied());
         }
-        let users = index(existing.consumers.iter().filter_map(|e| Some((e.username.clone()?, e.id))));
-        let customs = index(existing.consumers.iter().filter_map(|e| Some((e.custom_id.clone()?, e.id))));
+        let users = index(
+            existing
+                .consumers
+                .iter()
+                .filter_map(|e| Some((e.username.clone()?, e.id))),
+        );
+        let customs = index(
+            existing
+                .consumers
+                .iter()
+                .filter_map(|e| Some((e.custom_id.clone()?, e.id))),
+        );
         for c in &mut cfg.consumers {
             let by_user = c.username.as_ref().and_then(|u| users.get(u).copied());
             let by_custom = c.custom_id.as_ref().and_then(|u| customs.get(u).copied());
@@ -65,7 +91,12 @@ pub fn adopt_ids(cfg: &mut Config, existing: &Config, explicit: &HashSet<Uuid>) 
             k.consumer.id = *new;
         }
     }
-    let keys = index(existing.keyauth_credentials.iter().map(|e| (e.key.clone(), e.id)));
+    let keys = index(
+        existing
+            .keyauth_credentials
+            .iter()
+            .map(|e| (e.key.clone(), e.id)),
+    );
     for k in &mut cfg.keyauth_credentials {
         if let Some(old) = keys.get(&k.key).filter(|_| !explicit.contains(&k.id)) {
             k.id = *old;
@@ -73,7 +104,12 @@ pub fn adopt_ids(cfg: &mut Config, existing: &Config, explicit: &HashSet<Uuid>) 
     }
     let scope = |p: &proto::schema::Plugin| {
         let id = |fk: &Option<ForeignKey>| fk.map(|f| f.id);
-        (p.name.clone(), id(&p.service), id(&p.route), id(&p.consumer))
+        (
+            p.name.clone(),
+            id(&p.service),
+            id(&p.route),
+            id(&p.consumer),
+        )
     };
     let plugins: HashMap<_, Uuid> = existing.plugins.iter().map(|p| (scope(p), p.id)).collect();
     for p in &mut cfg.plugins {
