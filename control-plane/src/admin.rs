@@ -54,7 +54,12 @@ pub fn router(state: AppState) -> Router {
         .route("/status/ready", get(status::ready))
         .route("/metrics", get(status::metrics))
         .route("/clustering/data-planes", get(status::data_planes))
-        .route("/config", post(config::post))
+        .route(
+            "/config",
+            post(config::post).layer(axum::extract::DefaultBodyLimit::max(
+                config::MAX_CONFIG_BYTES,
+            )),
+        )
         .route("/schemas/plugins/{name}", get(schemas::plugin))
         .route("/schemas/{entity}", get(schemas::entity))
         .route("/{collection}", get(crud::list).post(crud::post))

@@ -12,6 +12,7 @@ mod error;
 pub mod hash;
 pub mod ids;
 pub mod plugins;
+mod rules;
 mod upstreams;
 
 pub use certificates::{CaCertificate, Certificate, Sni, Vault};

@@ -3,6 +3,7 @@
 //! 304 when nothing would change.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -21,11 +22,19 @@ pub struct ConfigQuery {
     dry_run: Option<String>,
 }
 
+/// The largest declarative document `POST /config` reads (Kong's `cluster_max_payload` is 16 MiB
+/// compressed; a 10,000-service file is about 5 MiB of JSON).
+pub const MAX_CONFIG_BYTES: usize = 256 * 1024 * 1024;
+
 pub async fn post(
     State(state): State<AppState>,
     Query(q): Query<ConfigQuery>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AdminError> {
+    let body = body.map_err(|e| AdminError::Body {
+        status: e.status(),
+        why: e.body_text(),
+    })?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| AdminError::BadRequest("request body is not valid UTF-8".into()))?;
     if text.trim().is_empty() {

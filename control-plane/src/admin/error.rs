@@ -34,6 +34,9 @@ pub enum AdminError {
     InvalidSize(&'static str),
     #[error("Method not allowed")]
     MethodNotAllowed,
+    /// The body could not be read (too large, or cut short).
+    #[error("{why}")]
+    Body { status: StatusCode, why: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -60,6 +63,10 @@ impl IntoResponse for AdminError {
             AdminError::InvalidSize(_) => (
                 StatusCode::BAD_REQUEST,
                 json!({"code": 9, "name": "invalid size", "message": self.to_string()}),
+            ),
+            AdminError::Body { status, why } => (
+                *status,
+                json!({"message": format!("request body refused: {why}")}),
             ),
             AdminError::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

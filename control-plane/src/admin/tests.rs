@@ -309,7 +309,7 @@ async fn upstreams_targets_and_certificates() {
         .json(
             "POST",
             "/services",
-            json!({"name": "s", "host": "up1", "client_certificate": {"id": cert_id}}),
+            json!({"name": "s", "host": "up1", "protocol": "https", "client_certificate": {"id": cert_id}}),
         )
         .await;
     assert_eq!(st, 201);

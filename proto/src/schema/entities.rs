@@ -103,6 +103,7 @@ impl Service {
         if let Some(name) = &self.name {
             errs.extend(check_name("name", name));
         }
+        errs.extend(super::rules::service(self));
         errs
     }
 }
@@ -266,6 +267,7 @@ impl Route {
         if let Some(name) = &self.name {
             errs.extend(check_name("name", name));
         }
+        errs.extend(super::rules::route(self));
         errs
     }
 }
