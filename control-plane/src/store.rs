@@ -66,23 +66,19 @@ impl Store {
         Ok((version, cfg))
     }
 
-    /// Replaces the whole config with `new` in one transaction and bumps the version when
-    /// anything changed. With `dry_run` the changes are computed and nothing is written.
-    pub async fn replace(&self, new: &Config, dry_run: bool) -> Result<Applied, StoreError> {
+    /// Replaces the whole config with `new` (as `Config::to_entities` gives it, timestamps null)
+    /// in one transaction and bumps the version when anything changed. With `dry_run` the
+    /// changes are computed and nothing is written.
+    pub async fn replace(&self, new: &[v1::Entity], dry_run: bool) -> Result<Applied, StoreError> {
         let mut tx = self.pool.begin().await?;
         let version = version::get(&mut tx).await?;
         let old = entities::all(&mut tx).await?;
-        let new_entities = new.to_entities();
-        let changes = diff::compute(&old, &new_entities);
+        let changes = diff::compute(&old, new);
         if dry_run || changes.is_empty() {
             tx.rollback().await?;
             return Ok(Applied { version, changes });
         }
         let now = now();
-        let old_by_key: HashMap<(&str, &str), &v1::Entity> = old
-            .iter()
-            .map(|e| ((e.kind.as_str(), e.id.as_str()), e))
-            .collect();
         let old_by_id: HashMap<&str, &v1::Entity> =
             old.iter().map(|e| (e.id.as_str(), e)).collect();
         for c in &changes.deleting {
@@ -96,14 +92,8 @@ impl Store {
             .chain(&changes.updating)
             .map(|c| c.id.as_str())
             .collect();
-        for e in new_entities
-            .iter()
-            .filter(|e| changed.contains(e.id.as_str()))
-        {
-            let created = old_by_key
-                .get(&(e.kind.as_str(), e.id.as_str()))
-                .and_then(|o| entities::created_at(&o.json));
-            entities::upsert(&mut tx, e, created.unwrap_or(now), now).await?;
+        for e in new.iter().filter(|e| changed.contains(e.id.as_str())) {
+            entities::upsert(&mut tx, e, now).await?;
         }
         let version = version + 1;
         version::set(&mut tx, version, now).await?;

@@ -3,6 +3,8 @@
 //! all its errors are about a feature listed in `UNSUPPORTED` (each with the reason we skip it);
 //! older formats and the files decK itself expects to fail are refused, naming the field.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

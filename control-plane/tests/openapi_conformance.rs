@@ -4,6 +4,8 @@
 //! all fields, unset ones as null), no property the spec does not know (except the few Kong
 //! added after 3.9, listed below), and non-null values of the spec's types.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
 use bytes::Bytes;
 use control_plane::admin::{router, AppState};
 use control_plane::snapshot::Publisher;

@@ -52,18 +52,19 @@ pub async fn post(
         doc = document::parse(inner).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
     }
     let _serial = state.write_lock.lock().await;
-    let (_, existing) = state.store.load().await?;
+    let existing = state.publisher.current_config();
     let cfg = declarative::from_documents(&[("config".into(), doc)], Some(&existing))
         .map_err(AdminError::InvalidConfig)?;
     let dry_run = truthy(q.dry_run.as_deref());
-    let applied = state.store.replace(&cfg, dry_run).await?;
+    let entities = cfg.to_entities();
+    let applied = state.store.replace(&entities, dry_run).await?;
     if q.check_hash.as_deref() == Some("1") && applied.changes.is_empty() {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let snap = if dry_run || applied.changes.is_empty() {
         state.publisher.current()
     } else {
-        let snap = state.publisher.refresh().await?;
+        let snap = state.publisher.publish(applied.version, cfg, entities);
         tracing::info!(version = snap.version, hash = %snap.hash, "config applied");
         snap
     };

@@ -31,7 +31,7 @@ pub async fn write(
     op: Op,
 ) -> Result<Option<Value>, AdminError> {
     let _serial = state.write_lock.lock().await;
-    let (_, cfg) = state.store.load().await?;
+    let cfg = state.publisher.current_config();
     let mut lists = Lists::new();
     if let Value::Object(doc) = declarative::to_document(&cfg) {
         for (k, v) in doc {
@@ -81,9 +81,10 @@ pub async fn write(
     doc.insert("_format_version".into(), json!("3.0"));
     let new = declarative::from_documents(&[("admin".into(), Value::Object(doc))], None)
         .map_err(|errs| classify(errs, at.as_deref()))?;
-    let applied = state.store.replace(&new, false).await?;
+    let entities = new.to_entities();
+    let applied = state.store.replace(&entities, false).await?;
     if !applied.changes.is_empty() {
-        let snap = state.publisher.refresh().await?;
+        let snap = state.publisher.publish(applied.version, new, entities);
         tracing::info!(version = snap.version, hash = %snap.hash, "config changed through the Admin API");
     }
     match target_id {

@@ -104,6 +104,9 @@ impl Walker<'_> {
         let info = kind.info();
         body.remove("_comment");
         body.remove("_ignore");
+        // Timestamps are the store's to keep; a dumped file's values are not taken over.
+        body.remove("created_at");
+        body.remove("updated_at");
         self.info.apply(info.singular, &mut body);
         let nested: Vec<(&str, Kind, Value)> = info
             .children

@@ -71,15 +71,8 @@ const CONSUMER_FK: &[(&str, Kind)] = &[("consumer", Kind::Consumer)];
 impl Kind {
     pub fn info(self) -> Info {
         use IdKey::*;
-        let (collection, singular, children, foreign, names, id_key): (
-            _,
-            _,
-            &[(&str, Kind)],
-            &[(&str, Kind)],
-            &[&str],
-            _,
-        ) = match self {
-            Kind::Certificate => (
+        match self {
+            Kind::Certificate => info(
                 "certificates",
                 "certificate",
                 &[("snis", Kind::Sni)],
@@ -87,7 +80,7 @@ impl Kind {
                 &[],
                 Field("cert"),
             ),
-            Kind::CaCertificate => (
+            Kind::CaCertificate => info(
                 "ca_certificates",
                 "ca certificate",
                 &[],
@@ -95,8 +88,8 @@ impl Kind {
                 &[],
                 Field("cert"),
             ),
-            Kind::Vault => ("vaults", "vault", &[], &[], &["prefix"], Field("prefix")),
-            Kind::Service => (
+            Kind::Vault => info("vaults", "vault", &[], &[], &["prefix"], Field("prefix")),
+            Kind::Service => info(
                 "services",
                 "service",
                 &[("routes", Kind::Route), ("plugins", Kind::Plugin)],
@@ -104,7 +97,7 @@ impl Kind {
                 &["name"],
                 Field("name"),
             ),
-            Kind::Route => (
+            Kind::Route => info(
                 "routes",
                 "route",
                 &[("plugins", Kind::Plugin)],
@@ -112,7 +105,7 @@ impl Kind {
                 &["name"],
                 Field("name"),
             ),
-            Kind::Sni => (
+            Kind::Sni => info(
                 "snis",
                 "sni",
                 &[],
@@ -120,7 +113,7 @@ impl Kind {
                 &["name"],
                 Field("name"),
             ),
-            Kind::Upstream => (
+            Kind::Upstream => info(
                 "upstreams",
                 "upstream",
                 &[("targets", Kind::Target)],
@@ -128,7 +121,7 @@ impl Kind {
                 &["name"],
                 Field("name"),
             ),
-            Kind::Target => (
+            Kind::Target => info(
                 "targets",
                 "target",
                 &[],
@@ -136,7 +129,7 @@ impl Kind {
                 &[],
                 Scoped("upstream", "target"),
             ),
-            Kind::Consumer => (
+            Kind::Consumer => info(
                 "consumers",
                 "consumer",
                 &[
@@ -153,7 +146,7 @@ impl Kind {
                 &["username", "custom_id"],
                 Consumer,
             ),
-            Kind::KeyAuth => (
+            Kind::KeyAuth => info(
                 "keyauth_credentials",
                 "key-auth credential",
                 &[],
@@ -161,7 +154,7 @@ impl Kind {
                 &[],
                 Field("key"),
             ),
-            Kind::BasicAuth => (
+            Kind::BasicAuth => info(
                 "basicauth_credentials",
                 "basic-auth credential",
                 &[],
@@ -169,7 +162,7 @@ impl Kind {
                 &[],
                 Field("username"),
             ),
-            Kind::HmacAuth => (
+            Kind::HmacAuth => info(
                 "hmacauth_credentials",
                 "hmac-auth credential",
                 &[],
@@ -177,7 +170,7 @@ impl Kind {
                 &[],
                 Field("username"),
             ),
-            Kind::Jwt => (
+            Kind::Jwt => info(
                 "jwt_secrets",
                 "jwt secret",
                 &[],
@@ -185,7 +178,7 @@ impl Kind {
                 &[],
                 Field("key"),
             ),
-            Kind::Acl => (
+            Kind::Acl => info(
                 "acls",
                 "acl",
                 &[],
@@ -193,7 +186,7 @@ impl Kind {
                 &[],
                 Scoped("consumer", "group"),
             ),
-            Kind::Oauth2 => (
+            Kind::Oauth2 => info(
                 "oauth2_credentials",
                 "oauth2 credential",
                 &[],
@@ -201,7 +194,7 @@ impl Kind {
                 &[],
                 Field("client_id"),
             ),
-            Kind::Mtls => (
+            Kind::Mtls => info(
                 "mtls_auth_credentials",
                 "mtls-auth credential",
                 &[],
@@ -212,7 +205,7 @@ impl Kind {
                 &[],
                 Scoped("consumer", "subject_name"),
             ),
-            Kind::Plugin => (
+            Kind::Plugin => info(
                 "plugins",
                 "plugin",
                 &[],
@@ -224,14 +217,24 @@ impl Kind {
                 &[],
                 Plugin,
             ),
-        };
-        Info {
-            collection,
-            singular,
-            children,
-            foreign,
-            names,
-            id_key,
         }
+    }
+}
+
+fn info(
+    collection: &'static str,
+    singular: &'static str,
+    children: &'static [(&'static str, Kind)],
+    foreign: &'static [(&'static str, Kind)],
+    names: &'static [&'static str],
+    id_key: IdKey,
+) -> Info {
+    Info {
+        collection,
+        singular,
+        children,
+        foreign,
+        names,
+        id_key,
     }
 }

@@ -26,11 +26,11 @@ async fn replace_is_versioned_idempotent_and_persistent() {
         services: vec![service("a", 80), service("b", 80)],
         ..Default::default()
     };
-    let first = store.replace(&cfg, false).await.unwrap();
+    let first = store.replace(&cfg.to_entities(), false).await.unwrap();
     assert_eq!(first.version, 1);
     assert_eq!(first.changes.creating.len(), 2);
 
-    let again = store.replace(&cfg, false).await.unwrap();
+    let again = store.replace(&cfg.to_entities(), false).await.unwrap();
     assert!(again.changes.is_empty());
     assert_eq!(again.version, 1, "no change, no new version");
 
@@ -38,7 +38,7 @@ async fn replace_is_versioned_idempotent_and_persistent() {
         services: vec![service("a", 8080)],
         ..Default::default()
     };
-    let dry = store.replace(&next, true).await.unwrap();
+    let dry = store.replace(&next.to_entities(), true).await.unwrap();
     assert_eq!(
         (dry.changes.updating.len(), dry.changes.deleting.len()),
         (1, 1)
@@ -49,7 +49,7 @@ async fn replace_is_versioned_idempotent_and_persistent() {
         "dry run writes nothing"
     );
 
-    let applied = store.replace(&next, false).await.unwrap();
+    let applied = store.replace(&next.to_entities(), false).await.unwrap();
     assert_eq!(applied.version, 2);
     drop(store);
 
@@ -58,7 +58,17 @@ async fn replace_is_versioned_idempotent_and_persistent() {
     assert_eq!(version, 2);
     assert_eq!(loaded.services.len(), 1);
     assert_eq!(loaded.services[0].port, 8080);
-    assert!(loaded.services[0].created_at.is_some());
+    assert!(
+        loaded.services[0].created_at.is_none(),
+        "shipped bodies carry no timestamps"
+    );
+    let read: serde_json::Value =
+        serde_json::from_slice(&reopened.get("services", "a").await.unwrap().unwrap().json)
+            .unwrap();
+    assert!(
+        read["created_at"].as_i64().unwrap() > 0,
+        "the Admin API reads them stamped"
+    );
     assert!(reopened.get("services", "a").await.unwrap().is_some());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -103,10 +103,9 @@ fn push<T: Serialize>(
     let mut sorted: Vec<&T> = items.iter().collect();
     sorted.sort_by_key(|t| id(t));
     for item in sorted {
-        // Serializing our own derive-Serialize types into a Vec cannot fail.
-        let json = serde_json::to_value(item)
-            .map(|v| v.to_string().into_bytes())
-            .unwrap_or_default();
+        // Serializing our own derive-Serialize types into a Vec cannot fail. Field order is the
+        // struct's, so the bytes (and the hash) are the same for the same entity.
+        let json = serde_json::to_vec(item).unwrap_or_default();
         out.push(v1::Entity {
             kind: kind.to_string(),
             id: id(item).to_string(),
