@@ -6,6 +6,7 @@ mod collection;
 mod config;
 mod crud;
 mod error;
+mod flat_errors;
 mod page;
 mod schemas;
 mod status;

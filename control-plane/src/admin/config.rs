@@ -20,6 +20,8 @@ pub struct ConfigQuery {
     check_hash: Option<String>,
     #[serde(default)]
     dry_run: Option<String>,
+    #[serde(default)]
+    flatten_errors: Option<String>,
 }
 
 /// The largest declarative document `POST /config` reads (Kong's `cluster_max_payload` is 16 MiB
@@ -53,8 +55,15 @@ pub async fn post(
     }
     let _serial = state.write_lock.lock().await;
     let existing = state.publisher.current_config();
-    let cfg = declarative::from_documents(&[("config".into(), doc)], Some(&existing))
-        .map_err(AdminError::InvalidConfig)?;
+    let docs = [("config".to_string(), doc)];
+    let cfg = declarative::from_documents(&docs, Some(&existing)).map_err(|errs| {
+        if truthy(q.flatten_errors.as_deref()) {
+            let flat = super::flat_errors::flatten(&docs[0].1, &errs);
+            AdminError::InvalidConfigFlattened(errs, flat)
+        } else {
+            AdminError::InvalidConfig(errs)
+        }
+    })?;
     let dry_run = truthy(q.dry_run.as_deref());
     let entities = cfg.to_entities();
     let applied = state.store.replace(&entities, dry_run).await?;

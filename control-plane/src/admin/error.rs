@@ -17,6 +17,9 @@ pub enum AdminError {
     BadRequest(String),
     #[error("declarative config is invalid")]
     InvalidConfig(Vec<FieldError>),
+    /// The same, with Kong's `flattened_errors` list (`?flatten_errors=1`).
+    #[error("declarative config is invalid")]
+    InvalidConfigFlattened(Vec<FieldError>, Value),
     /// Code 2: the entity breaks its schema; every field error at once.
     #[error("schema violation")]
     Schema(Vec<FieldError>),
@@ -47,6 +50,11 @@ impl IntoResponse for AdminError {
             AdminError::NotFound => (StatusCode::NOT_FOUND, json!({"message": "Not found"})),
             AdminError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"message": m})),
             AdminError::InvalidConfig(errs) => (StatusCode::BAD_REQUEST, invalid_config(errs)),
+            AdminError::InvalidConfigFlattened(errs, flat) => {
+                let mut body = invalid_config(errs);
+                body["flattened_errors"] = flat.clone();
+                (StatusCode::BAD_REQUEST, body)
+            }
             AdminError::Schema(errs) => (StatusCode::BAD_REQUEST, schema_violation(errs)),
             AdminError::ForeignKey { message, fields } => (
                 StatusCode::BAD_REQUEST,

@@ -374,3 +374,68 @@ async fn schemas_for_deck_defaults() {
         404
     );
 }
+
+#[tokio::test]
+async fn a_dump_applies_back_with_no_changes() {
+    let api = Api::start().await;
+    let doc = json!({
+        "_format_version": "3.0",
+        "services": [{"name": "s", "url": "http://example.com", "routes": [{"name": "r", "paths": ["/r"]}],
+                      "plugins": [{"name": "key-auth"}]}],
+        "consumers": [{"username": "u", "keyauth_credentials": [{"key": "k"}], "acls": [{"group": "g"}]}],
+        "upstreams": [{"name": "up", "targets": [{"target": "10.0.0.1:80"}]}],
+    });
+    let (st, applied) = api.json("POST", "/config", doc).await;
+    assert_eq!(st, 201, "{applied}");
+    // What `control-plane dump` collects: every collection, as the Admin API returns it.
+    let mut dump = serde_json::Map::new();
+    dump.insert("_format_version".into(), json!("3.0"));
+    for (path, key) in [
+        ("/services", "services"),
+        ("/routes", "routes"),
+        ("/consumers", "consumers"),
+        ("/key-auths", "keyauth_credentials"),
+        ("/acls", "acls"),
+        ("/upstreams", "upstreams"),
+        ("/targets", "targets"),
+        ("/plugins", "plugins"),
+    ] {
+        dump.insert(
+            key.into(),
+            api.json("GET", path, Value::Null).await.1["data"].clone(),
+        );
+    }
+    let (st, again) = api
+        .json("POST", "/config?dry_run=1", Value::Object(dump))
+        .await;
+    assert_eq!(st, 200, "{again}");
+    for k in ["creating", "updating", "deleting"] {
+        assert!(
+            again["changes"][k].as_array().unwrap().is_empty(),
+            "{k}: {again}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_config_reports_every_error_and_flattened_errors() {
+    let api = Api::start().await;
+    let bad = json!({"_format_version": "3.0", "services": [{"name": "s", "host": "h", "routes": [{"name": "r", "paths": ["x"]}]}],
+                     "plugins": [{"name": "nope"}]});
+    let (st, body) = api.json("POST", "/config?flatten_errors=1", bad).await;
+    assert_eq!((st, body["code"].clone()), (400, json!(14)));
+    assert_eq!(body["errors"].as_array().unwrap().len(), 2, "{body}");
+    let flat = body["flattened_errors"].as_array().unwrap();
+    let route = flat.iter().find(|e| e["entity_type"] == "route").unwrap();
+    assert_eq!(route["entity_name"], "r");
+    assert_eq!(route["errors"][0]["field"], "paths[0]");
+    assert_eq!(api.version(), 0, "nothing was stored");
+    let (_, plain) = api
+        .json(
+            "POST",
+            "/config",
+            json!({"_format_version": "3.0", "plugins": [{"name": "nope"}]}),
+        )
+        .await;
+    assert!(plain.get("flattened_errors").is_none());
+}
