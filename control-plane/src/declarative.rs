@@ -8,6 +8,7 @@ pub mod document;
 mod flatten;
 mod info;
 mod kinds;
+mod refs;
 pub mod render;
 mod typed;
 mod unique;

@@ -11,6 +11,7 @@ mod entities;
 mod error;
 pub mod hash;
 pub mod ids;
+mod plugin;
 pub mod plugins;
 mod rules;
 mod upstreams;
@@ -20,6 +21,7 @@ pub use config::{Config, ENTITY_KINDS};
 pub use credentials::{
     Acl, BasicAuthCredential, HmacAuthCredential, JwtSecret, MtlsAuthCredential, Oauth2Credential,
 };
-pub use entities::{Consumer, ForeignKey, KeyAuthCredential, Plugin, Route, Service};
+pub use entities::{Consumer, ForeignKey, KeyAuthCredential, Route, Service};
 pub use error::{from_value, FieldError, SchemaError};
+pub use plugin::Plugin;
 pub use upstreams::{default_healthchecks, Target, Upstream};

@@ -8,8 +8,9 @@ use super::certificates::{CaCertificate, Certificate, Sni, Vault};
 use super::credentials::{
     Acl, BasicAuthCredential, HmacAuthCredential, JwtSecret, MtlsAuthCredential, Oauth2Credential,
 };
-use super::entities::{Consumer, KeyAuthCredential, Plugin, Route, Service};
+use super::entities::{Consumer, KeyAuthCredential, Route, Service};
 use super::error::{FieldError, SchemaError};
+use super::plugin::Plugin;
 use super::upstreams::{Target, Upstream};
 use crate::v1;
 

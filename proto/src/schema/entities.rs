@@ -6,7 +6,6 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::error::FieldError;
-use super::plugins;
 
 /// A reference to another entity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +107,7 @@ impl Service {
     }
 }
 
-const ROUTE_PROTOCOLS: &[&str] = &[
+pub(crate) const ROUTE_PROTOCOLS: &[&str] = &[
     "grpc",
     "grpcs",
     "http",
@@ -325,95 +324,7 @@ impl KeyAuthCredential {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Plugin {
-    pub id: Uuid,
-    pub name: String,
-    #[serde(default)]
-    pub instance_name: Option<String>,
-    #[serde(default)]
-    pub config: Value,
-    #[serde(default)]
-    pub service: Option<ForeignKey>,
-    #[serde(default)]
-    pub route: Option<ForeignKey>,
-    #[serde(default)]
-    pub consumer: Option<ForeignKey>,
-    #[serde(default = "default_plugin_protocols")]
-    pub protocols: Vec<String>,
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Enterprise fields, refused by `validated` when set: ignoring them would change behaviour.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub consumer_group: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ordering: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub partials: Option<Value>,
-    #[serde(default)]
-    pub tags: Option<Vec<String>>,
-    #[serde(default)]
-    pub created_at: Option<i64>,
-    #[serde(default)]
-    pub updated_at: Option<i64>,
-}
-
-impl Plugin {
-    /// Checks the plugin and its config, and returns it with every config default filled.
-    pub fn validated(mut self) -> Result<Self, Vec<FieldError>> {
-        let mut errs = Vec::new();
-        for (field, set, what) in [
-            (
-                "consumer_group",
-                self.consumer_group.is_some(),
-                "consumer groups",
-            ),
-            (
-                "ordering",
-                self.ordering.is_some(),
-                "dynamic plugin ordering",
-            ),
-            ("condition", self.condition.is_some(), "conditional plugins"),
-            ("partials", self.partials.is_some(), "partials"),
-        ] {
-            if set {
-                errs.push(FieldError::new(
-                    field,
-                    format!(
-                        "{what} (a Kong Enterprise feature) are not supported by this gateway yet"
-                    ),
-                ));
-            }
-        }
-        match plugins::PluginConfig::parse(&self.name, &self.config) {
-            Ok(cfg) => {
-                if self.consumer.is_some() && !cfg.allows_consumer_scope() {
-                    errs.push(FieldError::new("consumer", "value must be null"));
-                }
-                self.config = cfg.to_value();
-            }
-            Err(e) => errs.extend(e),
-        }
-        for (i, p) in self.protocols.iter().enumerate() {
-            if !ROUTE_PROTOCOLS.contains(&p.as_str()) && !matches!(p.as_str(), "ws" | "wss") {
-                errs.push(one_of(&format!("protocols[{i}]"), ROUTE_PROTOCOLS));
-            }
-        }
-        if let Some(name) = &self.instance_name {
-            errs.extend(check_name("instance_name", name));
-        }
-        if errs.is_empty() {
-            Ok(self)
-        } else {
-            Err(errs)
-        }
-    }
-}
-
-fn check_name(field: &str, name: &str) -> Option<FieldError> {
+pub(crate) fn check_name(field: &str, name: &str) -> Option<FieldError> {
     let ok = !name.is_empty()
         && name.chars().all(|c| {
             c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '~') || !c.is_ascii()
@@ -450,13 +361,13 @@ fn default_retries() -> u32 {
 fn default_timeout() -> u64 {
     60_000
 }
-fn yes() -> bool {
+pub(crate) fn yes() -> bool {
     true
 }
 fn default_route_protocols() -> Vec<String> {
     vec!["http".into(), "https".into()]
 }
-fn default_plugin_protocols() -> Vec<String> {
+pub(crate) fn default_plugin_protocols() -> Vec<String> {
     ["grpc", "grpcs", "http", "https"]
         .map(String::from)
         .to_vec()
