@@ -85,6 +85,10 @@ config! {
 }
 
 fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<T, FieldError> {
+    // The common case without the cost of tracking paths; the slow path explains a failure.
+    if let Ok(t) = serde_json::from_slice(json) {
+        return Ok(t);
+    }
     let mut de = serde_json::Deserializer::from_slice(json);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

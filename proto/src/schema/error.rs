@@ -86,6 +86,10 @@ impl fmt::Display for SchemaError {
 pub fn from_value<T: serde::de::DeserializeOwned>(
     value: &serde_json::Value,
 ) -> Result<T, FieldError> {
+    // The common case, a well-typed value, without the cost of tracking paths.
+    if let Ok(t) = T::deserialize(value) {
+        return Ok(t);
+    }
     let mut owned: Option<serde_json::Value> = None;
     // Each round fixes one scalar; a document has far fewer than this many.
     for _ in 0..256 {
