@@ -10,6 +10,8 @@ mod flat_errors;
 mod page;
 mod schemas;
 mod status;
+mod tags;
+mod validate;
 mod write;
 
 use std::time::Instant;
@@ -61,7 +63,11 @@ pub fn router(state: AppState) -> Router {
                 config::MAX_CONFIG_BYTES,
             )),
         )
+        .route("/schemas/plugins/validate", post(validate::plugin))
         .route("/schemas/plugins/{name}", get(schemas::plugin))
+        .route("/schemas/{entity}/validate", post(validate::entity))
+        .route("/tags", get(tags::all))
+        .route("/tags/{tag}", get(tags::one))
         .route("/schemas/{entity}", get(schemas::entity))
         .route("/{collection}", get(crud::list).post(crud::post))
         .route(

@@ -439,3 +439,64 @@ async fn invalid_config_reports_every_error_and_flattened_errors() {
         .await;
     assert!(plain.get("flattened_errors").is_none());
 }
+
+#[tokio::test]
+async fn validate_endpoints_and_tags() {
+    let api = Api::start().await;
+    let (st, ok) = api
+        .json(
+            "POST",
+            "/schemas/plugins/validate",
+            json!({"name": "key-auth", "config": {"key_names": ["k"]}}),
+        )
+        .await;
+    assert_eq!(
+        (st, ok["message"].clone()),
+        (200, json!("schema validation successful"))
+    );
+    let (st, bad) = api
+        .json(
+            "POST",
+            "/schemas/plugins/validate",
+            json!({"name": "key-auth", "config": {"key_names": []}}),
+        )
+        .await;
+    assert_eq!((st, bad["code"].clone()), (400, json!(2)), "{bad}");
+    assert_eq!(
+        bad["fields"]["config"]["key_names"],
+        "length must be at least 1"
+    );
+    let (st, _) = api
+        .json(
+            "POST",
+            "/schemas/routes/validate",
+            json!({"name": "r", "paths": ["nope"]}),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_eq!(api.version(), 0, "validation writes nothing");
+
+    api.json(
+        "POST",
+        "/services",
+        json!({"name": "s", "host": "h", "tags": ["a", "b"]}),
+    )
+    .await;
+    api.json(
+        "POST",
+        "/consumers",
+        json!({"username": "u", "tags": ["b"]}),
+    )
+    .await;
+    let (st, all) = api.json("GET", "/tags", Value::Null).await;
+    assert_eq!(st, 200);
+    assert_eq!(all["data"].as_array().unwrap().len(), 3, "{all}");
+    let (_, b) = api.json("GET", "/tags/b", Value::Null).await;
+    let kinds: Vec<_> = b["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["entity_name"].clone())
+        .collect();
+    assert_eq!(kinds.len(), 2, "{b}");
+}
