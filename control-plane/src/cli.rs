@@ -1,6 +1,7 @@
 //! The decK-style commands (`apply`, `diff`, `validate`, `dump`): files are rendered and checked
 //! here, on the user's machine where the `DECK_` variables live, then sent to the CP's Admin API.
 
+pub mod cert;
 mod client;
 mod files;
 mod report;
@@ -38,12 +39,6 @@ pub enum CliError {
 pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     let sources = files::read(&args.files)?;
     let docs = declarative::render_and_parse(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
-    // Everything is checked here first, so errors name the file and place they come from.
-    declarative::from_documents(&docs, None).map_err(|errs| {
-        CliError::Invalid(declarative::LoadError {
-            errors: errs.iter().map(ToString::to_string).collect(),
-        })
-    })?;
     let doc = declarative::merge(&docs);
     let client = AdminClient::new(&args.admin.admin_url)?;
     let path = if dry_run || args.dry_run {
@@ -51,7 +46,17 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     } else {
         "/config"
     };
-    let (status, body) = client.post_json(path, &doc).await?;
+    // The files are checked here while the CP checks them too: the CP never accepts what this
+    // check refuses (it runs the same code, plus what needs its state), and errors found here
+    // name the file and place they come from.
+    let local = tokio::task::spawn_blocking(move || declarative::from_documents(&docs, None).err());
+    let (local, remote) = tokio::join!(local, client.post_json(path, &doc));
+    if let Ok(Some(errs)) = local {
+        return Err(CliError::Invalid(declarative::LoadError {
+            errors: errs.iter().map(ToString::to_string).collect(),
+        }));
+    }
+    let (status, body) = remote?;
     if !(200..300).contains(&status) {
         return Err(CliError::Refused {
             status,
@@ -62,8 +67,11 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     report::print_changes(&body, &report::deck_values(&texts));
     match args.wait {
         Some(secs) if !(dry_run || args.dry_run) => {
-            let version = body["version"].as_u64().unwrap_or(0);
-            wait::wait(&client, version, std::time::Duration::from_secs(secs)).await?;
+            let target = wait::Target {
+                version: body["version"].as_u64().unwrap_or(0),
+                hash: body["config_hash"].as_str().unwrap_or_default().to_string(),
+            };
+            wait::wait(&client, &target, std::time::Duration::from_secs(secs)).await?;
             Ok(())
         }
         _ => Ok(()),

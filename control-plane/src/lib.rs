@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use proto::v1::config_sync_server::ConfigSyncServer;
 use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
 
 use settings::ServeArgs;
 use snapshot::Publisher;
@@ -35,16 +36,24 @@ pub enum ServeError {
     Admin(std::io::Error),
     #[error("cluster server failed: {0}")]
     Cluster(#[from] tonic::transport::Error),
-    #[error("mTLS between control plane and data planes is not implemented yet; start without --cluster-cert")]
-    TlsNotImplemented,
+    #[error(transparent)]
+    Tls(#[from] sync::tls::TlsError),
 }
 
 /// Runs the control plane until SIGINT or SIGTERM.
 pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
-    if args.cluster_cert.is_some() || args.cluster_cert_key.is_some() {
-        return Err(ServeError::TlsNotImplemented);
+    let tls = sync::tls::server_config(
+        args.cluster_cert.as_deref(),
+        args.cluster_cert_key.as_deref(),
+        args.cluster_mtls,
+        args.cluster_ca_cert.as_deref(),
+    )?;
+    match &tls {
+        Some(_) => tracing::info!(mode = ?args.cluster_mtls, "cluster link: mutual TLS"),
+        None => tracing::warn!(
+            "no cluster certificate configured: the link to data planes is plaintext"
+        ),
     }
-    tracing::warn!("no cluster certificate configured: the link to data planes is plaintext");
     let store = Store::open(&args.database_url).await?;
     let publisher = Publisher::new(store.clone()).await?;
     let current = publisher.current();
@@ -70,12 +79,29 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let admin_task = axum::serve(admin, app).with_graceful_shutdown(shutdown());
     let sync = ConfigSyncServer::new(SyncService::new(publisher, nodes))
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(cluster);
-    let cluster_task = tonic::transport::Server::builder()
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip);
+    let router = tonic::transport::Server::builder()
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(15)))
-        .add_service(sync)
-        .serve_with_incoming_shutdown(incoming, shutdown());
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)))
+        .add_service(sync);
+    let cluster_task = async move {
+        match tls {
+            Some(config) => {
+                let incoming = sync::tls::incoming(cluster, config);
+                router
+                    .serve_with_incoming_shutdown(incoming, shutdown())
+                    .await
+            }
+            None => {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(cluster);
+                router
+                    .serve_with_incoming_shutdown(incoming, shutdown())
+                    .await
+            }
+        }
+    };
     let (a, c) = tokio::join!(admin_task, cluster_task);
     a.map_err(ServeError::Admin)?;
     c?;

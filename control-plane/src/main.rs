@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
             .map_err(Into::into),
         Command::Validate(args) => control_plane::cli::validate(args).map_err(Into::into),
         Command::Dump(args) => control_plane::cli::dump(args).await.map_err(Into::into),
+        Command::Cert(args) => control_plane::cli::cert::generate(args).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -68,23 +68,23 @@ fn hash_value(hash: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::nodes::Nodes;
 
     #[test]
     fn renders_data_plane_gauges() {
-        let node = Node {
-            id: "n1".into(),
-            ip: "127.0.0.1".into(),
-            hostname: "h".into(),
-            version: "0.1.0".into(),
-            sync_status: "normal".into(),
-            config_hash: "00000000000000000000000000000010".into(),
-            config_version: 3,
-            last_seen: 1700000000,
-            labels: Default::default(),
-            connected: true,
-            last_error: None,
-        };
-        let text = render(&[node]);
+        let nodes = Nodes::default();
+        nodes.hello(
+            &proto::v1::Hello {
+                node_id: "n1".into(),
+                hostname: "h".into(),
+                version: "0.1.0".into(),
+                ..Default::default()
+            },
+            "127.0.0.1",
+            "unknown",
+        );
+        nodes.ack("n1", 3, "00000000000000000000000000000010");
+        let text = render(&nodes.list());
         assert!(
             text.contains(
                 r#"kong_data_plane_config_hash{hostname="h",ip="127.0.0.1",node_id="n1"} 16"#

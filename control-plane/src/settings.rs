@@ -31,6 +31,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Write the control plane's current config as a decK file.
     Dump(DumpArgs),
+    /// Generate a self-signed cluster certificate and key (for `--cluster-mtls shared`).
+    Cert(CertArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -50,6 +52,36 @@ pub struct ServeArgs {
     /// Cluster certificate key (PEM).
     #[arg(long, env = "KONG_CLUSTER_CERT_KEY")]
     pub cluster_cert_key: Option<PathBuf>,
+    /// CA certificate (PEM) that signs the data planes' certificates (`--cluster-mtls pki`).
+    #[arg(long, env = "KONG_CLUSTER_CA_CERT")]
+    pub cluster_ca_cert: Option<PathBuf>,
+    /// How data planes prove who they are: `shared` (the same certificate as the CP) or `pki`
+    /// (a certificate signed by `--cluster-ca-cert`).
+    #[arg(long, env = "KONG_CLUSTER_MTLS", value_enum, default_value = "shared")]
+    pub cluster_mtls: MtlsMode,
+}
+
+/// Kong's `cluster_mtls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum MtlsMode {
+    Shared,
+    Pki,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CertArgs {
+    /// Where to write the certificate (PEM).
+    #[arg(long, default_value = "cluster.crt")]
+    pub cert: PathBuf,
+    /// Where to write the private key (PEM).
+    #[arg(long, default_value = "cluster.key")]
+    pub key: PathBuf,
+    /// Validity in days.
+    #[arg(long, default_value_t = 1095)]
+    pub days: u32,
+    /// Common name and DNS name of the certificate.
+    #[arg(long, default_value = "kong_clustering")]
+    pub common_name: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -74,6 +106,10 @@ pub struct ApplyArgs {
     /// Print the changes without making them.
     #[arg(long)]
     pub dry_run: bool,
+    /// After the write, wait up to SECONDS (30 when no value is given) until every connected
+    /// data plane has applied the new version; exit non-zero naming those that did not.
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "30")]
+    pub wait: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,13 +1,16 @@
-//! Snapshot → DPs: the gRPC `ConfigSync` service. Each DP stream says hello, gets the current
-//! snapshot unless it already holds it, then every new one; its ACKs and NACKs land in `Nodes`.
+//! Snapshot → DPs: the gRPC `ConfigSync` service. Each DP stream says hello and is checked for
+//! version compatibility here; `stream` then keeps it in step; its state lands in `Nodes`.
 
+pub mod delta;
 pub mod nodes;
+pub mod stream;
+pub mod tls;
 
 use std::pin::Pin;
 
 use futures_util::Stream;
 use proto::v1::config_sync_server::ConfigSync;
-use proto::v1::{sync_request, sync_response, Hello, SyncRequest, SyncResponse};
+use proto::v1::{sync_request, SyncRequest, SyncResponse};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -21,11 +24,16 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 pub struct SyncService {
     publisher: Publisher,
     nodes: Nodes,
+    deltas: delta::Shared,
 }
 
 impl SyncService {
     pub fn new(publisher: Publisher, nodes: Nodes) -> Self {
-        Self { publisher, nodes }
+        Self {
+            publisher,
+            nodes,
+            deltas: delta::Shared::default(),
+        }
     }
 }
 
@@ -60,59 +68,18 @@ impl ConfigSync for SyncService {
             return Err(Status::failed_precondition(why));
         }
         tracing::info!(node_id = %hello.node_id, %ip, hostname = %hello.hostname, "data plane connected");
-        self.nodes.hello(&hello, &ip, "unknown");
+        let session = self.nodes.hello(&hello, &ip, "unknown");
         let (tx, rx) = mpsc::channel(4);
-        tokio::spawn(serve_stream(
-            hello,
-            inbound,
+        let link = stream::DpStream {
+            id: hello.node_id.clone(),
+            session,
             tx,
-            self.publisher.clone(),
-            self.nodes.clone(),
-        ));
+            nodes: self.nodes.clone(),
+            deltas: self.deltas.clone(),
+        };
+        tokio::spawn(link.run(hello, inbound, self.publisher.clone()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
-}
-
-async fn serve_stream(
-    hello: Hello,
-    mut inbound: Streaming<SyncRequest>,
-    tx: mpsc::Sender<Result<SyncResponse, Status>>,
-    publisher: Publisher,
-    nodes: Nodes,
-) {
-    let id = hello.node_id.clone();
-    let mut snapshots = publisher.subscribe();
-    let mut sent_hash = hello.config_hash.clone();
-    loop {
-        let snap = snapshots.borrow_and_update().clone();
-        // Version 0 means nothing was ever applied: a DP stays unready rather than serve nothing.
-        if snap.version > 0 && snap.hash != sent_hash {
-            let msg = SyncResponse {
-                kind: Some(sync_response::Kind::Snapshot(snap.to_proto())),
-            };
-            if tx.send(Ok(msg)).await.is_err() {
-                break;
-            }
-            sent_hash = snap.hash.clone();
-        }
-        tokio::select! {
-            changed = snapshots.changed() => if changed.is_err() { break },
-            msg = inbound.message() => match msg {
-                Ok(Some(SyncRequest { kind: Some(sync_request::Kind::Ack(a)) })) => {
-                    tracing::info!(node_id = %id, version = a.version, hash = %a.config_hash, "data plane applied config");
-                    nodes.ack(&id, a.version, &a.config_hash);
-                }
-                Ok(Some(SyncRequest { kind: Some(sync_request::Kind::Nack(n)) })) => {
-                    tracing::warn!(node_id = %id, version = n.version, error = %n.error, "data plane refused config");
-                    nodes.nack(&id, &n.error);
-                }
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => break,
-            },
-        }
-    }
-    tracing::info!(node_id = %id, "data plane disconnected");
-    nodes.disconnected(&id);
 }
 
 /// Kong's rule: same major version, and the DP's minor no newer than the CP's.

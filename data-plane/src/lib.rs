@@ -1,6 +1,7 @@
 //! The data plane: receives config from the control plane (`sync`), compiles it (`runtime`,
 //! `router`, `plugins`), proxies traffic (`proxy`, `llm`) and reports (`metrics`, `status`).
 
+pub mod cache;
 pub mod llm;
 pub mod metrics;
 pub mod plugins;
@@ -11,8 +12,9 @@ pub mod settings;
 pub mod status;
 pub mod sync;
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use tokio::net::TcpListener;
@@ -25,8 +27,8 @@ use runtime::Runtime;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DpError {
-    #[error("mTLS to the control plane (--cluster-cert/--cluster-cert-key) is not implemented yet; start without them")]
-    MtlsNotImplemented,
+    #[error(transparent)]
+    Tls(#[from] sync::tls::TlsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -46,6 +48,8 @@ pub struct State {
     pub metrics: Metrics,
     pub node_id: String,
     pub cp_connected: AtomicBool,
+    /// Set on SIGTERM: `/status/ready` answers 503 while connections drain.
+    pub draining: AtomicBool,
     pub upstream: Upstream,
 }
 
@@ -56,6 +60,7 @@ impl State {
             metrics: Metrics::new(&node_id, env!("CARGO_PKG_VERSION"))?,
             node_id,
             cp_connected: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             upstream: Upstream::new()?,
         })
     }
@@ -69,9 +74,11 @@ async fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, DpError> {
 
 /// Runs the data plane until SIGTERM or SIGINT.
 pub async fn run(settings: Settings) -> Result<(), DpError> {
-    if settings.cluster_cert.is_some() || settings.cluster_cert_key.is_some() {
-        tracing::warn!("mTLS to the control plane is not implemented yet");
-        return Err(DpError::MtlsNotImplemented);
+    let tls = sync::tls::connector(&settings)?;
+    if tls.is_none() {
+        tracing::warn!(
+            "no cluster certificate configured: the link to the control plane is plaintext"
+        );
     }
     let node_id = settings
         .node_id
@@ -86,24 +93,42 @@ pub async fn run(settings: Settings) -> Result<(), DpError> {
     tracing::info!(node_id = %node_id, version = env!("CARGO_PKG_VERSION"), "data plane starting");
     tracing::info!("proxy listening on {proxy_addr}");
     tracing::info!("status listening on {status_addr}");
-    if settings.cache_dir.is_some() {
-        tracing::info!(
-            "--cache-dir is accepted but the on-disk config cache is not implemented yet"
-        );
-    }
-
-    let endpoint = settings.control_plane_uri();
+    let applier = cache::start(state.clone(), settings.cache_dir.as_deref());
+    let link = sync::Link {
+        endpoint: settings.control_plane_uri(),
+        labels: settings.cluster_dp_labels.0.clone(),
+        tls,
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let proxy_task = tokio::spawn(proxy::serve::serve_until(proxy, state.clone(), stopped));
     let tasks = [
-        tokio::spawn(proxy::serve(proxy, state.clone())),
         tokio::spawn(status::serve(status, state.clone())),
-        tokio::spawn(sync::run(state.clone(), endpoint)),
+        tokio::spawn(sync::run(state.clone(), link, applier)),
     ];
     let result = shutdown_signal().await;
+    drain(&state, &stop, proxy_task, settings.drain_timeout).await;
     tracing::info!("shutting down");
     for t in tasks {
         t.abort();
     }
     result
+}
+
+/// What a Kubernetes rolling restart needs: `/status/ready` turns 503, the proxy stops
+/// accepting, and requests and streams in flight finish, for at most `timeout`.
+async fn drain(
+    state: &State,
+    stop: &tokio::sync::watch::Sender<bool>,
+    proxy: tokio::task::JoinHandle<()>,
+    timeout: Duration,
+) {
+    state.draining.store(true, Ordering::Relaxed);
+    let _ = stop.send(true);
+    tracing::info!(timeout_secs = timeout.as_secs_f64(), "draining");
+    match tokio::time::timeout(timeout, proxy).await {
+        Ok(_) => tracing::info!("drained: no request in flight"),
+        Err(_) => tracing::warn!("drain timeout reached; closing the connections still open"),
+    }
 }
 
 async fn shutdown_signal() -> Result<(), DpError> {

@@ -1,9 +1,26 @@
-//! LLM side of the AI plugins: provider specifics (`openai`), SSE usage accounting (`sse`),
-//! target balancing (`balancer`) and the per-request analytics the log phase reads.
+//! LLM side of the AI plugins: provider dispatch (`provider`, `endpoint`) and one module per
+//! wire format (`openai`, `anthropic`, `gemini`, `cohere`, `ollama`), stream re-framing
+//! (`stream`, `stream_body`), SSE usage accounting (`sse`), target balancing (`balancer`) and
+//! the per-request analytics the log phase reads.
 
+pub mod anthropic;
 pub mod balancer;
+pub mod bedrock;
+pub mod chunk;
+pub mod cohere;
+pub mod endpoint;
+pub mod error;
+pub mod estimate;
+pub mod eventstream;
+pub mod gemini;
+pub mod mcp;
+pub mod ollama;
 pub mod openai;
+pub mod provider;
+pub mod sigv4;
 pub mod sse;
+pub mod stream;
+pub mod stream_body;
 
 /// Token counts reported by the provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -37,6 +54,15 @@ pub struct AiAnalytics {
     pub output_cost: Option<f64>,
     /// `logging.log_statistics` of the target that served (or would have served) the request.
     pub log_statistics: bool,
+    /// Milliseconds from the start of the request to the first streamed token (streams), or
+    /// to the whole reply (non-streamed).
+    pub ttft_ms: Option<f64>,
+    /// Milliseconds from the first to the last streamed chunk (streams only).
+    pub generation_ms: Option<f64>,
+    /// MCP items seen in a Responses API reply.
+    pub mcp: Vec<mcp::McpItem>,
+    /// Kong's prompt estimate, used when the reply has no usage.
+    pub prompt_estimate: u64,
 }
 
 impl AiAnalytics {
@@ -59,6 +85,40 @@ impl AiAnalytics {
         }
     }
 
+    /// Time per output token: the streamed generation time (after the first token) per
+    /// further token, else Kong's `time_per_token`. `None` without completion tokens.
+    pub fn tpot_ms(&self) -> Option<f64> {
+        let n = self.usage.completion_tokens;
+        match (self.generation_ms, n) {
+            (_, 0) => None,
+            (Some(g), n) => Some(g / n.saturating_sub(1).max(1) as f64),
+            (None, _) => Some(self.time_per_token()),
+        }
+    }
+
+    /// Usage from Kong's estimates: the prompt estimate and `completion` tokens.
+    pub fn estimated(&self, completion: u64) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_estimate,
+            completion_tokens: completion,
+            total_tokens: 0,
+        }
+        .normalized()
+    }
+
+    /// Reads a non-streamed (OpenAI-format) reply: usage, response model, MCP items.
+    pub fn observe_response(&mut self, v: &serde_json::Value) {
+        match openai::usage(v) {
+            Some(u) => self.usage = u,
+            None => self.usage = self.estimated(0),
+        }
+        if let Some(m) = v["model"].as_str() {
+            self.response_model = m.to_string();
+        }
+        self.mcp = mcp::McpItem::from_response(v);
+        self.ttft_ms = self.llm_latency_ms;
+    }
+
     /// The serialized `ai.proxy` log object.
     pub fn to_log_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -74,8 +134,10 @@ impl AiAnalytics {
                 "completion_tokens": self.usage.completion_tokens,
                 "total_tokens": self.usage.total_tokens,
                 "time_per_token": self.time_per_token(),
+                "time_to_first_token": self.ttft_ms.unwrap_or(0.0),
                 "cost": self.cost(),
-            }
+            },
+            "mcp": self.mcp.iter().map(mcp::McpItem::to_log_json).collect::<Vec<_>>(),
         })
     }
 }

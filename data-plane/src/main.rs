@@ -6,6 +6,10 @@ use clap::Parser;
 use data_plane::Settings;
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: the request path allocates many small, short-lived objects across threads.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();

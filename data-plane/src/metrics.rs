@@ -42,6 +42,35 @@ pub const AI_LABELS: &[&str] = &[
     "embeddings_model",
     "workspace",
 ];
+/// Buckets of `kong_ai_llm_tpot_latency_ms` (ms per output token) [EE list unverified].
+pub const AI_TPOT_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0,
+];
+/// Buckets of `kong_ai_mcp_response_body_size_bytes` [Kong's list unverified].
+pub const MCP_BODY_BUCKETS: &[f64] = &[
+    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+];
+/// Labels of `kong_ai_mcp_latency_ms` and `kong_ai_mcp_response_body_size_bytes` (EE).
+pub const MCP_LABELS: &[&str] = &["service", "route", "method", "workspace", "tool_name"];
+/// Labels of `kong_ai_mcp_error_total` (EE).
+pub const MCP_ERROR_LABELS: &[&str] = &[
+    "service",
+    "route",
+    "type",
+    "method",
+    "workspace",
+    "tool_name",
+];
+/// Labels of `kong_ai_llm_mcp_calls_total` (ours, not Kong's).
+pub const AI_MCP_LABELS: &[&str] = &[
+    "ai_provider",
+    "ai_model",
+    "server_label",
+    "tool",
+    "type",
+    "status",
+    "workspace",
+];
 const AI_TOKEN_LABELS: &[&str] = &[
     "ai_provider",
     "ai_model",
@@ -74,11 +103,29 @@ pub struct Metrics {
     pub ai_cost: CounterVec,
     pub ai_tokens: IntCounterVec,
     pub ai_latency: HistogramVec,
+    /// `kong_ai_llm_ttft_latency_ms` (EE): time to the first token.
+    pub ai_ttft: HistogramVec,
+    /// `kong_ai_llm_tpot_latency_ms` (EE): time per output token.
+    pub ai_tpot: HistogramVec,
+    /// `kong_ai_llm_mcp_calls_total` (ours): MCP items seen in Responses API replies.
+    pub ai_mcp_calls: IntCounterVec,
+    /// `kong_ai_mcp_latency_ms` (EE, ai-mcp-proxy).
+    pub mcp_latency: HistogramVec,
+    /// `kong_ai_mcp_response_body_size_bytes` (EE, ai-mcp-proxy).
+    pub mcp_body_size: HistogramVec,
+    /// `kong_ai_mcp_error_total` (EE, ai-mcp-proxy).
+    pub mcp_errors: IntCounterVec,
     pub node_info: GaugeVec,
     pub control_plane_connected: IntGauge,
     pub nginx_requests: GaugeVec,
     pub nginx_connections: GaugeVec,
     pub config_version: Gauge,
+    /// `kong_data_plane_config_hash_info{hash}`: 1 for the config served now (one series).
+    pub config_hash_info: GaugeVec,
+    /// `kong_data_plane_sync_received_bytes_total{message}`: protobuf bytes received from the CP.
+    pub sync_bytes: IntCounterVec,
+    /// This node's child of `nginx_requests`, pre-resolved: updated on every request.
+    node_requests: Gauge,
 }
 
 impl Metrics {
@@ -102,6 +149,11 @@ impl Metrics {
             registry.register(Box::new(g.clone()))?;
             Ok::<_, prometheus::Error>(g)
         };
+        let nginx_requests = gauge_vec(
+            "kong_nginx_requests_total",
+            "Number of requests total",
+            NGINX_REQ_LABELS,
+        )?;
         let m = Metrics {
             http_requests: counter(
                 "kong_http_requests_total",
@@ -158,6 +210,40 @@ impl Metrics {
                 AI_LABELS,
                 AI_LATENCY_BUCKETS,
             )?,
+            ai_ttft: hist(
+                "kong_ai_llm_ttft_latency_ms",
+                "LLM time to first token latency for each AI plugins per ai_provider in Kong",
+                AI_LABELS,
+                AI_LATENCY_BUCKETS,
+            )?,
+            ai_tpot: hist(
+                "kong_ai_llm_tpot_latency_ms",
+                "LLM time per token latency for each AI plugins per ai_provider in Kong",
+                AI_LABELS,
+                AI_TPOT_BUCKETS,
+            )?,
+            ai_mcp_calls: counter(
+                "kong_ai_llm_mcp_calls_total",
+                "MCP items (mcp_list_tools, mcp_call) seen in Responses API replies, per server_label and tool",
+                AI_MCP_LABELS,
+            )?,
+            mcp_latency: hist(
+                "kong_ai_mcp_latency_ms",
+                "MCP request latency per method and tool in Kong",
+                MCP_LABELS,
+                UPSTREAM_LATENCY_BUCKETS,
+            )?,
+            mcp_body_size: hist(
+                "kong_ai_mcp_response_body_size_bytes",
+                "MCP response body size per method and tool in Kong",
+                MCP_LABELS,
+                MCP_BODY_BUCKETS,
+            )?,
+            mcp_errors: counter(
+                "kong_ai_mcp_error_total",
+                "MCP errors per method and tool in Kong",
+                MCP_ERROR_LABELS,
+            )?,
             node_info: gauge_vec(
                 "kong_node_info",
                 "Kong Node metadata information",
@@ -171,11 +257,6 @@ impl Metrics {
                 registry.register(Box::new(g.clone()))?;
                 g
             },
-            nginx_requests: gauge_vec(
-                "kong_nginx_requests_total",
-                "Number of requests total",
-                NGINX_REQ_LABELS,
-            )?,
             nginx_connections: gauge_vec(
                 "kong_nginx_connections_total",
                 "Number of connections by subsystem",
@@ -189,6 +270,18 @@ impl Metrics {
                 registry.register(Box::new(g.clone()))?;
                 g
             },
+            config_hash_info: gauge_vec(
+                "kong_data_plane_config_hash_info",
+                "The configuration hash this data plane serves (value 1)",
+                &["hash"],
+            )?,
+            sync_bytes: counter(
+                "kong_data_plane_sync_received_bytes_total",
+                "Bytes of config sync messages received from the control plane (decoded protobuf)",
+                &["message"],
+            )?,
+            node_requests: nginx_requests.with_label_values(&[node_id, "http"]),
+            nginx_requests,
             registry,
             node_id: node_id.to_string(),
         };
@@ -204,11 +297,15 @@ impl Metrics {
         Ok(m)
     }
 
+    /// The config served now is `hash`: its series is the only one of `config_hash_info`.
+    pub fn set_config_hash(&self, hash: &str) {
+        self.config_hash_info.reset();
+        self.config_hash_info.with_label_values(&[hash]).set(1.0);
+    }
+
     /// One more request seen by the proxy listener.
     pub fn request_seen(&self) {
-        self.nginx_requests
-            .with_label_values(&[self.node_id.as_str(), "http"])
-            .inc();
+        self.node_requests.inc();
     }
 
     /// One more connection accepted (and now active).
@@ -325,7 +422,12 @@ fn label_order(family: &str) -> &'static [&'static str] {
         "kong_ai_llm_tokens_total" => AI_TOKEN_LABELS,
         "kong_ai_llm_requests_total"
         | "kong_ai_llm_cost_total"
-        | "kong_ai_llm_provider_latency_ms" => AI_LABELS,
+        | "kong_ai_llm_provider_latency_ms"
+        | "kong_ai_llm_ttft_latency_ms"
+        | "kong_ai_llm_tpot_latency_ms" => AI_LABELS,
+        "kong_ai_llm_mcp_calls_total" => AI_MCP_LABELS,
+        "kong_ai_mcp_latency_ms" | "kong_ai_mcp_response_body_size_bytes" => MCP_LABELS,
+        "kong_ai_mcp_error_total" => MCP_ERROR_LABELS,
         "kong_node_info" => NODE_INFO_LABELS,
         "kong_nginx_requests_total" => NGINX_REQ_LABELS,
         "kong_nginx_connections_total" => NGINX_CONN_LABELS,

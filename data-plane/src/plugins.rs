@@ -1,6 +1,7 @@
 //! Plugins: the compiled instance of each configured plugin, and the scope lookup that picks the
 //! one instance per plugin name that applies to a request (Kong's `plugins_iterator` precedence).
 
+pub mod ai_mcp_proxy;
 pub mod ai_proxy;
 pub mod key_auth;
 pub mod prometheus;
@@ -18,6 +19,7 @@ use uuid::Uuid;
 pub enum Instance {
     KeyAuth(KeyAuthConfig),
     Ai(ai_proxy::AiPlugin),
+    Mcp(ai_mcp_proxy::McpProxy),
     Prometheus(PrometheusConfig),
 }
 
@@ -27,6 +29,7 @@ impl Instance {
             PluginConfig::KeyAuth(c) => Instance::KeyAuth(c),
             PluginConfig::Prometheus(c) => Instance::Prometheus(c),
             PluginConfig::AiProxy(c) => Instance::Ai(ai_proxy::AiPlugin::from_ai_proxy(id, *c)),
+            PluginConfig::AiMcpProxy(c) => Instance::Mcp(ai_mcp_proxy::McpProxy::new(&c)),
             PluginConfig::AiProxyAdvanced(c) => {
                 Instance::Ai(ai_proxy::AiPlugin::from_advanced(id, *c))
             }
@@ -40,19 +43,48 @@ pub type Scope = (Option<Uuid>, Option<Uuid>, Option<Uuid>);
 /// Every enabled plugin instance, by name and scope.
 #[derive(Debug, Default)]
 pub struct PluginIndex {
-    by_name: HashMap<String, HashMap<Scope, Arc<Instance>>>,
+    by_name: HashMap<String, Scoped>,
+}
+
+/// The instances of one plugin name, and which of the 8 scope shapes (bit `i` = entry `i` of
+/// the precedence list in [`PluginIndex::lookup`]) occur, so a lookup skips absent shapes.
+#[derive(Debug, Default)]
+struct Scoped {
+    shapes: u8,
+    by_scope: HashMap<Scope, Arc<Instance>>,
+}
+
+/// Kong's precedence list of scope shapes: (route, service, consumer) set or not.
+const SHAPES: [(bool, bool, bool); 8] = [
+    (true, true, true),
+    (true, false, true),
+    (false, true, true),
+    (true, true, false),
+    (false, false, true),
+    (true, false, false),
+    (false, true, false),
+    (false, false, false),
+];
+
+/// The position of `scope`'s shape in [`SHAPES`].
+fn shape(scope: &Scope) -> u8 {
+    let key = (scope.0.is_some(), scope.1.is_some(), scope.2.is_some());
+    SHAPES
+        .iter()
+        .position(|s| *s == key)
+        .and_then(|i| u8::try_from(i).ok())
+        .unwrap_or(7)
 }
 
 impl PluginIndex {
     pub fn insert(&mut self, name: &str, scope: Scope, instance: Instance) {
-        self.by_name
-            .entry(name.to_string())
-            .or_default()
-            .insert(scope, Arc::new(instance));
+        let scoped = self.by_name.entry(name.to_string()).or_default();
+        scoped.shapes |= 1 << shape(&scope);
+        scoped.by_scope.insert(scope, Arc::new(instance));
     }
 
     pub fn len(&self) -> usize {
-        self.by_name.values().map(HashMap::len).sum()
+        self.by_name.values().map(|s| s.by_scope.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -69,26 +101,21 @@ impl PluginIndex {
         service: Option<Uuid>,
         consumer: Option<Uuid>,
     ) -> Option<Arc<Instance>> {
-        let scopes = self.by_name.get(name)?;
-        let r = Some(route);
-        let combos: [Scope; 8] = [
-            (r, service, consumer),
-            (r, None, consumer),
-            (None, service, consumer),
-            (r, service, None),
-            (None, None, consumer),
-            (r, None, None),
-            (None, service, None),
-            (None, None, None),
-        ];
-        combos
-            .iter()
-            .filter(|combo| {
-                let needs_consumer = combo.2.is_some();
-                let needs_service = combo.1.is_some();
-                (!needs_consumer || consumer.is_some()) && (!needs_service || service.is_some())
-            })
-            .find_map(|combo| scopes.get(combo).cloned())
+        let scoped = self.by_name.get(name)?;
+        SHAPES.iter().enumerate().find_map(|(i, &(r, s, c))| {
+            if scoped.shapes & (1 << i) == 0
+                || (s && service.is_none())
+                || (c && consumer.is_none())
+            {
+                return None;
+            }
+            let key = (
+                r.then_some(route),
+                service.filter(|_| s),
+                consumer.filter(|_| c),
+            );
+            scoped.by_scope.get(&key).cloned()
+        })
     }
 }
 
@@ -135,5 +162,20 @@ mod tests {
                 .unwrap()
         ));
         assert!(idx.lookup("key-auth", route, None, None).is_none());
+    }
+
+    #[test]
+    fn without_a_service_consumer_scope_still_beats_route_scope() {
+        let (route, consumer) = (Uuid::from_u128(1), Uuid::from_u128(3));
+        let mut idx = PluginIndex::default();
+        idx.insert("prometheus", (Some(route), None, None), prom(true));
+        idx.insert("prometheus", (None, None, Some(consumer)), prom(false));
+        let found = idx
+            .lookup("prometheus", route, None, Some(consumer))
+            .unwrap();
+        assert!(!is_per_consumer(&found));
+        assert!(is_per_consumer(
+            &idx.lookup("prometheus", route, None, None).unwrap()
+        ));
     }
 }

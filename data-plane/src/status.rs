@@ -78,7 +78,13 @@ pub fn route_parts(state: &State, method: &Method, path: &str) -> Response<Proxy
             reply(StatusCode::OK, JSON, body.to_string())
         }
         "/status/ready" => {
-            if rt.is_loaded() {
+            if state.draining.load(Ordering::Relaxed) {
+                reply(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    JSON,
+                    r#"{"message":"draining"}"#.into(),
+                )
+            } else if rt.is_loaded() {
                 reply(StatusCode::OK, JSON, r#"{"message":"ready"}"#.into())
             } else {
                 reply(

@@ -1,49 +1,88 @@
-//! Sync client: keeps one gRPC stream to the control plane, compiles every snapshot into a
-//! `Runtime`, swaps it in and answers ACK (or NACK, keeping the old one). Reconnects forever.
+//! Sync client: keeps one gRPC stream to the control plane, says hello with the config it holds,
+//! hands every snapshot and delta to `apply`, sends back its ACK or NACK and a heartbeat every
+//! 10 s. Reconnects forever with jittered backoff; traffic keeps the last good config meanwhile.
 
+pub mod apply;
+pub mod delta;
+pub mod tls;
+
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use proto::schema::Config;
+use prost::Message;
+use proto::schema::hash;
 use proto::v1::config_sync_client::ConfigSyncClient;
-use proto::v1::{sync_request, sync_response, Ack, Hello, Nack, Snapshot, SyncRequest};
+use proto::v1::{sync_request, sync_response, Heartbeat, Hello, SyncRequest, SyncResponse};
 use rand::Rng;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Endpoint;
 
-use crate::runtime::compile;
 use crate::State;
+pub use apply::Applier;
 
 const BACKOFF_START: Duration = Duration::from_millis(200);
 const BACKOFF_CAP: Duration = Duration::from_secs(10);
-/// Largest snapshot accepted from the control plane (the CP's own limit is the same).
+/// How often the DP tells the CP it is alive (Kong pings every 30 s; we want faster detection).
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Silence from the CP after which the stream is considered dead.
+pub const SILENCE: Duration = Duration::from_secs(30);
+/// Largest message accepted from the control plane (the CP's own limit is the same).
 const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("connect: {0}")]
+    #[error("connect: {}", chain(.0))]
     Connect(#[from] tonic::transport::Error),
     #[error("stream: {0}")]
     Status(#[from] tonic::Status),
     #[error("control plane closed the stream")]
     Closed,
+    #[error("nothing heard from the control plane for {0:?}")]
+    Silent(Duration),
+}
+
+/// `e` and its sources, `: `-separated (tonic's own message is only "transport error").
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let msg = s.to_string();
+        if !out.contains(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        source = s.source();
+    }
+    out
+}
+
+/// Where the control plane is and what this DP tells it about itself.
+#[derive(Clone)]
+pub struct Link {
+    pub endpoint: String,
+    pub labels: HashMap<String, String>,
+    /// Mutual TLS to the CP; plaintext when `None`.
+    pub tls: Option<tls::TlsConnector>,
 }
 
 /// Runs forever: connect, sync, and on any failure wait and reconnect.
-pub async fn run(state: Arc<State>, endpoint: String) {
+pub async fn run(state: Arc<State>, link: Link, mut applier: Applier) {
     let mut backoff = BACKOFF_START;
     loop {
-        let mut got_snapshot = false;
-        let err = session(&state, &endpoint, &mut got_snapshot).await;
+        let mut got_config = false;
+        let err = session(&state, &link, &mut applier, &mut got_config).await;
         set_connected(&state, false);
-        if got_snapshot {
+        if got_config {
             backoff = BACKOFF_START;
         }
         let jitter = rand::rng().random_range(0.5..1.0);
         let wait = backoff.mul_f64(jitter);
         tracing::warn!(
-            control_plane = %endpoint,
+            control_plane = %link.endpoint,
             error = %err,
             "connection to control plane broken (retrying after {} ms)",
             wait.as_millis()
@@ -67,23 +106,56 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
-async fn session(state: &Arc<State>, endpoint: &str, got_snapshot: &mut bool) -> SyncError {
-    let mut client = match ConfigSyncClient::connect(endpoint.to_string()).await {
-        Ok(c) => c
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES),
-        Err(e) => return e.into(),
+/// The hash and version this DP serves (32 zeros and 0 when none).
+fn held(applier: &Applier) -> (String, u64) {
+    applier.current().map_or_else(
+        || (hash::EMPTY.to_string(), 0),
+        |c| (c.config_hash.clone(), applier.version()),
+    )
+}
+
+async fn connect(link: &Link) -> Result<ConfigSyncClient<tonic::transport::Channel>, SyncError> {
+    // With TLS the connector does the handshake; tonic itself speaks HTTP/2 over it.
+    let uri = match &link.tls {
+        Some(_) => link.endpoint.replacen("https://", "http://", 1),
+        None => link.endpoint.clone(),
+    };
+    let endpoint = Endpoint::from_shared(uri)?
+        .connect_timeout(Duration::from_secs(5))
+        .http2_keep_alive_interval(Duration::from_secs(15))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .keep_alive_while_idle(true);
+    let channel = match &link.tls {
+        Some(tls) => endpoint.connect_with_connector(tls.clone()).await?,
+        None => endpoint.connect().await?,
+    };
+    Ok(ConfigSyncClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip))
+}
+
+async fn session(
+    state: &Arc<State>,
+    link: &Link,
+    applier: &mut Applier,
+    got_config: &mut bool,
+) -> SyncError {
+    let mut client = match connect(link).await {
+        Ok(c) => c,
+        Err(e) => return e,
     };
     let (tx, rx) = mpsc::channel(8);
-    let current = state.runtime.load();
+    let (config_hash, config_version) = held(applier);
     let hello = SyncRequest {
         kind: Some(sync_request::Kind::Hello(Hello {
             node_id: state.node_id.clone(),
             hostname: hostname(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            config_hash: current.hash.clone(),
-            config_version: current.version,
-            labels: Default::default(),
+            config_hash,
+            config_version,
+            labels: link.labels.clone(),
         })),
     };
     if tx.send(hello).await.is_err() {
@@ -94,124 +166,64 @@ async fn session(state: &Arc<State>, endpoint: &str, got_snapshot: &mut bool) ->
         Err(e) => return e.into(),
     };
     set_connected(state, true);
-    tracing::info!(control_plane = %endpoint, "connected to control plane");
+    tracing::info!(control_plane = %link.endpoint, "connected to control plane");
+    let mut beat = tokio::time::interval(HEARTBEAT);
+    beat.tick().await;
+    let mut last_heard = Instant::now();
     loop {
-        let msg = match inbound.message().await {
-            Ok(Some(m)) => m,
-            Ok(None) => return SyncError::Closed,
-            Err(e) => return e.into(),
+        let answer = tokio::select! {
+            msg = inbound.message() => match msg {
+                Ok(Some(m)) => {
+                    last_heard = Instant::now();
+                    match handle(state, applier, m) {
+                        Some(a) => {
+                            *got_config = true;
+                            a
+                        }
+                        None => continue,
+                    }
+                }
+                Ok(None) => return SyncError::Closed,
+                Err(e) => return e.into(),
+            },
+            _ = beat.tick() => {
+                if last_heard.elapsed() > SILENCE {
+                    return SyncError::Silent(SILENCE);
+                }
+                let (config_hash, config_version) = held(applier);
+                SyncRequest {
+                    kind: Some(sync_request::Kind::Heartbeat(Heartbeat { config_hash, config_version })),
+                }
+            }
         };
-        let Some(sync_response::Kind::Snapshot(snap)) = msg.kind else {
-            continue;
-        };
-        *got_snapshot = true;
-        let answer = apply(state, snap);
         if tx.send(answer).await.is_err() {
             return SyncError::Closed;
         }
     }
 }
 
-/// Compiles and swaps in `snap`; returns the ACK or NACK to send.
-pub fn apply(state: &State, snap: Snapshot) -> SyncRequest {
-    let current = state.runtime.load();
-    if current.is_loaded() && current.hash == snap.config_hash {
-        tracing::debug!(version = snap.version, "snapshot already served");
-        return ack(snap.version, snap.config_hash);
-    }
-    let result = Config::from_entities(&snap.entities)
-        .map_err(|e| e.to_string())
-        .and_then(|cfg| compile(&cfg, snap.version, &snap.config_hash).map_err(|e| e.to_string()));
-    match result {
-        Ok(rt) => {
-            tracing::info!(
-                version = snap.version,
-                hash = %snap.config_hash,
-                routes = rt.routes.len(),
-                plugins = rt.plugins.len(),
-                "configuration applied"
-            );
-            state.metrics.config_version.set(snap.version as f64);
-            state.runtime.store(Arc::new(rt));
-            ack(snap.version, snap.config_hash)
-        }
-        Err(error) => {
-            tracing::error!(version = snap.version, %error, "configuration refused, keeping the previous one");
-            SyncRequest {
-                kind: Some(sync_request::Kind::Nack(Nack {
-                    version: snap.version,
-                    config_hash: snap.config_hash,
-                    error,
-                })),
-            }
-        }
+/// Runs the CPU-heavy compile of a config so that the proxy's tasks on this worker thread move
+/// to others meanwhile (on a multi-threaded runtime; directly otherwise).
+fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
     }
 }
 
-fn ack(version: u64, config_hash: String) -> SyncRequest {
-    SyncRequest {
-        kind: Some(sync_request::Kind::Ack(Ack {
-            version,
-            config_hash,
-        })),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proto::v1::Entity;
-
-    fn snap(version: u64, hash: &str, entities: Vec<Entity>) -> Snapshot {
-        Snapshot {
-            version,
-            config_hash: hash.into(),
-            entities,
-        }
-    }
-
-    #[test]
-    fn good_snapshot_is_acked_and_swapped_bad_one_nacked() {
-        let state = State::new("n".into()).unwrap();
-        let svc = Entity {
-            kind: "services".into(),
-            id: "00000000-0000-0000-0000-000000000001".into(),
-            json: br#"{"id":"00000000-0000-0000-0000-000000000001","host":"a"}"#.to_vec(),
-        };
-        let r = apply(
-            &state,
-            snap(1, "11111111111111111111111111111111", vec![svc]),
-        );
-        assert!(matches!(
-            r.kind,
-            Some(sync_request::Kind::Ack(Ack { version: 1, .. }))
-        ));
-        assert_eq!(state.runtime.load().version, 1);
-
-        let bad = Entity {
-            kind: "plugins".into(),
-            id: "00000000-0000-0000-0000-000000000002".into(),
-            json: br#"{"id":"00000000-0000-0000-0000-000000000002","name":"nope"}"#.to_vec(),
-        };
-        let r = apply(
-            &state,
-            snap(2, "22222222222222222222222222222222", vec![bad]),
-        );
-        match r.kind {
-            Some(sync_request::Kind::Nack(n)) => {
-                assert_eq!(n.version, 2);
-                assert!(n.error.contains("nope"), "{}", n.error);
-            }
-            other => panic!("expected nack, got {other:?}"),
-        }
-        assert_eq!(state.runtime.load().version, 1, "old runtime kept");
-
-        // Same hash again: just ACK, runtime untouched.
-        let r = apply(&state, snap(5, "11111111111111111111111111111111", vec![]));
-        assert!(matches!(
-            r.kind,
-            Some(sync_request::Kind::Ack(Ack { version: 5, .. }))
-        ));
-        assert_eq!(state.runtime.load().version, 1);
-    }
+/// One message from the CP; returns the answer to send, if any.
+fn handle(state: &State, applier: &mut Applier, msg: SyncResponse) -> Option<SyncRequest> {
+    let bytes = msg.encoded_len() as u64;
+    let (label, answer) = match msg.kind? {
+        sync_response::Kind::Snapshot(s) => ("snapshot", Some(off_runtime(|| applier.snapshot(s)))),
+        sync_response::Kind::Delta(d) => ("delta", Some(off_runtime(|| applier.delta(d)))),
+        sync_response::Kind::Heartbeat(_) => ("heartbeat", None),
+    };
+    state
+        .metrics
+        .sync_bytes
+        .with_label_values(&[label])
+        .inc_by(bytes);
+    answer
 }

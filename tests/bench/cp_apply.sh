@@ -16,7 +16,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cargo build --release --quiet -p control-plane
+[ "${BENCH_SKIP_BUILD:-}" = 1 ] || cargo build --release --quiet -p control-plane
 BIN=${CARGO_TARGET_DIR:-target}/release/control-plane
 python3 tests/bench/gen_deck.py "$N" "$WORK/a.yaml"
 python3 tests/bench/gen_deck.py "$N" "$WORK/b.yaml" --change

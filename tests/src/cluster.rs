@@ -50,6 +50,15 @@ pub async fn spawn_cp(dir: &TempDir) -> Result<ControlPlane> {
 
 /// Like [`spawn_cp`], with the cluster listener on `cluster_listen`.
 pub async fn spawn_cp_on(dir: &TempDir, cluster_listen: &str) -> Result<ControlPlane> {
+    spawn_cp_with(dir, cluster_listen, &[]).await
+}
+
+/// Like [`spawn_cp_on`], with `extra` flags for `serve` (e.g. `--cluster-cert`).
+pub async fn spawn_cp_with(
+    dir: &TempDir,
+    cluster_listen: &str,
+    extra: &[&str],
+) -> Result<ControlPlane> {
     let db = dir.join("kong.db");
     let mut cmd = Command::new(binary("control-plane")?);
     cmd.arg("serve")
@@ -57,6 +66,7 @@ pub async fn spawn_cp_on(dir: &TempDir, cluster_listen: &str) -> Result<ControlP
         .arg(format!("sqlite://{}", db.display()))
         .args(["--admin-listen", "127.0.0.1:0"])
         .args(["--cluster-listen", cluster_listen])
+        .args(extra)
         .env("RUST_LOG", "info");
     let mut process = Process::spawn("control-plane", cmd, &dir.join("control-plane.log"))?;
     let admin = process
@@ -136,6 +146,16 @@ impl DataPlane {
 
 /// Starts `data-plane` (named `name`, cache in `dir/<name>-cache`) against `control_plane`.
 pub async fn spawn_dp(dir: &TempDir, name: &str, control_plane: SocketAddr) -> Result<DataPlane> {
+    spawn_dp_with(dir, name, control_plane, &[]).await
+}
+
+/// Like [`spawn_dp`], with `extra` flags (e.g. `--cluster-dp-labels`).
+pub async fn spawn_dp_with(
+    dir: &TempDir,
+    name: &str,
+    control_plane: SocketAddr,
+    extra: &[&str],
+) -> Result<DataPlane> {
     let cache = dir.join(format!("{name}-cache"));
     std::fs::create_dir_all(&cache)?;
     let mut cmd = Command::new(binary("data-plane")?);
@@ -145,6 +165,7 @@ pub async fn spawn_dp(dir: &TempDir, name: &str, control_plane: SocketAddr) -> R
         .args(["--status-listen", "127.0.0.1:0"])
         .arg("--cache-dir")
         .arg(&cache)
+        .args(extra)
         .env("RUST_LOG", "info");
     let mut process = Process::spawn(name, cmd, &dir.join(format!("{name}.log")))?;
     let proxy = process
@@ -181,10 +202,27 @@ impl CliOutput {
 
 /// Runs `control-plane apply FILES --admin-url URL` with exactly the `DECK_` variables in `env`.
 pub async fn apply(admin_url: &str, files: &[&Path], env: &[(&str, &str)]) -> Result<CliOutput> {
+    apply_with(admin_url, files, &[], env).await
+}
+
+/// Like [`apply`], with `extra` flags (e.g. `--wait=10`).
+pub async fn apply_with(
+    admin_url: &str,
+    files: &[&Path],
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Result<CliOutput> {
     let mut args = vec!["apply".to_string()];
     args.extend(files.iter().map(|f| f.display().to_string()));
     args.extend(["--admin-url".to_string(), admin_url.to_string()]);
+    args.extend(extra.iter().map(|a| a.to_string()));
     run_cli(&args, env).await
+}
+
+/// Runs `control-plane ARGS` (any subcommand, e.g. `cert`) with no `DECK_` variables.
+pub async fn control_plane_cli(args: &[&str]) -> Result<CliOutput> {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    run_cli(&args, &[]).await
 }
 
 /// Runs `control-plane validate FILES` (offline) with exactly the `DECK_` variables in `env`.

@@ -80,6 +80,19 @@ impl HttpClient {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Result<Response> {
+        self.send_within(REQUEST_TIMEOUT, method, url, headers, body)
+            .await
+    }
+
+    /// Like [`HttpClient::send`], allowing `timeout` instead of the usual 30 s.
+    pub async fn send_within(
+        &self,
+        timeout: Duration,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: impl Into<Bytes>,
+    ) -> Result<Response> {
         let mut builder = Request::builder().method(method.clone()).uri(url);
         for (name, value) in headers {
             builder = builder.header(*name, *value);
@@ -95,9 +108,9 @@ impl HttpClient {
                 body,
             })
         };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        tokio::time::timeout(timeout, exchange)
             .await
-            .with_context(|| format!("{method} {url}: no answer within {REQUEST_TIMEOUT:?}"))?
+            .with_context(|| format!("{method} {url}: no answer within {timeout:?}"))?
             .with_context(|| format!("{method} {url}"))
     }
 }

@@ -75,6 +75,28 @@ impl Process {
         }
     }
 
+    /// Sends SIGTERM to exactly this child's pid (as Kubernetes does on a rolling restart).
+    pub fn terminate(&mut self) -> Result<()> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .context("running kill -TERM")?;
+        anyhow::ensure!(
+            status.success(),
+            "kill -TERM {} failed: {status}",
+            self.pid()
+        );
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for the child to exit, and returns its exit status.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus> {
+        let what = format!("{} to exit", self.name);
+        wait::until(&what, timeout, async || Ok(self.child.try_wait()?))
+            .await
+            .with_context(|| self.diagnostics())
+    }
+
     /// Waits until the log has a line with `phrase` followed by an address, and returns it.
     pub async fn wait_for_address(
         &mut self,

@@ -1,8 +1,12 @@
 //! SSE accounting: parses a streamed LLM response on the side, chunk by chunk as it passes to
-//! the client, to find usage (chat: final chunk `usage`; responses: `response.completed`).
+//! the client, to find usage (chat: final chunk `usage`; responses: `response.completed`), the
+//! MCP items of Responses API streams, and when the first and last chunks passed.
 
+use std::time::Instant;
+
+use super::mcp::McpItem;
 use super::openai;
-use super::Usage;
+use super::{AiAnalytics, Usage};
 
 /// Keeps only the unfinished tail of the stream; each complete event is parsed and dropped.
 #[derive(Debug, Default)]
@@ -10,6 +14,13 @@ pub struct SseUsage {
     buf: Vec<u8>,
     pub usage: Option<Usage>,
     pub model: Option<String>,
+    pub mcp: Vec<McpItem>,
+    /// Characters of streamed text, for the completion estimate.
+    text_chars: usize,
+    /// The first JSON-RPC error of an MCP answer (JSON or SSE), by kind.
+    rpc_error: Option<String>,
+    first_at: Option<Instant>,
+    last_at: Option<Instant>,
 }
 
 /// An unfinished event larger than this is dropped (usage events are small).
@@ -17,6 +28,11 @@ const MAX_EVENT: usize = 4 * 1024 * 1024;
 
 impl SseUsage {
     pub fn feed(&mut self, chunk: &[u8]) {
+        if !chunk.is_empty() {
+            let now = Instant::now();
+            self.first_at.get_or_insert(now);
+            self.last_at = Some(now);
+        }
         self.buf.extend_from_slice(chunk);
         while let Some((end, sep)) = find_boundary(&self.buf) {
             let event: Vec<u8> = self.buf.drain(..end + sep).take(end).collect();
@@ -35,6 +51,24 @@ impl SseUsage {
         }
     }
 
+    /// Ends the stream and hands what it showed to the request's analytics; `started` is
+    /// when the request began.
+    pub fn apply(&mut self, ai: &mut AiAnalytics, started: Instant) {
+        self.finish();
+        ai.usage = match self.usage {
+            Some(u) => u,
+            None => ai.estimated(super::estimate::completion_tokens(self.text_chars)),
+        };
+        if let Some(m) = &self.model {
+            ai.response_model = m.clone();
+        }
+        ai.mcp.append(&mut self.mcp);
+        if let (Some(first), Some(last)) = (self.first_at, self.last_at) {
+            ai.ttft_ms = Some(first.duration_since(started).as_secs_f64() * 1000.0);
+            ai.generation_ms = Some(last.duration_since(first).as_secs_f64() * 1000.0);
+        }
+    }
+
     fn event(&mut self, raw: &[u8]) {
         let text = String::from_utf8_lossy(raw);
         let data: Vec<&str> = text
@@ -42,7 +76,13 @@ impl SseUsage {
             .filter_map(|l| l.strip_prefix("data:"))
             .map(|d| d.strip_prefix(' ').unwrap_or(d))
             .collect();
-        if data.is_empty() {
+        // A plain JSON body (an MCP answer that is not SSE) is one "event".
+        let data = if data.is_empty() {
+            vec![text.trim()]
+        } else {
+            data
+        };
+        if data.iter().all(|d| d.is_empty()) {
             return;
         }
         let data = data.join("\n");
@@ -52,6 +92,13 @@ impl SseUsage {
         let Ok(v) = serde_json::from_str::<serde_json::Value>(&data) else {
             return;
         };
+        self.text_chars += super::estimate::streamed_text(&v);
+        if self.rpc_error.is_none() {
+            self.rpc_error = rpc_error_kind(&v);
+        }
+        if let Some(item) = McpItem::from_event(&v) {
+            self.mcp.push(item);
+        }
         // Responses API: the usage lives in the completed response.
         let body = if v["type"] == "response.completed" {
             &v["response"]
@@ -67,7 +114,35 @@ impl SseUsage {
     }
 }
 
-fn find_boundary(buf: &[u8]) -> Option<(usize, usize)> {
+/// The kind of error a JSON-RPC message reports: the standard name of its error code, or a
+/// tool result with `isError: true`.
+fn rpc_error_kind(v: &serde_json::Value) -> Option<String> {
+    if v["jsonrpc"] != "2.0" {
+        return None;
+    }
+    if let Some(e) = v.get("error").filter(|e| e.is_object()) {
+        let kind = match e["code"].as_i64() {
+            Some(-32700) => "Parse error",
+            Some(-32600) => "Invalid Request",
+            Some(-32601) => "Method not found",
+            Some(-32602) => "Invalid params",
+            Some(-32603) => "Internal error",
+            _ => "Server error",
+        };
+        return Some(kind.to_string());
+    }
+    (v["result"]["isError"] == true).then(|| "Tool error".to_string())
+}
+
+impl SseUsage {
+    /// Ends the stream and returns the JSON-RPC error it carried, if any (ai-mcp-proxy).
+    pub fn finish_rpc_error(&mut self) -> Option<String> {
+        self.finish();
+        self.rpc_error.take()
+    }
+}
+
+pub(crate) fn find_boundary(buf: &[u8]) -> Option<(usize, usize)> {
     let lf = buf.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2));
     let crlf = buf
         .windows(4)
@@ -119,6 +194,29 @@ mod tests {
                 total_tokens: 7
             })
         );
+    }
+
+    #[test]
+    fn estimates_without_usage_and_times_the_stream() {
+        let mut p = SseUsage::default();
+        let started = Instant::now();
+        p.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hello world\"}}]}\n\n");
+        p.feed(b"data: [DONE]\n\n");
+        let mut ai = AiAnalytics {
+            prompt_estimate: 7,
+            ..Default::default()
+        };
+        p.apply(&mut ai, started);
+        assert_eq!(
+            ai.usage,
+            Usage {
+                prompt_tokens: 7,
+                completion_tokens: 3,
+                total_tokens: 10
+            }
+        );
+        assert!(ai.ttft_ms.is_some_and(|t| t >= 0.0));
+        assert!(ai.generation_ms.is_some());
     }
 
     #[test]

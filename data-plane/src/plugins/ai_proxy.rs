@@ -1,18 +1,24 @@
 //! `ai-proxy` / `ai-proxy-advanced` access phase: one pipeline for both. Takes the client's
 //! buffered JSON body, picks a target, applies the model rule, options, streaming rule and auth,
-//! and yields the upstream request (or a Kong-style `{"error":{"message":…}}` rejection).
+//! translates the body to the target's provider format (`llm::provider`), and yields the
+//! upstream request (or a Kong-style `{"error":{"message":…}}` rejection). The response side
+//! (translation back to OpenAI format) is in `ai_proxy/response.rs`.
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{StatusCode, Uri};
-use proto::schema::plugins::ai::{Auth, Logging, Model, ParamLocation, RouteType};
+use proto::schema::plugins::ai::{
+    Auth, Logging, Model, ModelOptions, ParamLocation, Provider, RouteType,
+};
 use proto::schema::plugins::ai_proxy::AiProxyConfig;
 use proto::schema::plugins::ai_proxy_advanced::AiProxyAdvancedConfig;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::llm::balancer::RoundRobin;
-use crate::llm::{openai, AiAnalytics};
+use crate::llm::balancer::{Balancer, Criteria, InFlight};
+use crate::llm::provider::Call;
+use crate::llm::{endpoint, openai, AiAnalytics};
+use proto::schema::plugins::ai_proxy_advanced::Balancer as BalancerConfig;
 
 #[derive(Debug, Clone)]
 pub struct AiTarget {
@@ -20,6 +26,8 @@ pub struct AiTarget {
     pub model: Model,
     pub auth: Option<Auth>,
     pub logging: Logging,
+    /// `model.options`, defaulted once at compile time.
+    pub options: ModelOptions,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +42,11 @@ pub enum Streaming {
 pub struct AiPlugin {
     pub id: Uuid,
     pub targets: Vec<AiTarget>,
-    balancer: RoundRobin,
+    balancer: Balancer,
+    /// `balancer.failover_criteria`, `retries` and `hash_on_header` (ai-proxy: none).
+    pub criteria: Criteria,
+    pub retries: u32,
+    hash_header: String,
     pub streaming: Streaming,
     pub max_request_body_size: u64,
     pub model_name_header: bool,
@@ -52,7 +64,14 @@ pub struct AiRequest {
     pub analytics: AiAnalytics,
     /// `openai/<model>` for `X-Kong-LLM-Model` (when `model_name_header`).
     pub model_header: Option<String>,
+    /// The targets of this and earlier attempts.
+    pub tried: Vec<usize>,
+    /// Keeps the target's in-flight count (least-connections) while the request lasts.
+    pub inflight: Option<InFlight>,
 }
+
+/// The message when no target is left to pick.
+const NO_TARGET: &str = "no AI target available";
 
 /// A request the plugin answers itself.
 #[derive(Debug)]
@@ -82,11 +101,18 @@ impl AiPlugin {
             id,
             targets: vec![AiTarget {
                 route_type: c.route_type,
+                options: c.model.options.clone().unwrap_or_default(),
                 model: c.model,
-                auth: c.auth,
+                auth: c.auth.map(|mut a| {
+                    secrets::resolve_auth(&mut a);
+                    a
+                }),
                 logging: c.logging,
             }],
-            balancer: RoundRobin::new(&[1]),
+            balancer: Balancer::new(&BalancerConfig::default(), &[1]),
+            criteria: Criteria::default(),
+            retries: 0,
+            hash_header: String::new(),
             streaming: parse_streaming(&c.response_streaming),
             max_request_body_size: c.max_request_body_size,
             model_name_header: c.model_name_header,
@@ -103,12 +129,19 @@ impl AiPlugin {
                 .into_iter()
                 .map(|t| AiTarget {
                     route_type: t.route_type,
+                    options: t.model.options.clone().unwrap_or_default(),
                     model: t.model,
-                    auth: t.auth,
+                    auth: t.auth.map(|mut a| {
+                        secrets::resolve_auth(&mut a);
+                        a
+                    }),
                     logging: t.logging,
                 })
                 .collect(),
-            balancer: RoundRobin::new(&weights),
+            balancer: Balancer::new(&c.balancer, &weights),
+            criteria: Criteria::parse(&c.balancer.failover_criteria),
+            retries: c.balancer.retries,
+            hash_header: c.balancer.hash_on_header.clone(),
             streaming: parse_streaming(&c.response_streaming),
             max_request_body_size: c.max_request_body_size,
             model_name_header: c.model_name_header,
@@ -167,6 +200,18 @@ impl AiPlugin {
         client_headers: &http::HeaderMap,
         body: &[u8],
     ) -> Result<AiRequest, AiReject> {
+        self.prepare_attempt(path, query, client_headers, body, &[])
+    }
+
+    /// One attempt, on a target not in `tried` (the targets of earlier failed attempts).
+    pub fn prepare_attempt(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        client_headers: &http::HeaderMap,
+        body: &[u8],
+        tried: &[usize],
+    ) -> Result<AiRequest, AiReject> {
         if self.max_request_body_size > 0 && body.len() as u64 > self.max_request_body_size {
             return Err(self.too_large());
         }
@@ -186,11 +231,29 @@ impl AiPlugin {
             .and_then(Value::as_str)
             .filter(|m| !m.is_empty())
             .map(str::to_string);
-        let idx = self.balancer.next().unwrap_or(0);
+        // `model_alias`: a client model naming an alias limits the pick to those targets.
+        fn alias_of(t: &AiTarget) -> Option<&str> {
+            t.model.model_alias.as_deref().filter(|a| !a.is_empty())
+        }
+        let aliased = client_model
+            .as_deref()
+            .is_some_and(|m| self.targets.iter().any(|t| alias_of(t) == Some(m)));
+        let mut excluded = tried.to_vec();
+        if aliased {
+            excluded.extend(
+                (0..self.targets.len())
+                    .filter(|i| alias_of(&self.targets[*i]) != client_model.as_deref()),
+            );
+        }
+        let hash_key = client_headers
+            .get(self.hash_header.as_str())
+            .and_then(|v| v.to_str().ok());
+        let picked = self.balancer.pick(&excluded, hash_key);
+        let idx = picked.unwrap_or(usize::MAX);
         let Some(target) = self.targets.get(idx) else {
             return Err(self.reject(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "no AI target configured",
+                NO_TARGET,
                 client_model.as_deref(),
                 false,
             ));
@@ -200,6 +263,7 @@ impl AiPlugin {
 
         // The model rule.
         let configured = target.model.name.clone().filter(|n| !n.is_empty());
+        let client_model = if aliased { None } else { client_model };
         let model = match (&configured, &client_model) {
             (Some(cfg), Some(client)) if cfg != client && !preserve => {
                 return Err(self.reject(
@@ -234,17 +298,27 @@ impl AiPlugin {
         }
         let stream = wants_stream || self.streaming == Streaming::Always;
 
-        let options = target.model.options.clone().unwrap_or_default();
+        let options = &target.options;
+        let call = Call {
+            provider: target.model.provider,
+            route_type: target.route_type,
+            model: &model,
+            options,
+            stream,
+        };
+        if let Err(e) = call.format() {
+            return Err(self.reject(e.status(), &e.to_string(), Some(&model), log));
+        }
         if !preserve {
             json.insert("model".into(), Value::String(model.clone()));
             if stream {
                 json.insert("stream".into(), Value::Bool(true));
             }
-            openai::merge_options(&mut json, &options, target.route_type);
+            openai::merge_options(&mut json, options, target.route_type);
         }
 
         // Auth.
-        let mut headers = Vec::new();
+        let mut headers = call.headers();
         let mut extra_query: Option<(String, String)> = None;
         if let Some(a) = &target.auth {
             if let (Some(n), Some(v)) = (&a.header_name, &a.header_value) {
@@ -271,15 +345,28 @@ impl AiPlugin {
             }
         }
 
+        let prompt_estimate = crate::llm::estimate::prompt_tokens(&json, stream);
         let body = if preserve {
             Bytes::copy_from_slice(body)
         } else {
-            Bytes::from(Value::Object(json).to_string())
+            let upstream = call
+                .request_body(json)
+                .map_err(|e| self.reject(e.status(), &e.to_string(), Some(&model), log))?;
+            Bytes::from(upstream.to_string())
         };
-        let uri = upstream_uri(target, &options, path, query, extra_query.as_ref())
-            .map_err(|e| self.reject(StatusCode::INTERNAL_SERVER_ERROR, &e, Some(&model), log))?;
+        let uri = endpoint::uri(&call, path, query, extra_query.as_ref())
+            .map_err(|e| self.reject(e.status(), &e.to_string(), Some(&model), log))?;
+        if target.model.provider == Provider::Bedrock {
+            let signed = sign_bedrock(target, &uri, &body)
+                .map_err(|e| self.reject(e.status(), &e.to_string(), Some(&model), log))?;
+            headers.extend(signed);
+        }
 
+        let mut tried = tried.to_vec();
+        tried.push(idx);
         Ok(AiRequest {
+            tried,
+            inflight: self.balancer.begin(idx),
             target: idx,
             uri,
             headers,
@@ -296,211 +383,37 @@ impl AiPlugin {
                 input_cost: options.input_cost,
                 output_cost: options.output_cost,
                 log_statistics: log,
+                prompt_estimate,
                 ..Default::default()
             },
         })
     }
 }
 
-/// The upstream URL: `upstream_url` as is when set (client query kept), else OpenAI's default
-/// host and the route type's path (preserve: `upstream_path` or the client's path).
-fn upstream_uri(
-    t: &AiTarget,
-    o: &proto::schema::plugins::ai::ModelOptions,
-    client_path: &str,
-    client_query: Option<&str>,
-    extra: Option<&(String, String)>,
-) -> Result<Uri, String> {
-    let (scheme, authority, mut path) = match &o.upstream_url {
-        Some(url) => {
-            let u: Uri = url
-                .parse()
-                .map_err(|e| format!("bad upstream_url '{url}': {e}"))?;
-            let scheme = u.scheme_str().unwrap_or("https").to_string();
-            let authority = u
-                .authority()
-                .map(|a| a.to_string())
-                .ok_or_else(|| format!("upstream_url '{url}' has no host"))?;
-            let p = u.path().to_string();
-            let path = if t.route_type == RouteType::Preserve && (p.is_empty() || p == "/") {
-                client_path.to_string()
-            } else {
-                p
-            };
-            (scheme, authority, path)
-        }
-        None => (
-            openai::DEFAULT_SCHEME.to_string(),
-            openai::DEFAULT_AUTHORITY.to_string(),
-            openai::path(t.route_type)
-                .unwrap_or(client_path)
-                .to_string(),
-        ),
-    };
-    if let Some(p) = &o.upstream_path {
-        path = p.clone();
-    }
-    let mut query: Vec<String> = client_query
-        .filter(|q| !q.is_empty())
-        .map(|q| vec![q.to_string()])
-        .unwrap_or_default();
-    if let Some((k, v)) = extra {
-        query.push(format!("{k}={v}"));
-    }
-    let pq = if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{}", query.join("&"))
-    };
-    format!("{scheme}://{authority}{pq}")
-        .parse()
-        .map_err(|e| format!("bad upstream url: {e}"))
+/// The SigV4 headers of a Bedrock request, signed now.
+fn sign_bedrock(
+    target: &AiTarget,
+    uri: &Uri,
+    body: &[u8],
+) -> Result<Vec<(HeaderName, HeaderValue)>, crate::llm::error::TranslateError> {
+    use crate::llm::{bedrock, error::TranslateError};
+    let creds = bedrock::credentials(target.auth.as_ref()).ok_or_else(|| {
+        TranslateError::Url(
+            "provider bedrock needs auth.aws_access_key_id/aws_secret_access_key (or AWS_* env)"
+                .into(),
+        )
+    })?;
+    let region = bedrock::region(&target.options).unwrap_or_else(|| "us-east-1".into());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    bedrock::sign(uri, body, &creds, &region, now)
 }
 
+mod attempts;
+mod secrets;
+pub use attempts::Seen;
+mod response;
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proto::schema::plugins::PluginConfig;
-    use serde_json::json;
-
-    fn tutorial_plugin() -> AiPlugin {
-        let target = |name: &str| {
-            json!({
-                "model": {"name": name, "provider": "openai", "options": {"max_tokens": 512, "temperature": 1.0}},
-                "route_type": "llm/v1/responses",
-                "logging": {"log_payloads": true, "log_statistics": true},
-                "auth": {"header_name": "Authorization", "header_value": "Bearer sk-test"},
-                "weight": 50
-            })
-        };
-        let cfg = PluginConfig::parse(
-            "ai-proxy-advanced",
-            &json!({"balancer": {"algorithm": "round-robin"}, "targets": [target("gpt-4"), target("gpt-4o")]}),
-        )
-        .unwrap();
-        match cfg {
-            PluginConfig::AiProxyAdvanced(c) => AiPlugin::from_advanced(Uuid::nil(), *c),
-            other => panic!("unexpected {other:?}"),
-        }
-    }
-
-    fn body_of(r: &AiRequest) -> Value {
-        serde_json::from_slice(&r.body).unwrap()
-    }
-
-    #[test]
-    fn round_robin_alternates_models_and_sets_options() {
-        let p = tutorial_plugin();
-        let h = http::HeaderMap::new();
-        let mut models = Vec::new();
-        for _ in 0..4 {
-            let r = p
-                .prepare("/anything", None, &h, br#"{"input":"hi"}"#)
-                .unwrap();
-            let b = body_of(&r);
-            assert_eq!(b["max_output_tokens"], json!(512));
-            assert_eq!(r.uri.to_string(), "https://api.openai.com:443/v1/responses");
-            assert_eq!(r.headers[0].1, "Bearer sk-test");
-            models.push(b["model"].as_str().unwrap().to_string());
-        }
-        assert_eq!(models, ["gpt-4", "gpt-4o", "gpt-4", "gpt-4o"]);
-    }
-
-    #[test]
-    fn own_model_is_refused_with_unspecified_provider() {
-        let p = tutorial_plugin();
-        let e = p
-            .prepare(
-                "/",
-                None,
-                &http::HeaderMap::new(),
-                br#"{"model":"gpt-3.5","input":"x"}"#,
-            )
-            .unwrap_err();
-        assert_eq!(e.status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            e.body(),
-            r#"{"error":{"message":"cannot use own model - must be: gpt-4"}}"#
-        );
-        assert_eq!(e.analytics.provider, "UNSPECIFIED");
-        assert_eq!(e.analytics.request_model, "gpt-3.5");
-        assert!(e.analytics.log_statistics);
-    }
-
-    #[test]
-    fn bad_json_and_missing_model() {
-        let p = tutorial_plugin();
-        let e = p
-            .prepare("/", None, &http::HeaderMap::new(), b"[1]")
-            .unwrap_err();
-        assert!(e.message.starts_with("content-type header does not match"));
-        let cfg = PluginConfig::parse(
-            "ai-proxy",
-            &json!({"route_type": "llm/v1/chat", "model": {"provider": "openai"}, "response_streaming": "deny"}),
-        )
-        .unwrap();
-        let PluginConfig::AiProxy(c) = cfg else {
-            panic!()
-        };
-        let p = AiPlugin::from_ai_proxy(Uuid::nil(), *c);
-        let e = p
-            .prepare("/", None, &http::HeaderMap::new(), br#"{"messages":[]}"#)
-            .unwrap_err();
-        assert_eq!(
-            e.message,
-            "model parameter not found in request, nor in gateway configuration"
-        );
-        let e = p
-            .prepare(
-                "/",
-                None,
-                &http::HeaderMap::new(),
-                br#"{"model":"m","stream":true}"#,
-            )
-            .unwrap_err();
-        assert_eq!(e.message, "response streaming is not enabled for this LLM");
-        let ok = p
-            .prepare("/", None, &http::HeaderMap::new(), br#"{"model":"mine"}"#)
-            .unwrap();
-        assert_eq!(ok.analytics.request_model, "mine");
-        assert_eq!(ok.uri.path(), "/v1/chat/completions");
-    }
-
-    #[test]
-    fn upstream_url_used_as_is_with_client_query_and_query_auth() {
-        let cfg = PluginConfig::parse(
-            "ai-proxy",
-            &json!({"route_type": "llm/v1/chat",
-                    "model": {"provider": "openai", "name": "gpt-4", "options": {"upstream_url": "http://127.0.0.1:9/v1/chat/completions"}},
-                    "auth": {"param_name": "key", "param_value": "s", "param_location": "query"}}),
-        )
-        .unwrap();
-        let PluginConfig::AiProxy(c) = cfg else {
-            panic!()
-        };
-        let p = AiPlugin::from_ai_proxy(Uuid::nil(), *c);
-        let r = p
-            .prepare(
-                "/chat",
-                Some("a=1"),
-                &http::HeaderMap::new(),
-                br#"{"messages":[]}"#,
-            )
-            .unwrap();
-        assert_eq!(
-            r.uri.to_string(),
-            "http://127.0.0.1:9/v1/chat/completions?a=1&key=s"
-        );
-        assert_eq!(r.model_header.as_deref(), Some("openai/gpt-4"));
-    }
-
-    #[test]
-    fn body_size_limit() {
-        let mut p = tutorial_plugin();
-        p.max_request_body_size = 4;
-        let e = p
-            .prepare("/", None, &http::HeaderMap::new(), b"{\"a\":1}")
-            .unwrap_err();
-        assert_eq!(e.status, StatusCode::PAYLOAD_TOO_LARGE);
-    }
-}
+mod tests;

@@ -5,6 +5,7 @@ use proto::schema::plugins::prometheus::PrometheusConfig;
 
 use crate::llm::AiAnalytics;
 use crate::metrics::Metrics;
+use crate::plugins::ai_mcp_proxy::McpRpc;
 
 const WORKSPACE: &str = "default";
 
@@ -23,6 +24,8 @@ pub struct LogRecord {
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub ai: Option<AiAnalytics>,
+    /// The JSON-RPC call of an `ai-mcp-proxy` request.
+    pub mcp: Option<McpRpc>,
 }
 
 /// Records `rec` under the flags of the prometheus instance that applied to the request.
@@ -70,6 +73,43 @@ pub fn log(metrics: &Metrics, cfg: &PrometheusConfig, rec: &LogRecord) {
             log_ai(metrics, ai);
         }
     }
+    if let Some(mcp) = rec.mcp.as_ref().filter(|m| m.log_statistics) {
+        if cfg.ai_metrics_enabled() {
+            log_mcp(metrics, rec, mcp);
+        }
+    }
+}
+
+/// `kong_ai_mcp_*` for one `ai-mcp-proxy` request.
+fn log_mcp(metrics: &Metrics, rec: &LogRecord, mcp: &McpRpc) {
+    let labels = [
+        rec.service.as_str(),
+        rec.route.as_str(),
+        mcp.method.as_str(),
+        WORKSPACE,
+        mcp.tool_name.as_str(),
+    ];
+    metrics
+        .mcp_latency
+        .with_label_values(&labels)
+        .observe(rec.request_latency_ms);
+    metrics
+        .mcp_body_size
+        .with_label_values(&labels)
+        .observe(rec.bytes_out as f64);
+    if let Some(kind) = mcp.error_type(rec.status) {
+        metrics
+            .mcp_errors
+            .with_label_values(&[
+                labels[0],
+                labels[1],
+                kind.as_str(),
+                labels[2],
+                WORKSPACE,
+                labels[4],
+            ])
+            .inc();
+    }
 }
 
 fn log_ai(metrics: &Metrics, ai: &AiAnalytics) {
@@ -101,6 +141,26 @@ fn log_ai(metrics: &Metrics, ai: &AiAnalytics) {
     }
     if let Some(l) = ai.llm_latency_ms.filter(|l| *l >= 0.0) {
         metrics.ai_latency.with_label_values(&labels).observe(l);
+    }
+    if let Some(t) = ai.ttft_ms.filter(|t| *t >= 0.0) {
+        metrics.ai_ttft.with_label_values(&labels).observe(t);
+    }
+    if let Some(t) = ai.tpot_ms().filter(|t| *t >= 0.0) {
+        metrics.ai_tpot.with_label_values(&labels).observe(t);
+    }
+    for m in &ai.mcp {
+        metrics
+            .ai_mcp_calls
+            .with_label_values(&[
+                labels[0],
+                labels[1],
+                m.server_label.as_str(),
+                m.tool.as_str(),
+                m.kind.as_str(),
+                m.status.as_str(),
+                WORKSPACE,
+            ])
+            .inc();
     }
 }
 
@@ -136,6 +196,7 @@ mod tests {
                 log_statistics: true,
                 ..Default::default()
             }),
+            mcp: None,
         }
     }
 

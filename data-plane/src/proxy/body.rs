@@ -63,13 +63,11 @@ impl LoggedBody {
         };
         rec.request_latency_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         if let (Some(sse), Some(ai)) = (self.sse.as_mut(), rec.ai.as_mut()) {
-            sse.finish();
-            if let Some(u) = sse.usage {
-                ai.usage = u;
-            }
-            if let Some(m) = &sse.model {
-                ai.response_model = m.clone();
-            }
+            sse.apply(ai, self.started);
+        }
+        // ai-mcp-proxy: the JSON-RPC error of the answer, if any.
+        if let (Some(sse), Some(mcp)) = (self.sse.as_mut(), rec.mcp.as_mut()) {
+            mcp.rpc_error = sse.finish_rpc_error();
         }
         f(rec);
     }

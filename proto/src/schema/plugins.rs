@@ -2,6 +2,7 @@
 //! dispatch from `(name, config JSON)` to a checked config with defaults filled.
 
 pub mod ai;
+pub mod ai_mcp_proxy;
 pub mod ai_proxy;
 pub mod ai_proxy_advanced;
 pub mod key_auth;
@@ -18,6 +19,7 @@ pub const AVAILABLE: &[(&str, i32)] = &[
     ("key-auth", key_auth::PRIORITY),
     ("ai-proxy", ai_proxy::PRIORITY),
     ("ai-proxy-advanced", ai_proxy_advanced::PRIORITY),
+    ("ai-mcp-proxy", ai_mcp_proxy::PRIORITY),
     ("prometheus", prometheus::PRIORITY),
 ];
 
@@ -28,6 +30,7 @@ pub enum PluginConfig {
     Prometheus(prometheus::PrometheusConfig),
     AiProxy(Box<ai_proxy::AiProxyConfig>),
     AiProxyAdvanced(Box<ai_proxy_advanced::AiProxyAdvancedConfig>),
+    AiMcpProxy(Box<ai_mcp_proxy::AiMcpProxyConfig>),
 }
 
 impl PluginConfig {
@@ -41,6 +44,7 @@ impl PluginConfig {
             "prometheus" => typed(config).map(Self::Prometheus),
             "ai-proxy" => typed(config).map(|c| Self::AiProxy(Box::new(c))),
             "ai-proxy-advanced" => typed(config).map(|c| Self::AiProxyAdvanced(Box::new(c))),
+            "ai-mcp-proxy" => typed(config).map(|c| Self::AiMcpProxy(Box::new(c))),
             other => {
                 return Err(vec![FieldError::new(
                     "name",
@@ -65,6 +69,7 @@ impl PluginConfig {
             Self::Prometheus(_) => Vec::new(),
             Self::AiProxy(c) => c.validate(),
             Self::AiProxyAdvanced(c) => c.validate(),
+            Self::AiMcpProxy(c) => c.validate(),
         }
     }
 
@@ -75,6 +80,7 @@ impl PluginConfig {
             Self::Prometheus(c) => serde_json::to_value(c),
             Self::AiProxy(c) => serde_json::to_value(c),
             Self::AiProxyAdvanced(c) => serde_json::to_value(c),
+            Self::AiMcpProxy(c) => serde_json::to_value(c),
         };
         v.unwrap_or(Value::Null)
     }
@@ -90,6 +96,7 @@ impl PluginConfig {
             Self::Prometheus(_) => "prometheus",
             Self::AiProxy(_) => "ai-proxy",
             Self::AiProxyAdvanced(_) => "ai-proxy-advanced",
+            Self::AiMcpProxy(_) => "ai-mcp-proxy",
         }
     }
 

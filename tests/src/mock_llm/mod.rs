@@ -1,6 +1,10 @@
 //! An OpenAI-compatible mock upstream on 127.0.0.1: answers chat, completions, embeddings and
 //! responses calls (JSON or SSE), echoes the request's `model`, and records every request.
+//! A request header `x-mock-stream-gap-ms: N` spaces the events of an SSE answer N ms apart
+//! (default 5 ms), for tests that need a slow stream. Path prefixes force failures for fail-over
+//! tests: `/status/NNN/…` answers status NNN, `/delay/MS/…` waits MS ms before answering.
 
+mod mcp_calls;
 mod openai;
 mod responses;
 mod sse;
@@ -25,6 +29,9 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub use openai::{estimate_tokens, Reply};
+
+/// Request header: milliseconds between two SSE events of the answer.
+pub const STREAM_GAP_HEADER: &str = "x-mock-stream-gap-ms";
 
 /// The body type of every mock response.
 pub type MockBody = BoxBody<Bytes, Infallible>;
@@ -126,16 +133,34 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
     }
 }
 
+/// `/delay/MS/…`: how long to wait before answering.
+fn forced_delay(path: &str) -> Option<u64> {
+    path.strip_prefix("/delay/")?
+        .split('/')
+        .next()?
+        .parse()
+        .ok()
+}
+
 async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<MockBody>, Infallible> {
     let (parts, body) = req.into_parts();
+    let gap = parts
+        .headers
+        .get(STREAM_GAP_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .map_or(sse::EVENT_GAP, std::time::Duration::from_millis);
     let body = body
         .collect()
         .await
         .map(|b| b.to_bytes())
         .unwrap_or_default();
+    if let Some(ms) = forced_delay(parts.uri.path()) {
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+    }
     let id = state.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let answer = openai::answer(&parts.method, parts.uri.path(), &body, id);
     let recorded = RecordedRequest {
@@ -167,7 +192,7 @@ async fn handle(
             r
         }
         Reply::Stream { events } => {
-            let mut r = Response::new(sse::body(events));
+            let mut r = Response::new(sse::body(events, gap));
             r.headers_mut().insert(
                 CONTENT_TYPE,
                 HeaderValue::from_static("text/event-stream; charset=utf-8"),

@@ -65,8 +65,24 @@ pub fn now() -> u64 {
         .unwrap_or(0)
 }
 
+/// A path prefix `/status/NNN/` makes the mock answer that status with an OpenAI error body
+/// (for fail-over tests); the rest of the path is ignored.
+fn forced_status(path: &str) -> Option<StatusCode> {
+    let rest = path.strip_prefix("/status/")?;
+    let code = rest.split('/').next()?.parse::<u16>().ok()?;
+    StatusCode::from_u16(code).ok()
+}
+
 /// Routes one request to its endpoint.
 pub fn answer(method: &Method, path: &str, body: &[u8], id: u64) -> Answer {
+    if let Some(status) = forced_status(path) {
+        return Answer::error(
+            status,
+            "The mock was asked to fail",
+            None,
+            Some("mock_forced"),
+        );
+    }
     let endpoint = [
         "/chat/completions",
         "/completions",

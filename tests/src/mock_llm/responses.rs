@@ -1,5 +1,6 @@
 //! The OpenAI Responses API (`POST /v1/responses`): a response object with an `mcp_list_tools`
-//! item when the request carries an `mcp` tool, a message item, and usage; or its SSE stream.
+//! item when the request carries an `mcp` tool (plus `mcp_call` items when its `allowed_tools`
+//! asks, see `mcp_calls`), a message item, and usage; or its SSE stream.
 
 use serde_json::{json, Value};
 
@@ -124,6 +125,7 @@ pub fn answer(request: &Value, model: &str, id: u64, stream: bool) -> (Reply, u6
         .enumerate()
         .map(|(n, label)| list_tools_item(label, id, n))
         .collect();
+    output.extend(super::mcp_calls::items(request, id));
     output.push(message_item(id, &text, "completed"));
     let usage = json!({
         "input_tokens": input_tokens,

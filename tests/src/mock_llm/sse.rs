@@ -11,8 +11,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::MockBody;
 
-/// Pause between two events, so clients really see a stream.
-const EVENT_GAP: Duration = Duration::from_millis(5);
+/// Default pause between two events, so clients really see a stream.
+pub const EVENT_GAP: Duration = Duration::from_millis(5);
 
 /// `data: {json}\n\n` (chat completions style: no event name).
 pub fn data(json: &Value) -> String {
@@ -29,15 +29,15 @@ pub fn done() -> String {
     "data: [DONE]\n\n".to_string()
 }
 
-/// A body that sends `events` one by one.
-pub fn body(events: Vec<String>) -> MockBody {
+/// A body that sends `events` one by one, `gap` apart.
+pub fn body(events: Vec<String>, gap: Duration) -> MockBody {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, Infallible>>(4);
     tokio::spawn(async move {
         for event in events {
             if tx.send(Ok(Frame::data(Bytes::from(event)))).await.is_err() {
                 return;
             }
-            tokio::time::sleep(EVENT_GAP).await;
+            tokio::time::sleep(gap).await;
         }
     });
     StreamBody::new(ReceiverStream::new(rx)).boxed()

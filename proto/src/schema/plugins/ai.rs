@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod providers;
+
 use crate::schema::entities::between;
 use crate::schema::error::FieldError;
 
@@ -58,7 +60,17 @@ pub enum Provider {
 }
 
 impl Provider {
-    pub const SUPPORTED: &'static [Provider] = &[Provider::Openai];
+    pub const SUPPORTED: &'static [Provider] = &[
+        Provider::Openai,
+        Provider::Azure,
+        Provider::Anthropic,
+        Provider::Bedrock,
+        Provider::Cohere,
+        Provider::Gemini,
+        Provider::Llama2,
+        Provider::Mistral,
+        Provider::Ollama,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -121,16 +121,61 @@ impl AiProxyAdvancedConfig {
             errs.extend(
                 ai::validate_model(&t.model, t.auth.as_ref())
                     .into_iter()
+                    .chain(ai::providers::validate(&t.model, t.route_type))
                     .map(|e| e.under(&at)),
             );
             if !(1..=65535).contains(&t.weight) {
                 errs.push(between(&format!("{at}.weight"), 1, 65535));
             }
         }
-        if !matches!(self.balancer.algorithm, Algorithm::RoundRobin) {
+        if self.balancer.algorithm == Algorithm::Semantic {
             errs.push(FieldError::new(
                 "balancer.algorithm",
-                "only 'round-robin' is supported by this gateway yet",
+                "'semantic' is not supported by this gateway yet",
+            ));
+        }
+        let b = &self.balancer;
+        for (f, v) in [
+            ("connect_timeout", b.connect_timeout),
+            ("read_timeout", b.read_timeout),
+            ("write_timeout", b.write_timeout),
+            ("fail_timeout", b.fail_timeout),
+        ] {
+            if !(1..=2_147_483_646).contains(&v) {
+                errs.push(between(&format!("balancer.{f}"), 1, 2_147_483_646));
+            }
+        }
+        if b.max_fails > 32767 {
+            errs.push(between("balancer.max_fails", 0, 32767));
+        }
+        if !(10..=65536).contains(&b.slots) {
+            errs.push(between("balancer.slots", 10, 65536));
+        }
+        const CRITERIA: &[&str] = &[
+            "error",
+            "http_403",
+            "http_404",
+            "http_429",
+            "http_500",
+            "http_502",
+            "http_503",
+            "http_504",
+            "invalid_header",
+            "non_idempotent",
+            "timeout",
+        ];
+        for (i, c) in b.failover_criteria.iter().enumerate() {
+            if !CRITERIA.contains(&c.as_str()) {
+                errs.push(FieldError::new(
+                    format!("balancer.failover_criteria[{i}]"),
+                    format!("expected one of: {}", CRITERIA.join(", ")),
+                ));
+            }
+        }
+        if !matches!(b.latency_strategy.as_str(), "tpot" | "e2e") {
+            errs.push(FieldError::new(
+                "balancer.latency_strategy",
+                "expected one of: e2e, tpot",
             ));
         }
         if self.balancer.retries > 32767 {

@@ -1,0 +1,164 @@
+//! Snapshot → delta: what changed between the snapshot a DP holds and the new one, as the
+//! entities to upsert and the ones to delete. Falls back to a full snapshot when the delta would
+//! not be smaller.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use proto::v1::{self, Delta, EntityRef};
+
+use crate::snapshot::Snapshot;
+
+/// The last delta computed, shared by every DP stream: when all DPs held the previous version
+/// (the usual case) it is computed once, not once per DP.
+#[derive(Clone, Default)]
+pub struct Shared {
+    last: Arc<Mutex<Option<Memo>>>,
+}
+
+struct Memo {
+    base: String,
+    target: String,
+    delta: Option<Arc<Delta>>,
+}
+
+impl Shared {
+    /// [`between`], remembered for the last (base, target) pair asked for.
+    pub fn between(&self, base: &Snapshot, target: &Snapshot) -> Option<Arc<Delta>> {
+        let mut last = match self.last.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(m) = last.as_ref() {
+            if m.base == base.hash && m.target == target.hash {
+                return m.delta.clone();
+            }
+        }
+        let delta = between(base, target).map(Arc::new);
+        *last = Some(Memo {
+            base: base.hash.clone(),
+            target: target.hash.clone(),
+            delta: delta.clone(),
+        });
+        delta
+    }
+}
+
+/// The delta from `base` to `target`, or `None` when sending `target` whole is as cheap.
+pub fn between(base: &Snapshot, target: &Snapshot) -> Option<Delta> {
+    let old: HashMap<(&str, &str), &[u8]> = base
+        .entities
+        .iter()
+        .map(|e| ((e.kind.as_str(), e.id.as_str()), e.json.as_slice()))
+        .collect();
+    let mut seen = 0usize;
+    let mut upserts: Vec<v1::Entity> = Vec::new();
+    for e in &target.entities {
+        match old.get(&(e.kind.as_str(), e.id.as_str())) {
+            Some(json) => {
+                seen += 1;
+                if *json != e.json.as_slice() {
+                    upserts.push(e.clone());
+                }
+            }
+            None => upserts.push(e.clone()),
+        }
+        if upserts.len() * 2 > target.entities.len().max(1) {
+            return None;
+        }
+    }
+    let deletes: Vec<EntityRef> = if seen == old.len() {
+        Vec::new()
+    } else {
+        let new: std::collections::HashSet<(&str, &str)> = target
+            .entities
+            .iter()
+            .map(|e| (e.kind.as_str(), e.id.as_str()))
+            .collect();
+        base.entities
+            .iter()
+            .filter(|e| !new.contains(&(e.kind.as_str(), e.id.as_str())))
+            .map(|e| EntityRef {
+                kind: e.kind.clone(),
+                id: e.id.clone(),
+            })
+            .collect()
+    };
+    if (upserts.len() + deletes.len()) * 2 > target.entities.len().max(1) {
+        return None;
+    }
+    Some(Delta {
+        base_version: base.version,
+        base_hash: base.hash.clone(),
+        version: target.version,
+        config_hash: target.hash.clone(),
+        upserts,
+        deletes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(kind: &str, id: &str, json: &str) -> v1::Entity {
+        v1::Entity {
+            kind: kind.into(),
+            id: id.into(),
+            json: json.as_bytes().to_vec(),
+        }
+    }
+
+    fn snap(version: u64, entities: Vec<v1::Entity>) -> Snapshot {
+        Snapshot {
+            version,
+            hash: proto::schema::hash::of_entities(&entities),
+            entities,
+        }
+    }
+
+    fn many(n: usize) -> Vec<v1::Entity> {
+        (0..n)
+            .map(|i| e("services", &format!("{i:04}"), &format!("s{i}")))
+            .collect()
+    }
+
+    #[test]
+    fn only_changes_are_sent() {
+        let base = snap(1, many(10));
+        let mut next = many(10);
+        next[3].json = b"changed".to_vec();
+        next.remove(7);
+        next.push(e("routes", "r", "new"));
+        let target = snap(2, next);
+        let d = between(&base, &target).unwrap();
+        assert_eq!((d.base_version, d.version), (1, 2));
+        assert_eq!(d.base_hash, base.hash);
+        assert_eq!(d.config_hash, target.hash);
+        let ups: Vec<&str> = d.upserts.iter().map(|u| u.id.as_str()).collect();
+        assert_eq!(ups, vec!["0003", "r"]);
+        assert_eq!(d.deletes.len(), 1);
+        assert_eq!(d.deletes[0].id, "0007");
+    }
+
+    #[test]
+    fn shared_deltas_are_computed_once_per_pair() {
+        let base = snap(1, many(10));
+        let mut next = many(10);
+        next[0].json = b"x".to_vec();
+        let target = snap(2, next);
+        let shared = Shared::default();
+        let a = shared.between(&base, &target).unwrap();
+        let b = shared.between(&base, &target).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        let back = shared.between(&target, &base).unwrap();
+        assert_eq!(back.version, 1);
+    }
+
+    #[test]
+    fn large_changes_go_whole() {
+        let base = snap(1, many(4));
+        let target = snap(2, vec![e("routes", "x", "1"), e("routes", "y", "2")]);
+        assert!(between(&base, &target).is_none());
+    }
+}

@@ -1,0 +1,140 @@
+//! One DP's sync stream, after its hello: sends the current snapshot unless the DP holds it,
+//! then each change as a delta against what was sent last (whole when a delta is not smaller
+//! or the DP asks for a resync), answers heartbeats, records ACKs and NACKs in `Nodes`, and
+//! ends the stream after 30 s of silence. Rapid changes coalesce: the watch channel keeps only
+//! the latest snapshot, so a slow DP skips straight to it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use proto::v1::{sync_request, sync_response, Heartbeat, Hello, SyncRequest, SyncResponse};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tonic::{Status, Streaming};
+
+use super::delta;
+use super::nodes::Nodes;
+use crate::snapshot::{Publisher, Snapshot};
+
+/// Silence after which a DP counts as gone (it heartbeats every 10 s).
+pub const SILENCE: Duration = Duration::from_secs(30);
+
+pub struct DpStream {
+    pub id: String,
+    pub session: u64,
+    pub tx: mpsc::Sender<Result<SyncResponse, Status>>,
+    pub nodes: Nodes,
+    pub deltas: delta::Shared,
+}
+
+/// What this stream has sent.
+#[derive(Default)]
+struct Sent {
+    /// What the DP holds once it has processed everything sent so far.
+    held: Option<Arc<Snapshot>>,
+    /// The version of the last full snapshot sent: resync requests for versions up to it are
+    /// already answered.
+    full_version: u64,
+}
+
+impl DpStream {
+    pub async fn run(
+        self,
+        hello: Hello,
+        mut inbound: Streaming<SyncRequest>,
+        publisher: Publisher,
+    ) {
+        let mut snapshots = publisher.subscribe();
+        let current = snapshots.borrow().clone();
+        let mut sent = Sent::default();
+        if hello.config_hash == current.hash && current.version > 0 {
+            // It serves the current config already (from its cache, or an equal older version).
+            self.nodes.ack(&self.id, current.version, &current.hash);
+            sent.held = Some(current);
+        }
+        let mut last_heard = Instant::now();
+        let reason = loop {
+            let snap = snapshots.borrow_and_update().clone();
+            // Version 0 means nothing was ever applied: a DP stays unready rather than serve nothing.
+            if snap.version > 0 && sent.held.as_ref().is_none_or(|s| s.hash != snap.hash) {
+                let msg = self.update(sent.held.as_deref(), &snap);
+                if matches!(msg, sync_response::Kind::Snapshot(_)) {
+                    sent.full_version = snap.version;
+                }
+                if self.send(msg).await.is_err() {
+                    break "stream closed";
+                }
+                sent.held = Some(snap);
+            }
+            tokio::select! {
+                changed = snapshots.changed() => if changed.is_err() { break "control plane stopping" },
+                _ = tokio::time::sleep_until(last_heard + SILENCE) => break "silent for 30 s",
+                msg = inbound.message() => {
+                    last_heard = Instant::now();
+                    match msg {
+                        Ok(Some(SyncRequest { kind: Some(kind) })) => {
+                            if self.handle(kind, &mut sent, &publisher).await.is_err() {
+                                break "stream closed";
+                            }
+                        }
+                        Ok(Some(_)) => {}
+                        Ok(None) => break "stream closed by the data plane",
+                        Err(_) => break "stream broken",
+                    }
+                }
+            }
+        };
+        tracing::info!(node_id = %self.id, reason, "data plane disconnected");
+        self.nodes.disconnected(&self.id, self.session);
+    }
+
+    async fn handle(
+        &self,
+        kind: sync_request::Kind,
+        sent: &mut Sent,
+        publisher: &Publisher,
+    ) -> Result<(), ()> {
+        let id = &self.id;
+        match kind {
+            sync_request::Kind::Ack(a) => {
+                tracing::info!(node_id = %id, version = a.version, hash = %a.config_hash, "data plane applied config");
+                self.nodes.ack(id, a.version, &a.config_hash);
+            }
+            sync_request::Kind::Nack(n) if n.resync => {
+                if n.version > sent.full_version {
+                    tracing::info!(node_id = %id, version = n.version, error = %n.error, "data plane asks for a full snapshot");
+                    // Forget what it holds: the loop sends the current snapshot whole.
+                    sent.held = None;
+                }
+            }
+            sync_request::Kind::Nack(n) => {
+                tracing::warn!(node_id = %id, version = n.version, error = %n.error, "data plane refused config");
+                self.nodes.nack(id, n.version, &n.error);
+            }
+            sync_request::Kind::Heartbeat(h) => {
+                self.nodes.heartbeat(id, h.config_version, &h.config_hash);
+                let cur = publisher.current();
+                let beat = Heartbeat {
+                    config_hash: cur.hash.clone(),
+                    config_version: cur.version,
+                };
+                return self.send(sync_response::Kind::Heartbeat(beat)).await;
+            }
+            sync_request::Kind::Hello(_) => {}
+        }
+        Ok(())
+    }
+
+    /// A delta from `base` when there is one and it is smaller, else the whole snapshot.
+    fn update(&self, base: Option<&Snapshot>, snap: &Snapshot) -> sync_response::Kind {
+        match base.and_then(|b| self.deltas.between(b, snap)) {
+            Some(d) => sync_response::Kind::Delta((*d).clone()),
+            None => sync_response::Kind::Snapshot(snap.to_proto()),
+        }
+    }
+
+    async fn send(&self, kind: sync_response::Kind) -> Result<(), ()> {
+        let msg = SyncResponse { kind: Some(kind) };
+        self.tx.send(Ok(msg)).await.map_err(|_| ())
+    }
+}

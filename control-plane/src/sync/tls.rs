@@ -1,0 +1,289 @@
+//! Cluster listener → mutual TLS: with `--cluster-cert` every DP connection is a TLS handshake
+//! in which the DP must present Kong's `shared` certificate (the CP's own) or, in `pki` mode, one
+//! signed by `--cluster-ca-cert`. Refused handshakes are logged with the peer's address here;
+//! accepted connections go on to the gRPC server.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{ring, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{
+    DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+use crate::settings::MtlsMode;
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} holds no PEM certificate")]
+    NoCert { path: String },
+    #[error("--cluster-cert and --cluster-cert-key go together")]
+    Half,
+    #[error("--cluster-mtls pki needs --cluster-ca-cert")]
+    NoCa,
+    #[error("TLS setup: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("TLS client verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+pub fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let read = |reason: String| TlsError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| read(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| read(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCert {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(certs)
+}
+
+fn key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Read {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// The server side of the cluster link; `None` (plaintext) when no certificate is set.
+pub fn server_config(
+    cert: Option<&Path>,
+    key_path: Option<&Path>,
+    mode: MtlsMode,
+    ca: Option<&Path>,
+) -> Result<Option<Arc<ServerConfig>>, TlsError> {
+    let (cert, key_path) = match (cert, key_path) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        _ => return Err(TlsError::Half),
+    };
+    let chain = certs(cert)?;
+    let provider = Arc::new(ring::default_provider());
+    let verifier: Arc<dyn ClientCertVerifier> = match mode {
+        MtlsMode::Shared => Arc::new(SameCert {
+            cert: chain[0].clone(),
+            algs: provider.signature_verification_algorithms,
+        }),
+        MtlsMode::Pki => {
+            let mut roots = RootCertStore::empty();
+            for c in certs(ca.ok_or(TlsError::NoCa)?)? {
+                roots.add(c)?;
+            }
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()?
+        }
+    };
+    let mut config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key(key_path)?)?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Some(Arc::new(config)))
+}
+
+/// `shared` mode: the DP must present exactly the CP's own certificate.
+#[derive(Debug)]
+struct SameCert {
+    cert: CertificateDer<'static>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ClientCertVerifier for SameCert {
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        &[]
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(ClientCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "data plane certificate does not match the control plane certificate (shared mode)"
+                    .into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+/// Accepts TCP connections, completes each TLS handshake on its own task, and yields the ones
+/// that pass; a refused one is logged with who tried.
+pub fn incoming(
+    listener: TcpListener,
+    config: Arc<ServerConfig>,
+) -> ReceiverStream<Result<TlsConn, std::io::Error>> {
+    let (tx, rx) = mpsc::channel(16);
+    let acceptor = TlsAcceptor::from(config);
+    tokio::spawn(async move {
+        while !tx.is_closed() {
+            let (tcp, peer) = match listener.accept().await {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!("cluster listener: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let (acceptor, tx) = (acceptor.clone(), tx.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                    Ok(Ok(tls)) => {
+                        let _ = tx.send(Ok(TlsConn(tls))).await;
+                    }
+                    Ok(Err(e)) => refused(peer, &e.to_string()),
+                    Err(_) => refused(peer, "TLS handshake timed out"),
+                }
+            });
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+fn refused(peer: SocketAddr, why: &str) {
+    let hint = if why.contains("fatal alert") {
+        " (the peer does not trust this control plane's certificate: in shared mode, its own certificate differs)"
+    } else if why.contains("InvalidContentType") || why.contains("corrupt message") {
+        " (not TLS: a data plane without --cluster-cert?)"
+    } else {
+        ""
+    };
+    tracing::warn!(%peer, "refused data plane connection from {peer}: {why}{hint}");
+}
+
+/// One accepted TLS connection, as the gRPC server sees it.
+pub struct TlsConn(TlsStream<TcpStream>);
+
+impl Connected for TlsConn {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        let tcp = self.0.get_ref().0;
+        TcpConnectInfo {
+            local_addr: tcp.local_addr().ok(),
+            remote_addr: tcp.peer_addr().ok(),
+        }
+    }
+}
+
+impl AsyncRead for TlsConn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsConn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::CertArgs;
+
+    fn pair(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let args = CertArgs {
+            cert: dir.join(format!("{name}.crt")),
+            key: dir.join(format!("{name}.key")),
+            days: 1,
+            common_name: "kong_clustering".into(),
+        };
+        crate::cli::cert::generate(&args).unwrap();
+        (args.cert, args.key)
+    }
+
+    #[test]
+    fn configs_follow_the_flags() {
+        let dir = std::env::temp_dir().join(format!("cp-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = pair(&dir, "a");
+        let shared = MtlsMode::Shared;
+        assert!(server_config(None, None, shared, None).unwrap().is_none());
+        assert!(matches!(
+            server_config(Some(&cert), None, shared, None),
+            Err(TlsError::Half)
+        ));
+        let config = server_config(Some(&cert), Some(&key), shared, None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(config.alpn_protocols, vec![b"h2".to_vec()]);
+        assert!(matches!(
+            server_config(Some(&cert), Some(&key), MtlsMode::Pki, None),
+            Err(TlsError::NoCa)
+        ));
+        // pki: any CA file works as the trust root, here the self-signed certificate itself.
+        assert!(server_config(Some(&cert), Some(&key), MtlsMode::Pki, Some(&cert)).is_ok());
+        let err = server_config(Some(&key), Some(&key), shared, None).unwrap_err();
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,225 @@
+//! The AI flow: a route with ai-proxy or ai-proxy-advanced → the plugin turns the client's body
+//! into the provider's request (with failover between targets) → upstream; JSON answers are
+//! read for usage, SSE streams are passed through chunk by chunk (re-framed as OpenAI SSE for
+//! other providers).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::request::Parts;
+use http::{Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::body::{boxed, full, LoggedBody, ProxyBody};
+use super::{headers, ms, read_body, reply, Ctx};
+use crate::llm::sse::SseUsage;
+use crate::plugins::ai_proxy::{AiPlugin, AiRequest, Seen};
+
+/// The upstream request of one AI attempt: the client's headers (minus hop-by-hop and
+/// `accept-encoding`) with the plan's auth and provider headers, URI and body.
+fn ai_upstream_request(ctx: &Ctx, parts: &Parts, plan: &AiRequest) -> Request<ProxyBody> {
+    let host = plan
+        .uri
+        .authority()
+        .map(|a| {
+            let default = matches!(
+                (plan.uri.scheme_str(), a.port_u16()),
+                (Some("https"), Some(443)) | (Some("http"), Some(80))
+            );
+            if default {
+                a.host().to_string()
+            } else {
+                a.to_string()
+            }
+        })
+        .unwrap_or_default();
+    let mut headers = headers::upstream(ctx, parts, &host);
+    headers.remove(http::header::ACCEPT_ENCODING);
+    for (k, v) in &plan.headers {
+        headers.insert(k.clone(), v.clone());
+    }
+    if !headers.contains_key(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    reply::set(
+        &mut headers,
+        CONTENT_LENGTH.as_str(),
+        &plan.body.len().to_string(),
+    );
+    let mut req = Request::new(full(plan.body.clone()));
+    *req.method_mut() = parts.method.clone();
+    *req.uri_mut() = plan.uri.clone();
+    *req.headers_mut() = headers;
+    req
+}
+
+pub(super) async fn flow(
+    mut ctx: Ctx,
+    plugin: &AiPlugin,
+    parts: Parts,
+    body: Option<Incoming>,
+    buffered: Option<Bytes>,
+) -> Response<ProxyBody> {
+    let limit = match plugin.max_request_body_size {
+        0 => usize::MAX,
+        n => usize::try_from(n).unwrap_or(usize::MAX).saturating_add(1),
+    };
+    let bytes = match buffered {
+        Some(b) => b,
+        None => match read_body(body, limit).await {
+            Ok(b) => b,
+            Err(e) => {
+                let rej = plugin.too_large();
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_none()
+                {
+                    tracing::debug!(error = %e, "client body read failed");
+                }
+                let body = rej.body();
+                ctx.record.ai = Some(*rej.analytics);
+                return ctx.reply(rej.status, body, vec![]);
+            }
+        },
+    };
+    ctx.record.bytes_in = bytes.len() as u64;
+    let mut plan = match plugin.prepare(parts.uri.path(), parts.uri.query(), &parts.headers, &bytes)
+    {
+        Ok(p) => p,
+        Err(rej) => {
+            let body = rej.body();
+            ctx.record.ai = Some(*rej.analytics);
+            return ctx.reply(rej.status, body, vec![]);
+        }
+    };
+    let timeout = Duration::from_millis(plugin.read_timeout_ms.max(1));
+    // Attempts: ai-proxy-advanced fails over to another target per `failover_criteria`.
+    let (resp, sent, proxy_latency) = loop {
+        let req = ai_upstream_request(&ctx, &parts, &plan);
+        ctx.record.ai = Some(plan.analytics.clone());
+        let proxy_latency = ctx.started.elapsed();
+        let sent = Instant::now();
+        let result = ctx.send(req, timeout).await;
+        let seen = match &result {
+            Ok(r) => Seen::Status(r.status()),
+            Err((status, _)) => Seen::Failed(*status),
+        };
+        if let Some(failure) = plugin.observe(&plan, seen, ms(sent)) {
+            let (path, query) = (parts.uri.path(), parts.uri.query());
+            match plugin.retry(
+                &plan,
+                failure,
+                &parts.method,
+                path,
+                query,
+                &parts.headers,
+                &bytes,
+            ) {
+                Some(Ok(next)) => {
+                    plan = next;
+                    continue;
+                }
+                Some(Err(rej)) => {
+                    let body = rej.body();
+                    ctx.record.ai = Some(*rej.analytics);
+                    return ctx.reply(rej.status, body, vec![]);
+                }
+                None => {}
+            }
+        }
+        match result {
+            Ok(r) => break (r, sent, proxy_latency),
+            Err((status, msg)) => {
+                ctx.record.upstream_latency_ms = Some(ms(sent));
+                return ctx.reply(status, msg.into(), vec![]);
+            }
+        }
+    };
+    let upstream_latency = sent.elapsed();
+    let llm_latency = ms(ctx.started);
+    let (mut head, body) = resp.into_parts();
+    reply::proxied_headers(
+        &mut head.headers,
+        &ctx.request_id,
+        upstream_latency.as_millis(),
+        proxy_latency.as_millis(),
+    );
+    ctx.record.status = head.status.as_u16();
+    ctx.record.from_service = true;
+    ctx.record.kong_latency_ms = proxy_latency.as_secs_f64() * 1000.0;
+    ctx.record.upstream_latency_ms = Some(upstream_latency.as_secs_f64() * 1000.0);
+    if let Some(ai) = ctx.record.ai.as_mut() {
+        ai.llm_latency_ms = Some(llm_latency);
+    }
+    let ok = head.status == StatusCode::OK;
+    // Non-OpenAI providers' streams are re-framed as OpenAI SSE (llm::stream).
+    let translator = if ok {
+        plugin.stream_translator(&plan)
+    } else {
+        None
+    };
+    let is_sse = translator.is_some()
+        || head
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("text/event-stream"));
+    if ok {
+        head.headers.remove(http::header::SET_COOKIE);
+        if translator.is_some() {
+            head.headers.remove(CONTENT_LENGTH);
+            reply::set(
+                &mut head.headers,
+                CONTENT_TYPE.as_str(),
+                "text/event-stream",
+            );
+        }
+        if let Some(m) = plan.model_header.as_deref() {
+            reply::set(&mut head.headers, "x-kong-llm-model", m);
+        }
+    }
+    let finish = ctx.finisher();
+    let out_body = if ok && !is_sse {
+        // Non-streamed success: buffer to read usage, then send unchanged.
+        let read = tokio::time::timeout(timeout, body.collect()).await;
+        let bytes = match read {
+            Ok(Ok(c)) => c.to_bytes(),
+            Ok(Err(_)) => {
+                return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![])
+            }
+            Err(_) => {
+                return ctx.reply(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    reply::UPSTREAM_TIMEOUT.into(),
+                    vec![],
+                )
+            }
+        };
+        // Translated back to OpenAI format for non-OpenAI providers.
+        let bytes = match plugin.response_body(&plan, bytes) {
+            Ok(b) => b,
+            Err(rej) => {
+                let body = rej.body();
+                return ctx.reply(rej.status, body, vec![]);
+            }
+        };
+        if let (Ok(v), Some(ai)) = (
+            serde_json::from_slice::<serde_json::Value>(&bytes),
+            ctx.record.ai.as_mut(),
+        ) {
+            ai.observe_response(&v);
+        }
+        reply::set(
+            &mut head.headers,
+            CONTENT_LENGTH.as_str(),
+            &bytes.len().to_string(),
+        );
+        LoggedBody::new(full(bytes), ctx.record, None, ctx.started, finish)
+    } else {
+        let sse = (ok && is_sse).then(SseUsage::default);
+        let body = boxed(plugin.stream_body_with(body, translator, plan.inflight.take()));
+        LoggedBody::new(body, ctx.record, sse, ctx.started, finish)
+    };
+    Response::from_parts(head, boxed(out_body))
+}

@@ -1,0 +1,217 @@
+//! Sync client → mutual TLS: with `--cluster-cert` the DP dials its control plane over TLS,
+//! presents its certificate, and trusts only its own certificate (`shared` mode, as Kong) or a
+//! certificate for `--cluster-server-name` signed by `--cluster-ca-cert` (`pki` mode).
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::Uri;
+use hyper_util::rt::TokioIo;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::{ring, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+use tonic::codegen::Service;
+
+use crate::settings::{MtlsMode, Settings};
+
+/// The SNI Kong's DPs send in `shared` mode.
+pub const SHARED_SERVER_NAME: &str = "kong_clustering";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} holds no PEM certificate")]
+    NoCert { path: String },
+    #[error("--cluster-cert and --cluster-cert-key go together")]
+    Half,
+    #[error("--cluster-mtls pki needs --cluster-ca-cert")]
+    NoCa,
+    #[error("'{0}' is not a valid TLS server name")]
+    ServerName(String),
+    #[error("TLS setup: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("TLS server verifier: {0}")]
+    Verifier(#[from] rustls::client::VerifierBuilderError),
+}
+
+fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let read = |reason: String| TlsError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| read(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| read(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCert {
+            path: path.display().to_string(),
+        });
+    }
+    Ok(certs)
+}
+
+/// A connector for tonic that speaks TLS; `None` (plaintext) when no certificate is set.
+pub fn connector(settings: &Settings) -> Result<Option<TlsConnector>, TlsError> {
+    let (cert, key) = match (&settings.cluster_cert, &settings.cluster_cert_key) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        _ => return Err(TlsError::Half),
+    };
+    let chain = certs(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Read {
+        path: key.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let provider = Arc::new(ring::default_provider());
+    let (verifier, name): (Arc<dyn ServerCertVerifier>, String) = match settings.cluster_mtls {
+        MtlsMode::Shared => (
+            Arc::new(SameCert {
+                cert: chain[0].clone(),
+                algs: provider.signature_verification_algorithms,
+            }),
+            SHARED_SERVER_NAME.to_string(),
+        ),
+        MtlsMode::Pki => {
+            let mut roots = RootCertStore::empty();
+            let ca = settings.cluster_ca_cert.as_deref().ok_or(TlsError::NoCa)?;
+            for c in certs(ca)? {
+                roots.add(c)?;
+            }
+            let name = settings
+                .cluster_server_name
+                .clone()
+                .unwrap_or_else(|| host_of(&settings.control_plane));
+            let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()?;
+            (v, name)
+        }
+    };
+    let server_name = ServerName::try_from(name.clone()).map_err(|_| TlsError::ServerName(name))?;
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_client_auth_cert(chain, key)?;
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    Ok(Some(TlsConnector {
+        tls: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        server_name,
+    }))
+}
+
+/// `host` of `host:port` or `scheme://host:port`.
+fn host_of(control_plane: &str) -> String {
+    let rest = control_plane
+        .split_once("://")
+        .map_or(control_plane, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    }
+    .trim_matches(['[', ']'])
+    .to_string()
+}
+
+/// `shared` mode: the control plane must present exactly this DP's own certificate.
+#[derive(Debug)]
+struct SameCert {
+    cert: CertificateDer<'static>,
+    algs: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for SameCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General(
+                "control plane certificate does not match --cluster-cert (shared mode)".into(),
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algs.supported_schemes()
+    }
+}
+
+/// Dials the URI's host and port over TCP, then TLS; what tonic's channel runs HTTP/2 on.
+#[derive(Clone)]
+pub struct TlsConnector {
+    tls: tokio_rustls::TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+type Connecting =
+    Pin<Box<dyn Future<Output = Result<TokioIo<TlsStream<TcpStream>>, std::io::Error>> + Send>>;
+
+impl Service<Uri> for TlsConnector {
+    type Response = TokioIo<TlsStream<TcpStream>>;
+    type Error = std::io::Error;
+    type Future = Connecting;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let (tls, name) = (self.tls.clone(), self.server_name.clone());
+        Box::pin(async move {
+            let authority = uri.authority().map(ToString::to_string).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "no host in URI")
+            })?;
+            let tcp = TcpStream::connect(authority).await?;
+            tcp.set_nodelay(true)?;
+            Ok(TokioIo::new(tls.connect(name, tcp).await?))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_is_taken_from_the_control_plane_address() {
+        assert_eq!(host_of("cp.example.com:8005"), "cp.example.com");
+        assert_eq!(host_of("https://cp:8005"), "cp");
+        assert_eq!(host_of("127.0.0.1:8005"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:8005"), "::1");
+    }
+}

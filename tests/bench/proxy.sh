@@ -1,0 +1,334 @@
+#!/usr/bin/env bash
+# Side-by-side proxy benchmark on loopback (not a test: numbers depend on the machine).
+#
+# Starts, on 127.0.0.1 only:
+#   - a static upstream: nginx answering every request with a fixed OpenAI responses-API JSON;
+#   - nginx as a plain reverse proxy to it (keep-alive upstream pool);
+#   - our stack: a control plane and one data plane (release build), with a service and two
+#     routes pointing at the static upstream, global key-auth, global prometheus with every
+#     flag on, and ai-proxy-advanced on the `/ai` route (its upstream_url is the static nginx);
+# then loads each with the same wrk (same request, same concurrency, same duration) and prints
+# requests/s, p50 and p99, the DP/nginx ratios, the added p99 latency over direct at c=1, the
+# throughput with a 10,000-route config, and the DP's RSS (from /proc).
+#
+# Usage: tests/bench/proxy.sh [--duration SECONDS] [--no-10k] [--no-build]
+#   --no-build uses target/release/{control-plane,data-plane} as they are.
+# Env:   BENCH_KEEP=1 keeps the work directory (configs and logs) for inspection.
+#
+# Everything it starts is killed by pid when it ends (trap), and nothing listens beyond 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+
+DURATION=10
+WITH_10K=1
+BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --duration) DURATION=$2; shift 2 ;;
+    --no-10k) WITH_10K=0; shift ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    *) echo "unknown argument: $1" >&2; exit 2 ;;
+  esac
+done
+
+need() {
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "bench: '$1' is missing; installing the Debian package '$2'" >&2
+  local sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2"
+}
+need nginx nginx
+[ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx || NGINX=$(command -v nginx)
+need wrk wrk
+need curl curl
+
+if [ "$BUILD" = 1 ]; then
+  echo "bench: building release binaries" >&2
+  cargo build --release --bins -p data-plane -p control-plane >&2
+fi
+CP_BIN=$ROOT/target/release/control-plane
+DP_BIN=$ROOT/target/release/data-plane
+
+WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in "${PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "${BENCH_KEEP:-0}" = 1 ]; then
+    echo "bench: kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free 127.0.0.1 port (nothing listening on it right now).
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && ! grep -qx "$p" "$WORK/ports" 2>/dev/null; then
+      echo "$p" >>"$WORK/ports"
+      echo "$p"
+      return
+    fi
+  done
+}
+
+wait_http() { # URL [expected-status]
+  local want=${2:-200} i
+  for i in $(seq 1 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$1" 2>/dev/null || true)" = "$want" ] && return 0
+    sleep 0.1
+  done
+  echo "bench: $1 never answered $want" >&2
+  return 1
+}
+
+UP_PORT=$(free_port)
+NGX_PORT=$(free_port)
+ADMIN_PORT=$(free_port)
+CLUSTER_PORT=$(free_port)
+PROXY_PORT=$(free_port)
+STATUS_PORT=$(free_port)
+
+# --- static upstream and nginx proxy -------------------------------------------------------
+BODY='{"id":"resp_bench","object":"response","created_at":1741476777,"status":"completed","model":"gpt-4o-2024-08-06","output":[{"type":"message","id":"msg_bench","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello from the static upstream.","annotations":[]}]}],"usage":{"input_tokens":12,"output_tokens":8,"total_tokens":20}}'
+
+nginx_conf() { # NAME SERVER-BLOCK
+  mkdir -p "$WORK/$1"
+  cat >"$WORK/$1/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $WORK/$1/nginx.pid;
+error_log $WORK/$1/error.log warn;
+events { worker_connections 4096; multi_accept on; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/$1/body;
+  proxy_temp_path $WORK/$1/proxy;
+  fastcgi_temp_path $WORK/$1/fastcgi;
+  uwsgi_temp_path $WORK/$1/uwsgi;
+  scgi_temp_path $WORK/$1/scgi;
+  keepalive_requests 10000000;
+  keepalive_timeout 300s;
+  $2
+}
+EOF
+}
+
+nginx_conf upstream "server {
+    listen 127.0.0.1:$UP_PORT;
+    location / { default_type application/json; return 200 '$BODY'; }
+  }"
+nginx_conf nginx-proxy "upstream static { server 127.0.0.1:$UP_PORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGX_PORT;
+    location / {
+      proxy_pass http://static;
+      proxy_http_version 1.1;
+      proxy_set_header Connection \"\";
+    }
+  }"
+
+"$NGINX" -p "$WORK/upstream" -e "$WORK/upstream/error.log" -c "$WORK/upstream/nginx.conf" &
+PIDS+=($!)
+"$NGINX" -p "$WORK/nginx-proxy" -e "$WORK/nginx-proxy/error.log" -c "$WORK/nginx-proxy/nginx.conf" &
+PIDS+=($!)
+
+# --- our stack -----------------------------------------------------------------------------
+"$CP_BIN" serve --database-url "sqlite://$WORK/kong.db" \
+  --admin-listen "127.0.0.1:$ADMIN_PORT" --cluster-listen "127.0.0.1:$CLUSTER_PORT" \
+  >"$WORK/control-plane.log" 2>&1 &
+PIDS+=($!)
+mkdir -p "$WORK/dp-cache"
+RUST_LOG=warn "$DP_BIN" --control-plane "127.0.0.1:$CLUSTER_PORT" \
+  --proxy-listen "127.0.0.1:$PROXY_PORT" --status-listen "127.0.0.1:$STATUS_PORT" \
+  --cache-dir "$WORK/dp-cache" >"$WORK/data-plane.log" 2>&1 &
+DP_PID=$!
+PIDS+=($DP_PID)
+
+# The decK file: routes /plain (key-auth + prometheus) and /ai (plus ai-proxy-advanced), and
+# EXTRA more routes (/r00000, /r00001, ...) for the 10,000-route variant.
+deck_file() { # EXTRA
+  cat <<EOF
+_format_version: "3.0"
+services:
+  - name: bench-service
+    url: http://127.0.0.1:$UP_PORT/
+    routes:
+      - name: plain
+        paths: [/plain]
+      - name: ai
+        paths: [/ai]
+        plugins:
+          - name: ai-proxy-advanced
+            config:
+              balancer:
+                algorithm: round-robin
+              targets:
+                - model:
+                    name: gpt-4o
+                    provider: openai
+                    options:
+                      upstream_url: http://127.0.0.1:$UP_PORT/v1/responses
+                  route_type: llm/v1/responses
+                  logging:
+                    log_payloads: false
+                    log_statistics: true
+                  auth:
+                    header_name: Authorization
+                    header_value: Bearer sk-bench
+EOF
+  local i
+  for ((i = 0; i < $1; i++)); do
+    printf '      - name: r%05d\n        paths: [/r%05d]\n' "$i" "$i"
+  done
+  cat <<EOF
+consumers:
+  - username: bench-user
+    keyauth_credentials:
+      - key: bench-key
+plugins:
+  - name: key-auth
+    config:
+      key_names: [apikey]
+  - name: prometheus
+    config:
+      per_consumer: true
+      status_code_metrics: true
+      ai_metrics: true
+      latency_metrics: true
+      bandwidth_metrics: true
+      upstream_health_metrics: true
+EOF
+}
+
+apply_config() { # EXTRA-ROUTES
+  deck_file "$1" >"$WORK/bench-$1.yaml"
+  "$CP_BIN" apply "$WORK/bench-$1.yaml" --admin-url "http://127.0.0.1:$ADMIN_PORT" >"$WORK/apply-$1.log" 2>&1 \
+    || { cat "$WORK/apply-$1.log" >&2; return 1; }
+}
+
+# Waits until the DP serves the routes of the config with EXTRA routes.
+wait_routes() { # EXTRA
+  local probe=/plain i
+  [ "$1" -gt 0 ] && probe=/r$(printf '%05d' $(($1 - 1)))
+  for i in $(seq 1 600); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'apikey: bench-key' "http://127.0.0.1:$PROXY_PORT$probe")" = 200 ] && return 0
+    sleep 0.1
+  done
+  echo "bench: the data plane never routed $probe" >&2
+  tail -20 "$WORK/data-plane.log" >&2
+  return 1
+}
+
+rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$DP_PID/status"; }
+
+wait_http "http://127.0.0.1:$UP_PORT/"
+wait_http "http://127.0.0.1:$NGX_PORT/"
+wait_http "http://127.0.0.1:$ADMIN_PORT/status"
+wait_http "http://127.0.0.1:$STATUS_PORT/status"
+apply_config 0
+wait_http "http://127.0.0.1:$STATUS_PORT/status/ready"
+wait_routes 0
+for path in /plain /ai/v1/responses; do
+  code=$(curl -s -o "$WORK/probe.json" -w '%{http_code}' -H 'apikey: bench-key' \
+    -H 'content-type: application/json' -d '{"input":"hi"}' "http://127.0.0.1:$PROXY_PORT$path")
+  [ "$code" = 200 ] || { echo "bench: POST $path answered $code: $(cat "$WORK/probe.json")" >&2; exit 1; }
+done
+sleep 1
+RSS_IDLE=$(rss_mb)
+
+# --- load ----------------------------------------------------------------------------------
+cat >"$WORK/bench.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"input":"hi"}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["apikey"] = "bench-key"
+done = function(summary, latency, requests)
+  local non2xx = summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %.0f %d %d %d\n",
+    summary.requests / (summary.duration / 1e6),
+    latency:percentile(50), latency:percentile(99), non2xx))
+end
+EOF
+
+# Prints "rps p50_us p99_us errors" for URL at concurrency C.
+load() { # URL C SECONDS
+  local threads=2
+  [ "$2" -lt 2 ] && threads=1
+  wrk -t"$threads" -c"$2" -d"$3"s --timeout 5s -s "$WORK/bench.lua" "$1" 2>&1 | awk '/^RESULT/ { print $2, $3, $4, $5 }'
+}
+
+declare -A RPS P50 P99 ERR
+measure() { # NAME URL C
+  load "$2" "$3" 2 >/dev/null # warm-up: connections, pools, JIT-free but page-cache warm
+  read -r r p50 p99 e < <(load "$2" "$3" "$DURATION")
+  RPS[$1,$3]=$r P50[$1,$3]=$p50 P99[$1,$3]=$p99 ERR[$1,$3]=$e
+  printf '%-18s c=%-3s %9s req/s  p50 %6s us  p99 %6s us  errors %s\n' "$1" "$3" "$r" "$p50" "$p99" "$e" >&2
+}
+
+TARGETS=(direct nginx dp-plain dp-ai)
+declare -A URL=(
+  [direct]="http://127.0.0.1:$UP_PORT/v1/responses"
+  [nginx]="http://127.0.0.1:$NGX_PORT/v1/responses"
+  [dp-plain]="http://127.0.0.1:$PROXY_PORT/plain"
+  [dp-ai]="http://127.0.0.1:$PROXY_PORT/ai/v1/responses"
+)
+for c in 32 1; do
+  for t in "${TARGETS[@]}"; do
+    measure "$t" "${URL[$t]}" "$c"
+  done
+done
+RSS_LOADED=$(rss_mb)
+
+if [ "$WITH_10K" = 1 ]; then
+  apply_config 9998
+  wait_routes 9998
+  sleep 1
+  RSS_10K=$(rss_mb)
+  measure dp-plain-10k "${URL[dp-plain]}" 32
+  measure dp-ai-10k "${URL[dp-ai]}" 32
+  RSS_10K_LOADED=$(rss_mb)
+fi
+
+# --- report --------------------------------------------------------------------------------
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+echo
+echo "Proxy benchmark: $(nproc) cores, $(uname -sr), wrk ${DURATION}s per run (2 threads; 1 at c=1)"
+printf '%-14s %-4s %10s %9s %9s %7s\n' target c req/s p50_us p99_us errors
+for c in 32 1; do
+  for t in "${TARGETS[@]}"; do
+    printf '%-14s %-4s %10s %9s %9s %7s\n' "$t" "$c" "${RPS[$t,$c]}" "${P50[$t,$c]}" "${P99[$t,$c]}" "${ERR[$t,$c]}"
+  done
+done
+if [ "$WITH_10K" = 1 ]; then
+  for t in dp-plain-10k dp-ai-10k; do
+    printf '%-14s %-4s %10s %9s %9s %7s\n' "$t" 32 "${RPS[$t,32]}" "${P50[$t,32]}" "${P99[$t,32]}" "${ERR[$t,32]}"
+  done
+fi
+echo
+for t in dp-plain dp-ai; do
+  echo "$t / nginx at c=32: rps x$(ratio "${RPS[$t,32]}" "${RPS[nginx,32]}"), p99 x$(ratio "${P99[$t,32]}" "${P99[nginx,32]}")"
+done
+for t in nginx dp-plain dp-ai; do
+  echo "$t added p99 over direct at c=1: $((${P99[$t,1]} - ${P99[direct,1]})) us"
+done
+if [ "$WITH_10K" = 1 ]; then
+  echo "10,000 routes / 2 routes at c=32: dp-plain rps x$(ratio "${RPS[dp-plain-10k,32]}" "${RPS[dp-plain,32]}"), dp-ai rps x$(ratio "${RPS[dp-ai-10k,32]}" "${RPS[dp-ai,32]}")"
+  echo "DP RSS: idle ${RSS_IDLE} MB, after load ${RSS_LOADED} MB, 10,000 routes idle ${RSS_10K} MB, after load ${RSS_10K_LOADED} MB"
+else
+  echo "DP RSS: idle ${RSS_IDLE} MB, after load ${RSS_LOADED} MB"
+fi
