@@ -68,7 +68,13 @@ impl ConfigSync for SyncService {
             return Err(Status::failed_precondition(why));
         }
         tracing::info!(node_id = %hello.node_id, %ip, hostname = %hello.hostname, "data plane connected");
-        let session = self.nodes.hello(&hello, &ip, "unknown");
+        // A DP that already serves the current config is in sync: nothing will be sent to it,
+        // so no ACK would ever mark it so.
+        let current = self.publisher.current();
+        let in_sync = current.version > 0 && current.hash == hello.config_hash;
+        let session = self
+            .nodes
+            .hello(&hello, &ip, if in_sync { "normal" } else { "unknown" });
         let (tx, rx) = mpsc::channel(4);
         let link = stream::DpStream {
             id: hello.node_id.clone(),

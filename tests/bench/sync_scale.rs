@@ -2,8 +2,8 @@
 //! byte-counting TCP forwarder (the first sync is a full snapshot; a one-route change afterwards
 //! must be a small delta); a small change to 3 real DPs; and to 100 simulated DP streams.
 //! Measurements, not timed tests, and the first is slow in a debug build (the CP stores 30,000
-//! entities), so all are ignored by default; the figures are printed by
-//! `cargo test --release -p e2e --test e2e sync_scale -- --ignored --nocapture`
+//! entities), so they are not part of `cargo test`; the figures are printed by
+//! `cargo test --release -p e2e --test sync_scale -- --nocapture`
 //! (after `cargo build --release --bins`).
 
 use std::time::{Duration, Instant};
@@ -95,7 +95,6 @@ async fn serve_time(dp: &DataPlane, client: &HttpClient, hash: &str) -> Duration
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement: slow in debug builds; run with --ignored --nocapture"]
 async fn ten_thousand_routes_full_snapshot_then_a_one_route_delta() {
     let dir = TempDir::new("sync-scale").unwrap();
     let client = HttpClient::new();
@@ -138,7 +137,6 @@ fn small(n: usize) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement; run with --ignored --nocapture"]
 async fn small_change_reaches_three_dps() {
     let dir = TempDir::new("sync-small").unwrap();
     let client = HttpClient::new();
@@ -151,7 +149,7 @@ async fn small_change_reaches_three_dps() {
                 .unwrap(),
         );
     }
-    crate::sync_status::connected_rows(&cp, &client, 3).await;
+    connected_rows(&cp, &client, 3).await;
     let mut times = Vec::new();
     for n in 0..20 {
         let r = client
@@ -179,7 +177,6 @@ async fn small_change_reaches_three_dps() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement; run with --ignored --nocapture"]
 async fn small_change_reaches_a_hundred_simulated_dp_streams() {
     let dir = TempDir::new("sync-fanout").unwrap();
     let client = HttpClient::new();
@@ -193,7 +190,7 @@ async fn small_change_reaches_a_hundred_simulated_dp_streams() {
                 .unwrap(),
         );
     }
-    crate::sync_status::connected_rows(&cp, &client, 100).await;
+    connected_rows(&cp, &client, 100).await;
     let mut times = Vec::new();
     for n in 0..10 {
         let r = client
@@ -218,4 +215,25 @@ async fn small_change_reaches_a_hundred_simulated_dp_streams() {
         times[times.len() / 2].as_millis(),
         times[times.len() - 1].as_millis()
     );
+}
+
+/// Waits until the CP lists `n` connected data planes.
+async fn connected_rows(cp: &ControlPlane, client: &HttpClient, n: usize) -> Vec<Value> {
+    e2e::wait::until(
+        &format!("{n} connected data planes"),
+        Duration::from_secs(60),
+        async || {
+            let list = cp.get_json(client, "/clustering/data-planes").await?;
+            let rows: Vec<Value> = list["data"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|r| r["connected"] == true)
+                .collect();
+            Ok((rows.len() == n).then_some(rows))
+        },
+    )
+    .await
+    .unwrap()
 }
