@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::{AdminError, AppState};
 use crate::declarative::{self, document};
+use proto::schema::Config;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ConfigQuery {
@@ -44,28 +45,19 @@ pub async fn post(
             "expected a declarative configuration".into(),
         ));
     }
-    let mut doc = document::parse(text).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
-    // Kong also accepts the document as a string in a `config` field.
-    if let Some(inner) = doc
-        .get("config")
-        .and_then(Value::as_str)
-        .filter(|_| doc.get("_format_version").is_none())
-    {
-        doc = document::parse(inner).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
-    }
+    let started = std::time::Instant::now();
+    let text = text.to_string();
+    let flatten_errors = truthy(q.flatten_errors.as_deref());
     let _serial = state.write_lock.lock().await;
     let existing = state.publisher.current_config();
-    let docs = [("config".to_string(), doc)];
-    let cfg = declarative::from_documents(&docs, Some(&existing)).map_err(|errs| {
-        if truthy(q.flatten_errors.as_deref()) {
-            let flat = super::flat_errors::flatten(&docs[0].1, &errs);
-            AdminError::InvalidConfigFlattened(errs, flat)
-        } else {
-            AdminError::InvalidConfig(errs)
-        }
-    })?;
+    // Checking a large document is CPU work: keep it off the threads that serve the Admin API
+    // and the DPs' sync streams.
+    let checked = tokio::task::spawn_blocking(move || check(&text, &existing, flatten_errors))
+        .await
+        .map_err(|e| AdminError::BadRequest(format!("the configuration check failed: {e}")))??;
+    let (cfg, entities) = checked;
+    let checked_ms = started.elapsed().as_millis();
     let dry_run = truthy(q.dry_run.as_deref());
-    let entities = cfg.to_entities();
     let applied = state.store.replace(&entities, dry_run).await?;
     if q.check_hash.as_deref() == Some("1") && applied.changes.is_empty() {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
@@ -74,7 +66,14 @@ pub async fn post(
         state.publisher.current()
     } else {
         let snap = state.publisher.publish(applied.version, cfg, entities);
-        tracing::info!(version = snap.version, hash = %snap.hash, "config applied");
+        tracing::info!(
+            version = snap.version,
+            hash = %snap.hash,
+            entities = snap.entities.len(),
+            checked_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "config applied"
+        );
         snap
     };
     let status = if dry_run {
@@ -89,6 +88,35 @@ pub async fn post(
         "changes": applied.changes,
     });
     Ok((status, Json(body)).into_response())
+}
+
+/// Parses and checks a declarative document against the current config; returns the new config
+/// and its wire entities.
+fn check(
+    text: &str,
+    existing: &Config,
+    flatten_errors: bool,
+) -> Result<(Config, Vec<proto::v1::Entity>), AdminError> {
+    let mut doc = document::parse(text).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
+    // Kong also accepts the document as a string in a `config` field.
+    if let Some(inner) = doc
+        .get("config")
+        .and_then(Value::as_str)
+        .filter(|_| doc.get("_format_version").is_none())
+    {
+        doc = document::parse(inner).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
+    }
+    let docs = [("config".to_string(), doc)];
+    let cfg = declarative::from_documents(&docs, Some(existing)).map_err(|errs| {
+        if flatten_errors {
+            let flat = super::flat_errors::flatten(&docs[0].1, &errs);
+            AdminError::InvalidConfigFlattened(errs, flat)
+        } else {
+            AdminError::InvalidConfig(errs)
+        }
+    })?;
+    let entities = cfg.to_entities();
+    Ok((cfg, entities))
 }
 
 fn truthy(v: Option<&str>) -> bool {
