@@ -38,7 +38,9 @@ pub enum CliError {
 /// `apply` and `diff` (= `apply --dry-run`).
 pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     let sources = files::read(&args.files)?;
-    let docs = declarative::render_and_parse(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
+    let mut docs =
+        declarative::render_and_parse(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
+    select_tags(&mut docs, &args.select_tags)?;
     let doc = declarative::merge(&docs);
     let client = AdminClient::new(&args.admin.admin_url)?;
     let path = if dry_run || args.dry_run {
@@ -64,7 +66,12 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
         });
     }
     let texts: Vec<&str> = sources.iter().map(|s| s.text.as_str()).collect();
-    report::print_changes(&body, &report::deck_values(&texts));
+    let secrets = report::deck_values(&texts);
+    if args.json_output {
+        report::print_json(&body, &secrets);
+    } else {
+        report::print_changes(&body, &secrets);
+    }
     match args.wait {
         Some(secs) if !(dry_run || args.dry_run) => {
             let target = wait::Target {
@@ -75,6 +82,37 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// decK's `--select-tag`: the tags go into every file's `_info.select_tags`; a file that names
+/// other select tags is an error, as in decK.
+fn select_tags(docs: &mut [(String, serde_json::Value)], tags: &[String]) -> Result<(), CliError> {
+    if tags.is_empty() {
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    for (label, doc) in docs.iter_mut() {
+        let Some(map) = doc.as_object_mut() else {
+            continue;
+        };
+        let info = map.entry("_info").or_insert_with(|| serde_json::json!({}));
+        let Some(info) = info.as_object_mut() else {
+            continue;
+        };
+        match info.get("select_tags") {
+            Some(existing) if existing != &serde_json::json!(tags) => errors.push(format!(
+                "{label}: _info.select_tags {existing} differ from --select-tag {tags:?}; give them in one place"
+            )),
+            _ => {
+                info.insert("select_tags".into(), serde_json::json!(tags));
+            }
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Invalid(declarative::LoadError { errors }))
     }
 }
 
@@ -173,4 +211,25 @@ fn indent(lines: &[String]) -> String {
         .map(|l| format!("  {l}"))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn select_tag_flag_fills_or_conflicts_with_the_file() {
+        let mut docs = vec![("a.yaml".to_string(), json!({"_format_version": "3.0"}))];
+        select_tags(&mut docs, &["team-a".into()]).unwrap();
+        assert_eq!(docs[0].1["_info"]["select_tags"], json!(["team-a"]));
+        let mut other = vec![(
+            "b.yaml".to_string(),
+            json!({"_info": {"select_tags": ["team-b"]}}),
+        )];
+        let err = select_tags(&mut other, &["team-a".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("b.yaml: _info.select_tags"), "{err}");
+    }
 }

@@ -106,6 +106,13 @@ pub struct ApplyArgs {
     /// Print the changes without making them.
     #[arg(long)]
     pub dry_run: bool,
+    /// Manage only entities with this tag (repeatable), as decK's `--select-tag`; the same as
+    /// `_info.select_tags` in the file.
+    #[arg(long = "select-tag", value_name = "TAG")]
+    pub select_tags: Vec<String>,
+    /// Print the changes as decK's JSON (`changes`, `summary`, `warnings`, `errors`).
+    #[arg(long)]
+    pub json_output: bool,
     /// After the write, wait up to SECONDS (30 when no value is given) until every connected
     /// data plane has applied the new version; exit non-zero naming those that did not.
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, require_equals = true, default_missing_value = "30")]

@@ -12,6 +12,51 @@ pub fn print_changes(body: &Value, secrets: &[String]) {
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), out.as_bytes());
 }
 
+/// decK's `--json-output`: `{changes: {creating, updating, deleting}, summary, warnings, errors}`,
+/// with `DECK_` values masked and credentials fingerprinted.
+pub fn print_json(body: &Value, secrets: &[String]) {
+    let text = json_report(body, secrets);
+    let _ = std::io::Write::write_all(
+        &mut std::io::stdout().lock(),
+        format!("{text}\n").as_bytes(),
+    );
+}
+
+fn json_report(body: &Value, secrets: &[String]) -> String {
+    let list = |k: &str| -> Vec<Value> {
+        body["changes"][k]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                let mut entry = serde_json::json!({"name": c["name"], "kind": c["kind"]});
+                if c.get("new").is_some() {
+                    entry["body"] =
+                        serde_json::json!({"old": redact(&c["old"]), "new": redact(&c["new"])});
+                }
+                entry
+            })
+            .collect()
+    };
+    let (creating, updating, deleting) = (list("creating"), list("updating"), list("deleting"));
+    let summary = serde_json::json!({
+        "creating": creating.len(),
+        "updating": updating.len(),
+        "deleting": deleting.len(),
+        "total": creating.len() + updating.len() + deleting.len(),
+    });
+    let out = serde_json::json!({
+        "changes": {"creating": creating, "updating": updating, "deleting": deleting},
+        "summary": summary,
+        "warnings": [],
+        "errors": [],
+    });
+    mask(
+        &serde_json::to_string_pretty(&out).unwrap_or_default(),
+        secrets,
+    )
+}
+
 macro_rules! emit {
     ($out:expr, $($arg:tt)*) => {{
         $out.push_str(&format!($($arg)*));
@@ -213,6 +258,27 @@ mod tests {
                 && lines.iter().any(|l| l.starts_with("+  ")),
             "{all}"
         );
+    }
+
+    #[test]
+    fn json_output_has_decks_shape() {
+        let body = json!({"changes": {
+            "creating": [{"kind": "service", "name": "a", "id": "1"}],
+            "updating": [{"kind": "plugin", "name": "p", "id": "2",
+                          "old": {"auth": {"header_value": "Bearer sk-1"}}, "new": {"auth": {"header_value": "Bearer sk-2"}}}],
+            "deleting": []}});
+        let text = json_report(&body, &["sk-2".into()]);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["summary"],
+            json!({"creating": 1, "updating": 1, "deleting": 0, "total": 2})
+        );
+        assert_eq!(
+            v["changes"]["creating"][0],
+            json!({"name": "a", "kind": "service"})
+        );
+        assert!(!text.contains("sk-1") && !text.contains("sk-2"), "{text}");
+        assert_eq!(v["errors"], json!([]));
     }
 
     #[test]
