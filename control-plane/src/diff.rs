@@ -1,7 +1,7 @@
 //! What a new config changes against the stored one, entity by entity, named the way decK
 //! names them (`creating service svc1`, `deleting plugin key-auth (global)`).
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 
 use proto::v1;
 use serde::Serialize;

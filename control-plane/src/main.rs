@@ -7,6 +7,11 @@ use clap::Parser;
 use control_plane::settings::{Cli, Command};
 use tracing_subscriber::EnvFilter;
 
+/// mimalloc: applying a large decK file builds and drops hundreds of thousands of small JSON
+/// values; glibc's allocator was a third of the time.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();

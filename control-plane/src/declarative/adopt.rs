@@ -4,7 +4,7 @@
 //! of a new one, so entities made through the Admin API are updated in place, not deleted and
 //! recreated.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use proto::schema::{Config, ForeignKey};
 use uuid::Uuid;

@@ -2,7 +2,7 @@
 //! derived (Kong's UUIDv5 rule), references by name or id are resolved across every file, each
 //! entity passes Kong's checks, and duplicates are refused. Every error names its place.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use proto::schema::{Config, FieldError};
 use serde_json::{json, Map, Value};

@@ -1,7 +1,7 @@
 //! How flattening names entities: the id an entity gets (explicit, or Kong's UUIDv5 of its
 //! natural key) and the references it makes, read in every form decK and Kong accept.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use proto::schema::{ids, FieldError};
 use serde_json::{Map, Value};

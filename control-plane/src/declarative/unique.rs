@@ -2,7 +2,7 @@
 //! key, SNI, vault prefix, …), and no two plugins share a scope (name + route + service +
 //! consumer) or two targets an upstream and address.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet, HashSetExt};
 
 use proto::schema::{Config, FieldError, ForeignKey};
 use uuid::Uuid;
@@ -162,7 +162,7 @@ mod tests {
             plugins: vec![p1, p2],
             ..Default::default()
         };
-        let errs = check(&cfg, &HashMap::new());
+        let errs = check(&cfg, &HashMap::default());
         assert_eq!(errs.len(), 1);
         assert!(
             errs[0]
