@@ -150,6 +150,38 @@ fn keep_unselected(
     Ok(())
 }
 
+/// One entity of `collection` (an Admin API body, references already `{"id": …}`), checked and
+/// completed on its own: a config holding just that entity. Nested children are not taken.
+pub fn check_entity(collection: &str, body: Value) -> Result<Config, Vec<FieldError>> {
+    let kind = kinds::TOP_LEVEL
+        .iter()
+        .copied()
+        .find(|k| k.info().collection == collection)
+        .ok_or_else(|| {
+            vec![FieldError::new(
+                "",
+                format!("unknown entity collection '{collection}'"),
+            )]
+        })?;
+    let Value::Object(mut body) = body else {
+        return Err(vec![FieldError::new("", "expected a map")]);
+    };
+    for field in ["_comment", "_ignore", "created_at", "updated_at"] {
+        body.remove(field);
+    }
+    if collection == "services" {
+        url::expand_service_url(&mut body).map_err(|e| vec![e])?;
+    }
+    let mut cfg = Config::default();
+    typed::push_typed(&mut cfg, kind, Value::Object(body))?;
+    Ok(cfg)
+}
+
+/// Kong's uniqueness rules over a whole config (names, keys, plugin scopes, targets, …).
+pub fn check_unique(cfg: &Config) -> Vec<FieldError> {
+    unique::check(cfg, &Default::default())
+}
+
 /// Rendered and parsed files as one document: collections concatenated in file order, the
 /// first file's `_format_version` and other meta keys kept. What the CLI sends to `/config`.
 pub fn merge(docs: &[(String, Value)]) -> Value {

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use proto::schema::FieldError;
+use proto::schema::{Config, FieldError};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
@@ -32,55 +32,10 @@ pub async fn write(
 ) -> Result<Option<Value>, AdminError> {
     let _serial = state.write_lock.lock().await;
     let cfg = state.publisher.current_config();
-    let mut lists = Lists::new();
-    if let Value::Object(doc) = declarative::to_document(&cfg) {
-        for (k, v) in doc {
-            if let Value::Array(a) = v {
-                lists.insert(k, a);
-            }
-        }
-    }
-    let map = &mut lists;
-    let mut target_id = None;
-    let mut index = None;
-    match op {
-        Op::Upsert {
-            id,
-            mut body,
-            create,
-        } => {
-            body.insert("id".into(), json!(id));
-            check_unique(map, col, id, &body)?;
-            check_foreign(map, col, &mut body)?;
-            let list = list_mut(map, col.kind);
-            match list.iter().position(|e| e["id"] == json!(id)) {
-                Some(_) if create => {
-                    return Err(AdminError::Unique {
-                        message: format!("primary key violation on key '{{id=\"{id}\"}}'"),
-                        fields: json!({"id": id}),
-                    })
-                }
-                Some(i) => {
-                    list[i] = Value::Object(body);
-                    index = Some(i);
-                }
-                None => {
-                    list.push(Value::Object(body));
-                    index = Some(list.len() - 1);
-                }
-            }
-            target_id = Some(id);
-        }
-        Op::Delete { id } => delete(map, col, id)?,
-    }
-    let at = index.map(|i| format!("{}[{i}]", col.kind));
-    let mut doc: Map<String, Value> = lists
-        .into_iter()
-        .map(|(k, v)| (k, Value::Array(v)))
-        .collect();
-    doc.insert("_format_version".into(), json!("3.0"));
-    let new = declarative::from_documents(&[("admin".into(), Value::Object(doc))], None)
-        .map_err(|errs| classify(errs, at.as_deref()))?;
+    let (new, target_id) = match op {
+        Op::Upsert { id, body, create } => (upsert(state, &cfg, col, id, body, create)?, Some(id)),
+        Op::Delete { id } => (delete_one(&cfg, col, id)?, None),
+    };
     let entities = new.to_entities();
     let applied = state.store.replace(&entities, false).await?;
     if !applied.changes.is_empty() {
@@ -95,6 +50,79 @@ pub async fn write(
             .and_then(|e| serde_json::from_slice(&e.json).ok())),
         None => Ok(None),
     }
+}
+
+/// An insert or replace, checked on its own against the current config: the entity's schema,
+/// its references and the unique fields. Only the collections involved are read as JSON.
+fn upsert(
+    state: &AppState,
+    cfg: &Config,
+    col: &'static Collection,
+    id: Uuid,
+    mut body: Map<String, Value>,
+    create: bool,
+) -> Result<Config, AdminError> {
+    let mut kinds: Vec<&str> = vec![col.kind];
+    kinds.extend(col.foreign.iter().map(|(_, k)| *k));
+    let map = lists_for(state, &kinds);
+    body.insert("id".into(), json!(id));
+    if create && list(&map, col.kind).any(|e| e["id"] == json!(id)) {
+        return Err(AdminError::Unique {
+            message: format!("primary key violation on key '{{id=\"{id}\"}}'"),
+            fields: json!({"id": id}),
+        });
+    }
+    check_unique(&map, col, id, &body)?;
+    let mut body_map = body;
+    check_foreign(&map, col, &mut body_map)?;
+    let one =
+        declarative::check_entity(col.kind, Value::Object(body_map)).map_err(AdminError::Schema)?;
+    let mut new = cfg.clone();
+    new.upsert(one);
+    let dups = declarative::check_unique(&new);
+    if let Some(e) = dups.first() {
+        return Err(AdminError::Unique {
+            message: e.message.clone(),
+            fields: json!({}),
+        });
+    }
+    Ok(new)
+}
+
+/// A delete with Kong's cascade, the whole config re-checked.
+fn delete_one(cfg: &Config, col: &'static Collection, id: Uuid) -> Result<Config, AdminError> {
+    let mut lists = Lists::new();
+    if let Value::Object(doc) = declarative::to_document(cfg) {
+        for (k, v) in doc {
+            if let Value::Array(a) = v {
+                lists.insert(k, a);
+            }
+        }
+    }
+    delete(&mut lists, col, id)?;
+    let mut doc: Map<String, Value> = lists
+        .into_iter()
+        .map(|(k, v)| (k, Value::Array(v)))
+        .collect();
+    doc.insert("_format_version".into(), json!("3.0"));
+    declarative::from_documents(&[("admin".into(), Value::Object(doc))], None)
+        .map_err(|errs| classify(errs, None))
+}
+
+/// The current entities of `kinds`, as Admin API JSON, from the published snapshot.
+fn lists_for(state: &AppState, kinds: &[&str]) -> Lists {
+    let snap = state.publisher.current();
+    let mut lists = Lists::new();
+    for e in snap
+        .entities
+        .iter()
+        .filter(|e| kinds.contains(&e.kind.as_str()))
+    {
+        if let Ok(v) = serde_json::from_slice::<Value>(&e.json) {
+            lists.entry(e.kind.clone()).or_default().push(v);
+        }
+    }
+    lists
 }
 
 /// The config being changed: each collection's entities as Admin API JSON.

@@ -57,6 +57,16 @@ macro_rules! config {
                 out
             }
 
+            /// Adds every entity of `other`, replacing the one with the same id if present.
+            pub fn upsert(&mut self, other: Config) {
+                $(for e in other.$field {
+                    match self.$field.iter_mut().find(|x| x.id == e.id) {
+                        Some(slot) => *slot = e,
+                        None => self.$field.push(e),
+                    }
+                })*
+            }
+
             pub fn is_empty(&self) -> bool {
                 true $(&& self.$field.is_empty())*
             }
