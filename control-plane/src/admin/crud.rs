@@ -247,6 +247,13 @@ async fn find(
     key: &str,
     parent: Parent,
 ) -> Result<Option<Value>, AdminError> {
+    // The store finds an id or the collection's unique name through its index.
+    if let Some(e) = s.store.get(col.kind, key).await? {
+        if let Ok(v) = serde_json::from_slice::<Value>(&e.json) {
+            return Ok(belongs(&v, parent).then_some(v));
+        }
+    }
+    // Other unique fields (a consumer's custom_id, a plugin's instance_name): a scan.
     let items = all(s, col, parent).await?;
     Ok(items.into_iter().find(|v| {
         v["id"].as_str() == Some(key) || col.keys.iter().any(|k| v[*k].as_str() == Some(key))
