@@ -11,6 +11,7 @@ pub mod runtime;
 pub mod settings;
 pub mod status;
 pub mod sync;
+pub mod upstream;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -54,6 +54,8 @@ pub struct AiAnalytics {
     pub output_cost: Option<f64>,
     /// `logging.log_statistics` of the target that served (or would have served) the request.
     pub log_statistics: bool,
+    /// `logging.log_payloads` of that target: log plugins get the client's request body.
+    pub log_payloads: bool,
     /// Milliseconds from the start of the request to the first streamed token (streams), or
     /// to the whole reply (non-streamed).
     pub ttft_ms: Option<f64>,

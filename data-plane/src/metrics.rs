@@ -31,6 +31,9 @@ const HTTP_LABELS: &[&str] = &[
     "consumer",
 ];
 const LATENCY_LABELS: &[&str] = &["service", "route", "workspace"];
+const UPSTREAM_HEALTH_LABELS: &[&str] = &["upstream", "target", "address", "state", "subsystem"];
+/// The `state` values of `kong_upstream_target_health`, one series each (1 = current state).
+const TARGET_STATES: &[&str] = &["healthchecks_off", "healthy", "unhealthy", "dns_error"];
 const BANDWIDTH_LABELS: &[&str] = &["service", "route", "direction", "workspace", "consumer"];
 /// Labels of the `kong_ai_llm_*` families (except tokens).
 pub const AI_LABELS: &[&str] = &[
@@ -124,6 +127,11 @@ pub struct Metrics {
     pub config_hash_info: GaugeVec,
     /// `kong_data_plane_sync_received_bytes_total{message}`: protobuf bytes received from the CP.
     pub sync_bytes: IntCounterVec,
+    /// `kong_log_dropped_total{plugin}` (ours): log entries a log plugin (file-log, http-log)
+    /// dropped because its queue was full or delivery failed for good.
+    pub log_dropped: IntCounterVec,
+    /// `kong_upstream_target_health` (prometheus `upstream_health_metrics`), set at scrape time.
+    pub upstream_target_health: GaugeVec,
     /// This node's child of `nginx_requests`, pre-resolved: updated on every request.
     node_requests: Gauge,
 }
@@ -280,6 +288,16 @@ impl Metrics {
                 "Bytes of config sync messages received from the control plane (decoded protobuf)",
                 &["message"],
             )?,
+            log_dropped: counter(
+                "kong_log_dropped_total",
+                "Log entries dropped by a log plugin (queue full or delivery failed)",
+                &["plugin"],
+            )?,
+            upstream_target_health: gauge_vec(
+                "kong_upstream_target_health",
+                "Health status of targets of upstream. States = healthchecks_off|healthy|unhealthy|dns_error, value is 1 when state is populated.",
+                UPSTREAM_HEALTH_LABELS,
+            )?,
             node_requests: nginx_requests.with_label_values(&[node_id, "http"]),
             nginx_requests,
             registry,
@@ -295,6 +313,20 @@ impl Metrics {
             .with_label_values(&[node_id, "http"])
             .set(0.0);
         Ok(m)
+    }
+
+    /// The target health series: one per (upstream, target, address) and state, 1 for the
+    /// target's `state`; the previous series go.
+    pub fn set_upstream_health(&self, rows: &[(String, String, String, &str)]) {
+        self.upstream_target_health.reset();
+        for (upstream, target, address, state) in rows {
+            for s in TARGET_STATES {
+                let v = if s == state { 1.0 } else { 0.0 };
+                self.upstream_target_health
+                    .with_label_values(&[upstream.as_str(), target, address, s, "http"])
+                    .set(v);
+            }
+        }
     }
 
     /// The config served now is `hash`: its series is the only one of `config_hash_info`.
@@ -431,6 +463,7 @@ fn label_order(family: &str) -> &'static [&'static str] {
         "kong_node_info" => NODE_INFO_LABELS,
         "kong_nginx_requests_total" => NGINX_REQ_LABELS,
         "kong_nginx_connections_total" => NGINX_CONN_LABELS,
+        "kong_upstream_target_health" => UPSTREAM_HEALTH_LABELS,
         _ => &[],
     }
 }

@@ -3,14 +3,24 @@
 
 pub mod ai_mcp_proxy;
 pub mod ai_proxy;
+pub mod correlation_id;
+pub mod cors;
+pub mod file_log;
+pub mod http_log;
 pub mod key_auth;
+pub mod log;
 pub mod prometheus;
+pub mod rate_limiting;
+pub mod request_transformer;
+pub mod response_headers;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use proto::schema::plugins::correlation_id::CorrelationIdConfig;
 use proto::schema::plugins::key_auth::KeyAuthConfig;
 use proto::schema::plugins::prometheus::PrometheusConfig;
+use proto::schema::plugins::request_transformer::RequestTransformerConfig;
 use proto::schema::plugins::PluginConfig;
 use uuid::Uuid;
 
@@ -21,6 +31,12 @@ pub enum Instance {
     Ai(ai_proxy::AiPlugin),
     Mcp(ai_mcp_proxy::McpProxy),
     Prometheus(PrometheusConfig),
+    CorrelationId(CorrelationIdConfig),
+    FileLog(file_log::FileLog),
+    HttpLog(http_log::HttpLog),
+    RequestTransformer(Box<RequestTransformerConfig>),
+    Cors(cors::Cors),
+    RateLimiting(rate_limiting::RateLimiter),
 }
 
 impl Instance {
@@ -28,6 +44,14 @@ impl Instance {
         match cfg {
             PluginConfig::KeyAuth(c) => Instance::KeyAuth(c),
             PluginConfig::Prometheus(c) => Instance::Prometheus(c),
+            PluginConfig::CorrelationId(c) => Instance::CorrelationId(c),
+            PluginConfig::FileLog(c) => Instance::FileLog(file_log::FileLog::new(c)),
+            PluginConfig::HttpLog(c) => Instance::HttpLog(http_log::HttpLog::new(*c)),
+            PluginConfig::RequestTransformer(c) => Instance::RequestTransformer(c),
+            PluginConfig::Cors(c) => Instance::Cors(cors::Cors::new(c)),
+            PluginConfig::RateLimiting(c) => {
+                Instance::RateLimiting(rate_limiting::RateLimiter::new(id, c))
+            }
             PluginConfig::AiProxy(c) => Instance::Ai(ai_proxy::AiPlugin::from_ai_proxy(id, *c)),
             PluginConfig::AiMcpProxy(c) => Instance::Mcp(ai_mcp_proxy::McpProxy::new(&c)),
             PluginConfig::AiProxyAdvanced(c) => {

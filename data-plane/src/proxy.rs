@@ -3,12 +3,15 @@
 //! `serve`; the two ways to the upstream in `plain` (a service) and `ai` (ai-proxy(-advanced)).
 
 mod ai;
+mod balanced;
 pub mod body;
 pub mod forward;
 mod headers;
+mod log;
 mod plain;
 pub mod reply;
 pub mod serve;
+mod transform;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,7 +24,8 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use crate::plugins::prometheus::{self, LogRecord};
-use crate::plugins::{key_auth, Instance};
+use crate::plugins::response_headers::HeaderChange;
+use crate::plugins::{correlation_id, cors, key_auth, rate_limiting, Instance};
 use crate::router::RequestInfo;
 use crate::State;
 use body::{boxed, Finisher, LoggedBody, ProxyBody};
@@ -43,6 +47,12 @@ struct Ctx {
     local: Option<SocketAddr>,
     client_host: String,
     record: LogRecord,
+    /// Set on every response by the header filter (correlation-id, cors, rate-limiting).
+    response_headers: Vec<HeaderChange>,
+    /// The log plugins (http-log, file-log) that apply; their log phase runs in the finisher.
+    loggers: Vec<Arc<Instance>>,
+    /// The upstream path set by request-transformer's `replace.uri` (query kept).
+    upstream_path: Option<String>,
 }
 
 impl Ctx {
@@ -50,7 +60,9 @@ impl Ctx {
         let metrics = self.state.metrics.clone();
         let prom = self.prometheus.clone();
         let request_id = self.request_id.clone();
+        let loggers = self.loggers.clone();
         Box::new(move |rec: LogRecord| {
+            log::run(&metrics, &loggers, &rec);
             if let Some(ai) = rec.ai.as_ref().filter(|a| a.log_statistics) {
                 tracing::debug!(request_id, ai = %ai.to_log_json(), "ai analytics");
             }
@@ -60,6 +72,13 @@ impl Ctx {
         })
     }
 
+    /// The header filter phase: plugin headers on a proxied or Kong-made response.
+    fn header_filter(&self, h: &mut http::HeaderMap) {
+        for c in &self.response_headers {
+            c.apply(h);
+        }
+    }
+
     /// A Kong-made response that still goes through the log phase.
     fn reply(
         mut self,
@@ -67,7 +86,9 @@ impl Ctx {
         body: String,
         extra: Vec<(http::HeaderName, http::HeaderValue)>,
     ) -> Response<ProxyBody> {
-        let resp = reply::kong(status, body, extra, &self.request_id, self.started);
+        let mut resp = reply::kong(status, body, extra, &self.request_id, self.started);
+        self.header_filter(resp.headers_mut());
+        self.log_response(resp.headers());
         self.record.status = status.as_u16();
         self.record.from_service = false;
         self.record.kong_latency_ms = ms(self.started);
@@ -154,12 +175,47 @@ pub async fn handle(
             bytes_in: content_length(&parts.headers),
             ..Default::default()
         },
+        response_headers: Vec::new(),
+        loggers: Vec::new(),
+        upstream_path: None,
     };
+    ctx.start_log(&rt, route, &parts, None);
+
+    // correlation-id (priority 100001), before authentication: never consumer-scoped here.
+    if let Some(inst) = rt
+        .plugins
+        .lookup("correlation-id", route_id, service_id, None)
+    {
+        if let Instance::CorrelationId(cfg) = &*inst {
+            if let Some(c) = correlation_id::access(cfg, &mut parts, local) {
+                if c.echo {
+                    ctx.response_headers
+                        .push(HeaderChange::Set(c.name, c.value));
+                }
+            }
+        }
+    }
+
+    // cors (priority 2000): a preflight is answered here, with no body.
+    if let Some(inst) = rt.plugins.lookup("cors", route_id, service_id, None) {
+        if let Instance::Cors(plugin) = &*inst {
+            match plugin.access(&parts) {
+                cors::Access::Continue(changes) => ctx.response_headers.extend(changes),
+                cors::Access::Preflight(changes) => {
+                    ctx.response_headers.extend(changes);
+                    let mut resp = ctx.reply(StatusCode::OK, String::new(), vec![]);
+                    resp.headers_mut().remove(http::header::CONTENT_TYPE);
+                    return resp;
+                }
+            }
+        }
+    }
 
     // key-auth (priority 1250), never consumer-scoped.
     let mut body = Some(body);
     let mut buffered: Option<Bytes> = None;
     let mut consumer = None;
+    let mut credential = None;
     if let Some(inst) = rt.plugins.lookup("key-auth", route_id, service_id, None) {
         if let Instance::KeyAuth(cfg) = &*inst {
             if cfg.key_in_body {
@@ -175,12 +231,18 @@ pub async fn handle(
                 }
             }
             match key_auth::access(cfg, &rt.consumers, &mut parts, buffered.as_mut()) {
-                Ok(a) => consumer = a.map(|a| a.consumer),
+                Ok(a) => {
+                    credential = a.as_ref().and_then(|a| a.credential);
+                    consumer = a.map(|a| a.consumer);
+                }
                 Err(rej) => return ctx.reply(rej.status, rej.body, rej.headers),
             }
         }
     }
     let consumer_id = consumer.as_ref().map(|c| c.id);
+    if consumer.is_some() {
+        ctx.start_log(&rt, route, &parts, consumer.as_deref());
+    }
     ctx.record.consumer = consumer
         .as_ref()
         .and_then(|c| c.username.clone().or_else(|| c.custom_id.clone()));
@@ -188,6 +250,48 @@ pub async fn handle(
         ctx.prometheus = rt
             .plugins
             .lookup("prometheus", route_id, service_id, consumer_id);
+    }
+
+    // rate-limiting (priority 910).
+    if let Some(inst) = rt
+        .plugins
+        .lookup("rate-limiting", route_id, service_id, consumer_id)
+    {
+        if let Instance::RateLimiting(rl) = &*inst {
+            let client = rate_limiting::Client {
+                consumer: consumer_id,
+                credential,
+                service: service_id,
+                headers: &parts.headers,
+                path: parts.uri.path(),
+                ip: remote.ip(),
+            };
+            match rl.access(&client) {
+                rate_limiting::Outcome::Allowed(h) => ctx.response_headers.extend(h),
+                rate_limiting::Outcome::Refused {
+                    status,
+                    body,
+                    headers,
+                } => return ctx.reply(status, body, headers),
+            }
+        }
+    }
+
+    // request-transformer (priority 801).
+    if let Some(inst) = rt
+        .plugins
+        .lookup("request-transformer", route_id, service_id, consumer_id)
+    {
+        if let Instance::RequestTransformer(cfg) = &*inst {
+            let r = transform::request(&mut ctx, cfg, &mut parts, &mut body, &mut buffered).await;
+            if r.is_err() {
+                return ctx.reply(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    r#"{"message":"Request body is too large"}"#.into(),
+                    vec![],
+                );
+            }
+        }
     }
 
     // ai-proxy(-advanced) (priority 770).

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::plugins::{Instance, PluginIndex};
 use crate::router::{RouteSpec, Router, RouterError};
+use crate::upstream::{self, Balancer, Balancers, UpstreamError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
@@ -26,6 +27,8 @@ pub enum CompileError {
     MissingService { route: Uuid, service: Uuid },
     #[error("keyauth_credentials[{credential}]: consumer {consumer} does not exist")]
     MissingConsumer { credential: Uuid, consumer: Uuid },
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
 }
 
 /// A route with what the proxy needs after matching it.
@@ -33,6 +36,9 @@ pub enum CompileError {
 pub struct CompiledRoute {
     pub route: Route,
     pub service: Option<Arc<Service>>,
+    /// The upstream named by the service's host, when there is one: requests are balanced
+    /// over its targets instead of resolving the host.
+    pub balancer: Option<Arc<Balancer>>,
 }
 
 impl CompiledRoute {
@@ -87,6 +93,9 @@ pub struct Runtime {
     pub routes: Vec<CompiledRoute>,
     pub plugins: PluginIndex,
     pub consumers: ConsumerIndex,
+    pub upstreams: Balancers,
+    /// Whether an enabled prometheus plugin has `upstream_health_metrics` on.
+    pub upstream_health_metrics: bool,
 }
 
 impl Runtime {
@@ -113,6 +122,7 @@ pub fn compile(cfg: &Config, version: u64, hash: &str) -> Result<Runtime, Compil
         .map(|s| (s.id, Arc::new(s.clone())))
         .collect();
 
+    let upstreams = upstream::compile(cfg)?;
     let mut routes = Vec::new();
     for r in &cfg.routes {
         let service = match r.service {
@@ -131,9 +141,13 @@ pub fn compile(cfg: &Config, version: u64, hash: &str) -> Result<Runtime, Compil
         if !r.protocols.iter().any(|p| p == "http" || p == "https") {
             continue;
         }
+        let balancer = service
+            .as_ref()
+            .and_then(|s| upstreams.get(&s.host).cloned());
         routes.push(CompiledRoute {
             route: r.clone(),
             service,
+            balancer,
         });
     }
     let specs: Vec<RouteSpec> = routes
@@ -210,6 +224,12 @@ pub fn compile(cfg: &Config, version: u64, hash: &str) -> Result<Runtime, Compil
         routes,
         plugins,
         consumers,
+        upstreams,
+        upstream_health_metrics: cfg.plugins.iter().any(|p| {
+            p.enabled
+                && p.name == "prometheus"
+                && p.config["upstream_health_metrics"] == serde_json::Value::Bool(true)
+        }),
     })
 }
 
@@ -271,6 +291,35 @@ mod tests {
         assert!(rt.consumers.by_key("nope").is_none());
         assert!(rt.consumers.by_id_or_username("alice").is_some());
         assert!(rt.consumers.by_id_or_username(S1).is_some());
+    }
+
+    #[test]
+    fn services_named_after_an_upstream_get_its_balancer() {
+        let up = "50000000-0000-0000-0000-000000000001";
+        let cfg = config(json!({
+            "upstreams": [{"id": up, "name": "backend.up"}],
+            "targets": [{"id": "60000000-0000-0000-0000-000000000001", "upstream": {"id": up}, "target": "10.0.0.1:80"}],
+            "services": [{"id": S1, "host": "backend.up"}, {"id": S2, "host": "a.test"}],
+            "routes": [
+                {"id": "10000000-0000-0000-0000-000000000001", "paths": ["/a"], "service": {"id": S1}},
+                {"id": "10000000-0000-0000-0000-000000000002", "paths": ["/b"], "service": {"id": S2}}
+            ],
+            "plugins": [{"id": "20000000-0000-0000-0000-000000000001", "name": "prometheus",
+                         "config": {"upstream_health_metrics": true}}]
+        }));
+        let rt = compile(&cfg, 1, "h").unwrap();
+        let by_path = |p: &str| {
+            rt.routes
+                .iter()
+                .find(|r| r.route.paths.as_deref() == Some(&[p.to_string()][..]))
+                .unwrap()
+        };
+        let b = by_path("/a").balancer.as_ref().unwrap();
+        assert_eq!(b.name, "backend.up");
+        assert_eq!(b.targets().len(), 1);
+        assert!(by_path("/b").balancer.is_none());
+        assert!(rt.upstream_health_metrics);
+        assert_eq!(rt.upstreams.len(), 1);
     }
 
     #[test]

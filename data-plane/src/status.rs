@@ -94,7 +94,14 @@ pub fn route_parts(state: &State, method: &Method, path: &str) -> Response<Proxy
                 )
             }
         }
-        "/metrics" => reply(StatusCode::OK, METRICS, state.metrics.render()),
+        "/metrics" => {
+            let rows = match rt.upstream_health_metrics {
+                true => rt.upstreams.health_rows(),
+                false => Vec::new(),
+            };
+            state.metrics.set_upstream_health(&rows);
+            reply(StatusCode::OK, METRICS, state.metrics.render())
+        }
         _ => reply(
             StatusCode::NOT_FOUND,
             JSON,

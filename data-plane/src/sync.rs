@@ -215,15 +215,21 @@ fn off_runtime<R>(f: impl FnOnce() -> R) -> R {
 /// One message from the CP; returns the answer to send, if any.
 fn handle(state: &State, applier: &mut Applier, msg: SyncResponse) -> Option<SyncRequest> {
     let bytes = msg.encoded_len() as u64;
-    let (label, answer) = match msg.kind? {
-        sync_response::Kind::Snapshot(s) => ("snapshot", Some(off_runtime(|| applier.snapshot(s)))),
-        sync_response::Kind::Delta(d) => ("delta", Some(off_runtime(|| applier.delta(d)))),
-        sync_response::Kind::Heartbeat(_) => ("heartbeat", None),
+    let kind = msg.kind?;
+    let label = match &kind {
+        sync_response::Kind::Snapshot(_) => "snapshot",
+        sync_response::Kind::Delta(_) => "delta",
+        sync_response::Kind::Heartbeat(_) => "heartbeat",
     };
+    // Counted on arrival, so the bytes show before the config they carry is served.
     state
         .metrics
         .sync_bytes
         .with_label_values(&[label])
         .inc_by(bytes);
-    answer
+    match kind {
+        sync_response::Kind::Snapshot(s) => Some(off_runtime(|| applier.snapshot(s))),
+        sync_response::Kind::Delta(d) => Some(off_runtime(|| applier.delta(d))),
+        sync_response::Kind::Heartbeat(_) => None,
+    }
 }

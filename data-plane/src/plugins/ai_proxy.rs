@@ -383,6 +383,7 @@ impl AiPlugin {
                 input_cost: options.input_cost,
                 output_cost: options.output_cost,
                 log_statistics: log,
+                log_payloads: target.logging.log_payloads,
                 prompt_estimate,
                 ..Default::default()
             },

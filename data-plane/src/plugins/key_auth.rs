@@ -16,6 +16,8 @@ use crate::runtime::ConsumerIndex;
 pub struct Authenticated {
     pub consumer: Arc<Consumer>,
     pub anonymous: bool,
+    /// The key-auth credential's id (none for the anonymous consumer).
+    pub credential: Option<uuid::Uuid>,
 }
 
 /// A key-auth refusal: status, JSON body and extra headers.
@@ -50,6 +52,7 @@ pub fn access(
                 return Ok(Some(Authenticated {
                     consumer: consumer.clone(),
                     anonymous: false,
+                    credential: Some(*cred),
                 }));
             }
             None => Rejection {
@@ -68,6 +71,7 @@ pub fn access(
             Ok(Some(Authenticated {
                 consumer: c.clone(),
                 anonymous: true,
+                credential: None,
             }))
         }
         None => Err(Rejection {

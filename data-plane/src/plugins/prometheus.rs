@@ -26,6 +26,8 @@ pub struct LogRecord {
     pub ai: Option<AiAnalytics>,
     /// The JSON-RPC call of an `ai-mcp-proxy` request.
     pub mcp: Option<McpRpc>,
+    /// Request facts for Kong's log serializer, captured only when a log plugin applies.
+    pub log: Option<Box<crate::plugins::log::capture::Capture>>,
 }
 
 /// Records `rec` under the flags of the prometheus instance that applied to the request.
@@ -197,6 +199,7 @@ mod tests {
                 ..Default::default()
             }),
             mcp: None,
+            log: None,
         }
     }
 

@@ -93,10 +93,14 @@ pub(super) async fn flow(
             return ctx.reply(rej.status, body, vec![]);
         }
     };
+    if plan.analytics.log_payloads {
+        ctx.log_request_payload(&bytes);
+    }
     let timeout = Duration::from_millis(plugin.read_timeout_ms.max(1));
     // Attempts: ai-proxy-advanced fails over to another target per `failover_criteria`.
     let (resp, sent, proxy_latency) = loop {
         let req = ai_upstream_request(&ctx, &parts, &plan);
+        ctx.log_upstream(req.uri());
         ctx.record.ai = Some(plan.analytics.clone());
         let proxy_latency = ctx.started.elapsed();
         let sent = Instant::now();
@@ -145,6 +149,8 @@ pub(super) async fn flow(
         upstream_latency.as_millis(),
         proxy_latency.as_millis(),
     );
+    ctx.header_filter(&mut head.headers);
+    ctx.log_response(&head.headers);
     ctx.record.status = head.status.as_u16();
     ctx.record.from_service = true;
     ctx.record.kong_latency_ms = proxy_latency.as_secs_f64() * 1000.0;

@@ -17,6 +17,9 @@ pub enum ForwardError {
     Timeout,
     #[error("upstream request failed: {0}")]
     Failed(String),
+    /// The connection could not be made (refused, unreachable): safe to retry elsewhere.
+    #[error("upstream connect failed: {0}")]
+    Connect(String),
     #[error("TLS setup failed: {0}")]
     Tls(String),
 }
@@ -63,6 +66,8 @@ impl Upstream {
                 }
                 if msg.contains("timed out") {
                     Err(ForwardError::Timeout)
+                } else if e.is_connect() {
+                    Err(ForwardError::Connect(msg))
                 } else {
                     Err(ForwardError::Failed(msg))
                 }

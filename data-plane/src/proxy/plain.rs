@@ -30,15 +30,21 @@ pub(super) async fn flow(
             vec![],
         );
     };
+    if route.balancer.is_some() {
+        return super::balanced::flow(ctx, route, matched_len, parts, body, buffered).await;
+    }
     let https = matches!(service.protocol.as_str(), "https" | "grpcs");
     let scheme = if https { "https" } else { "http" };
     let default_port = if https { 443 } else { 80 };
-    let path = upstream_path(
-        service.path.as_deref(),
-        route.route.strip_path,
-        parts.uri.path(),
-        parts.uri.path().get(..matched_len).unwrap_or(""),
-    );
+    let path = match &ctx.upstream_path {
+        Some(p) => p.clone(),
+        None => upstream_path(
+            service.path.as_deref(),
+            route.route.strip_path,
+            parts.uri.path(),
+            parts.uri.path().get(..matched_len).unwrap_or(""),
+        ),
+    };
     let pq = match parts.uri.query() {
         Some(q) => format!("{path}?{q}"),
         None => path,
@@ -78,6 +84,7 @@ async fn forward_and_log(
     timeout: Duration,
 ) -> Response<ProxyBody> {
     let proxy_latency = ctx.started.elapsed();
+    ctx.log_upstream(req.uri());
     let sent = Instant::now();
     let resp = match ctx.send(req, timeout).await {
         Ok(r) => r,
@@ -87,6 +94,21 @@ async fn forward_and_log(
         }
     };
     let upstream_latency = sent.elapsed();
+    respond(ctx, resp, proxy_latency, upstream_latency)
+}
+
+/// Adds Kong's headers to an upstream response and wraps its body (streamed) for the log
+/// phase.
+pub(super) fn respond<B>(
+    mut ctx: Ctx,
+    resp: Response<B>,
+    proxy_latency: Duration,
+    upstream_latency: Duration,
+) -> Response<ProxyBody>
+where
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<super::body::BoxError>,
+{
     let (mut head, body) = resp.into_parts();
     reply::proxied_headers(
         &mut head.headers,
@@ -94,6 +116,8 @@ async fn forward_and_log(
         upstream_latency.as_millis(),
         proxy_latency.as_millis(),
     );
+    ctx.header_filter(&mut head.headers);
+    ctx.log_response(&head.headers);
     ctx.record.status = head.status.as_u16();
     ctx.record.from_service = true;
     ctx.record.kong_latency_ms = proxy_latency.as_secs_f64() * 1000.0;

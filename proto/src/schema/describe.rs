@@ -11,7 +11,15 @@ use super::{Consumer, Route, Service, Upstream};
 /// The schema of a plugin we ship, or None for an unknown plugin.
 pub fn plugin(name: &str) -> Option<Value> {
     let (sample, required): (Value, &[&str]) = match name {
-        "key-auth" | "prometheus" => (json!({}), &[]),
+        "key-auth" | "prometheus" | "correlation-id" | "cors" | "request-transformer" => {
+            (json!({}), &[])
+        }
+        "file-log" => (json!({"path": "/tmp/file.log"}), &["path"]),
+        "http-log" => (
+            json!({"http_endpoint": "http://example.com/log"}),
+            &["http_endpoint"],
+        ),
+        "rate-limiting" => (json!({"minute": 1}), &[]),
         "ai-proxy" => (
             json!({"route_type": "llm/v1/chat", "model": {"provider": "openai"}}),
             &["route_type", "model"],
@@ -22,7 +30,10 @@ pub fn plugin(name: &str) -> Option<Value> {
         ),
         _ => return None,
     };
-    let cfg = PluginConfig::parse(name, &sample).ok()?.to_value();
+    let mut cfg = PluginConfig::parse(name, &sample).ok()?.to_value();
+    if name == "rate-limiting" {
+        cfg["minute"] = Value::Null; // the sample's limit, not a default
+    }
     let mut config = record(&cfg, required);
     // Array-of-record fields: describe their elements from the sample's first element.
     if let (Some(fields), Some(first)) = (config["fields"].as_array_mut(), cfg["targets"].get(0)) {

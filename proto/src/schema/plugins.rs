@@ -5,8 +5,15 @@ pub mod ai;
 pub mod ai_mcp_proxy;
 pub mod ai_proxy;
 pub mod ai_proxy_advanced;
+pub mod correlation_id;
+pub mod cors;
+pub mod file_log;
+pub mod http_log;
 pub mod key_auth;
 pub mod prometheus;
+pub mod queue;
+pub mod rate_limiting;
+pub mod request_transformer;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -16,11 +23,17 @@ use super::error::{from_value, FieldError};
 
 /// Plugins this gateway runs, with Kong's handler priority (higher runs first) and version.
 pub const AVAILABLE: &[(&str, i32)] = &[
+    ("correlation-id", correlation_id::PRIORITY),
+    ("cors", cors::PRIORITY),
     ("key-auth", key_auth::PRIORITY),
+    ("rate-limiting", rate_limiting::PRIORITY),
     ("ai-proxy", ai_proxy::PRIORITY),
     ("ai-proxy-advanced", ai_proxy_advanced::PRIORITY),
     ("ai-mcp-proxy", ai_mcp_proxy::PRIORITY),
     ("prometheus", prometheus::PRIORITY),
+    ("file-log", file_log::PRIORITY),
+    ("http-log", http_log::PRIORITY),
+    ("request-transformer", request_transformer::PRIORITY),
 ];
 
 /// A plugin's config, checked and complete.
@@ -31,6 +44,12 @@ pub enum PluginConfig {
     AiProxy(Box<ai_proxy::AiProxyConfig>),
     AiProxyAdvanced(Box<ai_proxy_advanced::AiProxyAdvancedConfig>),
     AiMcpProxy(Box<ai_mcp_proxy::AiMcpProxyConfig>),
+    CorrelationId(correlation_id::CorrelationIdConfig),
+    FileLog(file_log::FileLogConfig),
+    HttpLog(Box<http_log::HttpLogConfig>),
+    RequestTransformer(Box<request_transformer::RequestTransformerConfig>),
+    Cors(cors::CorsConfig),
+    RateLimiting(Box<rate_limiting::RateLimitingConfig>),
 }
 
 impl PluginConfig {
@@ -45,6 +64,14 @@ impl PluginConfig {
             "ai-proxy" => typed(config).map(|c| Self::AiProxy(Box::new(c))),
             "ai-proxy-advanced" => typed(config).map(|c| Self::AiProxyAdvanced(Box::new(c))),
             "ai-mcp-proxy" => typed(config).map(|c| Self::AiMcpProxy(Box::new(c))),
+            "correlation-id" => typed(config).map(Self::CorrelationId),
+            "file-log" => typed(config).map(Self::FileLog),
+            "http-log" => typed(config).map(|c| Self::HttpLog(Box::new(c))),
+            "request-transformer" => typed(config).map(|c| Self::RequestTransformer(Box::new(c))),
+            "cors" => typed(config).map(Self::Cors),
+            "rate-limiting" => typed(config).map(|c: rate_limiting::RateLimitingConfig| {
+                Self::RateLimiting(Box::new(c.with_shorthands()))
+            }),
             other => {
                 return Err(vec![FieldError::new(
                     "name",
@@ -70,6 +97,12 @@ impl PluginConfig {
             Self::AiProxy(c) => c.validate(),
             Self::AiProxyAdvanced(c) => c.validate(),
             Self::AiMcpProxy(c) => c.validate(),
+            Self::CorrelationId(c) => c.validate(),
+            Self::FileLog(c) => c.validate(),
+            Self::HttpLog(c) => c.validate(),
+            Self::RequestTransformer(c) => c.validate(),
+            Self::Cors(c) => c.validate(),
+            Self::RateLimiting(c) => c.validate(),
         }
     }
 
@@ -81,13 +114,20 @@ impl PluginConfig {
             Self::AiProxy(c) => serde_json::to_value(c),
             Self::AiProxyAdvanced(c) => serde_json::to_value(c),
             Self::AiMcpProxy(c) => serde_json::to_value(c),
+            Self::CorrelationId(c) => serde_json::to_value(c),
+            Self::FileLog(c) => serde_json::to_value(c),
+            Self::HttpLog(c) => serde_json::to_value(c),
+            Self::RequestTransformer(c) => serde_json::to_value(c),
+            Self::Cors(c) => serde_json::to_value(c),
+            Self::RateLimiting(c) => serde_json::to_value(c),
         };
         v.unwrap_or(Value::Null)
     }
 
-    /// Kong's `no_consumer` flag: authentication plugins cannot be scoped to a consumer.
+    /// Kong's `no_consumer` flag: authentication plugins (and cors) cannot be scoped to a
+    /// consumer.
     pub fn allows_consumer_scope(&self) -> bool {
-        !matches!(self, Self::KeyAuth(_))
+        !matches!(self, Self::KeyAuth(_) | Self::Cors(_))
     }
 
     pub fn name(&self) -> &'static str {
@@ -97,6 +137,12 @@ impl PluginConfig {
             Self::AiProxy(_) => "ai-proxy",
             Self::AiProxyAdvanced(_) => "ai-proxy-advanced",
             Self::AiMcpProxy(_) => "ai-mcp-proxy",
+            Self::CorrelationId(_) => "correlation-id",
+            Self::FileLog(_) => "file-log",
+            Self::HttpLog(_) => "http-log",
+            Self::RequestTransformer(_) => "request-transformer",
+            Self::Cors(_) => "cors",
+            Self::RateLimiting(_) => "rate-limiting",
         }
     }
 
