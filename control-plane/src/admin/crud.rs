@@ -140,29 +140,33 @@ pub async fn nested_delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Stores `body` as entity `id` of `col` (under `parent`) and answers `status` with it.
+async fn store(
+    s: &AppState,
+    col: &'static Collection,
+    parent: Parent,
+    id: Uuid,
+    mut body: Map<String, Value>,
+    create: bool,
+    status: StatusCode,
+) -> Result<Response, AdminError> {
+    set_parent(&mut body, parent);
+    let stored = write(s, col, Op::Upsert { id, body, create }).await?;
+    Ok((status, Json(stored.unwrap_or(Value::Null))).into_response())
+}
+
 async fn create(
     s: &AppState,
     col: &'static Collection,
     parent: Parent,
-    mut body: Map<String, Value>,
+    body: Map<String, Value>,
 ) -> Result<Response, AdminError> {
     let id = match body.get("id") {
         Some(Value::String(v)) => Uuid::parse_str(v).map_err(|_| bad_uuid())?,
         Some(Value::Null) | None => Uuid::new_v4(),
         Some(_) => return Err(bad_uuid()),
     };
-    set_parent(&mut body, parent);
-    let stored = write(
-        s,
-        col,
-        Op::Upsert {
-            id,
-            body,
-            create: true,
-        },
-    )
-    .await?;
-    Ok((StatusCode::CREATED, Json(stored.unwrap_or(Value::Null))).into_response())
+    store(s, col, parent, id, body, true, StatusCode::CREATED).await
 }
 
 async fn upsert(
@@ -186,18 +190,7 @@ async fn upsert(
                 .unwrap_or_else(Uuid::new_v4)
         }
     };
-    set_parent(&mut body, parent);
-    let stored = write(
-        s,
-        col,
-        Op::Upsert {
-            id,
-            body,
-            create: false,
-        },
-    )
-    .await?;
-    Ok((StatusCode::OK, Json(stored.unwrap_or(Value::Null))).into_response())
+    store(s, col, parent, id, body, false, StatusCode::OK).await
 }
 
 async fn merge(
@@ -213,21 +206,10 @@ async fn merge(
     let id = id_of(&existing)?;
     let mut merged = existing;
     deep_merge(&mut merged, Value::Object(patch));
-    let Value::Object(mut body) = merged else {
+    let Value::Object(body) = merged else {
         return Err(AdminError::NotFound);
     };
-    set_parent(&mut body, parent);
-    let stored = write(
-        s,
-        col,
-        Op::Upsert {
-            id,
-            body,
-            create: false,
-        },
-    )
-    .await?;
-    Ok((StatusCode::OK, Json(stored.unwrap_or(Value::Null))).into_response())
+    store(s, col, parent, id, body, false, StatusCode::OK).await
 }
 
 /// Every entity of a collection, optionally only those under `parent`.
