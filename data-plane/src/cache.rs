@@ -1,5 +1,6 @@
 //! Sync → disk → next start: the last good snapshot, kept in `--cache-dir`. Written atomically
-//! (temp file, fsync, rename, fsync of the directory) after every successful apply, and read
+//! (temp file, fsync, rename, fsync of the directory) after every successful apply, off the
+//! sync path (the config is served and ACKed before it is on disk), and read
 //! once at start so a data plane can serve before it reaches its control plane.
 //!
 //! File layout: `MAGIC` (8 bytes), MD5 of the payload (16), payload length (u64 LE, 8), payload
@@ -17,6 +18,7 @@ use proto::schema::hash;
 use proto::v1::Snapshot;
 use tokio::sync::watch;
 
+use crate::sync::delta::Entities;
 use crate::sync::Applier;
 use crate::State;
 
@@ -71,6 +73,11 @@ impl Cache {
 
     /// Writes `snap` atomically: a reader sees the old file or the new one, never a mix.
     pub fn store(&self, snap: &Snapshot) -> Result<(), CacheError> {
+        self.store_bytes(&encode(snap))
+    }
+
+    /// Writes an encoded cache file atomically.
+    fn store_bytes(&self, bytes: &[u8]) -> Result<(), CacheError> {
         let path = self.path();
         let write_err = |source| CacheError::Write {
             path: path.clone(),
@@ -84,7 +91,7 @@ impl Cache {
             .truncate(true)
             .open(&tmp)
             .map_err(write_err)?;
-        file.write_all(&encode(snap)).map_err(write_err)?;
+        file.write_all(bytes).map_err(write_err)?;
         file.sync_all().map_err(write_err)?;
         drop(file);
         std::fs::rename(&tmp, &path).map_err(write_err)?;
@@ -97,12 +104,42 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 pub fn encode(snap: &Snapshot) -> Vec<u8> {
-    let payload = snap.encode_to_vec();
+    frame(&snap.encode_to_vec())
+}
+
+/// What the writer keeps: one config, its entities shared with the sync client, not copied.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    pub version: u64,
+    pub config_hash: String,
+    pub entities: Arc<Entities>,
+}
+
+impl Cached {
+    /// The cache file's bytes: the same as [`encode`] of the equivalent `Snapshot`.
+    pub fn encode(&self) -> Vec<u8> {
+        use prost::encoding::{message, string, uint64};
+        let mut payload = Vec::new();
+        if self.version != 0 {
+            uint64::encode(1, &self.version, &mut payload);
+        }
+        if !self.config_hash.is_empty() {
+            string::encode(2, &self.config_hash, &mut payload);
+        }
+        for e in self.entities.iter() {
+            message::encode(3, e, &mut payload);
+        }
+        frame(&payload)
+    }
+}
+
+/// `payload` with the header in front.
+fn frame(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + payload.len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&Md5::digest(&payload));
+    out.extend_from_slice(&Md5::digest(payload));
     out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&payload);
+    out.extend_from_slice(payload);
     out
 }
 
@@ -165,25 +202,27 @@ pub fn start(state: Arc<State>, dir: Option<&Path>) -> Applier {
     applier
 }
 
-/// Writes snapshots off the sync path, on a blocking thread, one at a time; when several arrive
-/// while one is being written only the latest is written next.
+/// Writes configs off the sync path, on a blocking thread, one at a time; when several arrive
+/// while one is being written only the latest is written next. The sync client ACKs and serves
+/// a config before it is on disk: the file always holds some complete earlier good config.
 #[derive(Clone)]
 pub struct CacheWriter {
-    tx: Arc<watch::Sender<Option<Arc<Snapshot>>>>,
+    tx: Arc<watch::Sender<Option<Arc<Cached>>>>,
 }
 
 impl CacheWriter {
     /// Starts the writer task for `cache`.
     pub fn spawn(cache: Cache) -> Self {
-        let (tx, mut rx) = watch::channel::<Option<Arc<Snapshot>>>(None);
+        let (tx, mut rx) = watch::channel::<Option<Arc<Cached>>>(None);
         tokio::spawn(async move {
             while rx.changed().await.is_ok() {
-                let Some(snap) = rx.borrow_and_update().clone() else {
+                let Some(cfg) = rx.borrow_and_update().clone() else {
                     continue;
                 };
                 let cache = cache.clone();
-                let version = snap.version;
-                match tokio::task::spawn_blocking(move || cache.store(&snap)).await {
+                let version = cfg.version;
+                let write = move || cache.store_bytes(&cfg.encode());
+                match tokio::task::spawn_blocking(write).await {
                     Ok(Ok(())) => tracing::debug!(version, "config cached"),
                     Ok(Err(e)) => tracing::warn!("config cache not updated: {e}"),
                     Err(e) => tracing::warn!("config cache writer failed: {e}"),
@@ -193,8 +232,8 @@ impl CacheWriter {
         Self { tx: Arc::new(tx) }
     }
 
-    pub fn save(&self, snap: Arc<Snapshot>) {
-        self.tx.send_replace(Some(snap));
+    pub fn save(&self, cfg: Arc<Cached>) {
+        self.tx.send_replace(Some(cfg));
     }
 }
 
@@ -243,6 +282,23 @@ mod tests {
     }
 
     #[test]
+    fn cached_encodes_as_the_snapshot_does() {
+        let s = snapshot();
+        let cached = Cached {
+            version: s.version,
+            config_hash: s.config_hash.clone(),
+            entities: Arc::new(Entities::new(s.entities.clone())),
+        };
+        assert_eq!(cached.encode(), encode(&s));
+        let empty = Cached {
+            version: 0,
+            config_hash: String::new(),
+            entities: Arc::default(),
+        };
+        assert_eq!(empty.encode(), encode(&Snapshot::default()));
+    }
+
+    #[test]
     fn every_kind_of_damage_is_detected() {
         let good = encode(&snapshot());
         assert!(decode(&good).is_ok());
@@ -279,9 +335,12 @@ mod tests {
         let cache = Cache::new(&dir);
         let writer = CacheWriter::spawn(cache.clone());
         for v in 1..=5 {
-            let mut s = snapshot();
-            s.version = v;
-            writer.save(Arc::new(s));
+            let s = snapshot();
+            writer.save(Arc::new(Cached {
+                version: v,
+                config_hash: s.config_hash,
+                entities: Arc::new(Entities::new(s.entities)),
+            }));
         }
         let mut got = None;
         for _ in 0..200 {

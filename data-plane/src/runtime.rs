@@ -1,13 +1,17 @@
 //! Runtime: one config compiled for the request path (router, plugin instances, consumer and
-//! credential indexes). Built by `sync` off the request path and swapped in atomically.
+//! credential indexes). Built by `sync` off the request path and swapped in atomically; a delta
+//! recompiles from `Sources` and reuses what unchanged entities built.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use proto::schema::plugins::PluginConfig;
-use proto::schema::{Config, Consumer, Route, Service};
+use proto::schema::{Config, Consumer, Plugin, Route, Service};
 use uuid::Uuid;
+
+pub mod sources;
+pub use sources::Sources;
 
 use crate::plugins::{Instance, PluginIndex};
 use crate::router::{RouteSpec, Router, RouterError};
@@ -34,7 +38,7 @@ pub enum CompileError {
 /// A route with what the proxy needs after matching it.
 #[derive(Debug, Clone)]
 pub struct CompiledRoute {
-    pub route: Route,
+    pub route: Arc<Route>,
     pub service: Option<Arc<Service>>,
     /// The upstream named by the service's host, when there is one: requests are balanced
     /// over its targets instead of resolving the host.
@@ -91,12 +95,19 @@ pub struct Runtime {
     pub loaded_at: Option<u64>,
     pub router: Router,
     pub routes: Vec<CompiledRoute>,
-    pub plugins: PluginIndex,
-    pub consumers: ConsumerIndex,
+    /// Shared with the next runtime when no plugin or service changed.
+    pub plugins: Arc<PluginIndex>,
+    /// Shared with the next runtime when no consumer or credential changed.
+    pub consumers: Arc<ConsumerIndex>,
     pub upstreams: Balancers,
     /// Whether an enabled prometheus plugin has `upstream_health_metrics` on.
     pub upstream_health_metrics: bool,
+    /// Each enabled plugin's instance and the entity it was built from, for the next compile.
+    instances: Arc<Instances>,
 }
+
+/// Plugin id → (the plugin entity, the instance built from it).
+type Instances = HashMap<Uuid, (Arc<Plugin>, Arc<Instance>)>;
 
 impl Runtime {
     /// The runtime before any config arrived.
@@ -116,15 +127,27 @@ impl Runtime {
 /// Compiles `cfg`. Disabled services (with their routes and plugins) and disabled plugins are
 /// skipped. `version` and `hash` are the snapshot's.
 pub fn compile(cfg: &Config, version: u64, hash: &str) -> Result<Runtime, CompileError> {
-    let services: HashMap<Uuid, Arc<Service>> = cfg
-        .services
-        .iter()
-        .map(|s| (s.id, Arc::new(s.clone())))
-        .collect();
+    compile_sources(&Sources::from_config(cfg.clone()), None, version, hash)
+}
 
-    let upstreams = upstream::compile(cfg)?;
+/// Compiles `src`, reusing from `prev` (the sources and runtime now serving) what was built from
+/// entities that did not change: plugin instances (with their state, e.g. rate-limit counters),
+/// and whole indexes when none of their entities changed — the plugin index (plugins and
+/// services), the consumer index (consumers and key-auth credentials) and the balancers
+/// (upstreams and targets, with their health). Routes and the router are always rebuilt.
+pub fn compile_sources(
+    src: &Sources,
+    prev: Option<(&Sources, &Runtime)>,
+    version: u64,
+    hash: &str,
+) -> Result<Runtime, CompileError> {
+    let services = &src.services;
+    let upstreams = match prev {
+        Some((ps, pr)) if src.same_upstreams(ps) => pr.upstreams.clone(),
+        _ => upstream::compile(&src.upstream_config())?,
+    };
     let mut routes = Vec::new();
-    for r in &cfg.routes {
+    for r in src.routes.values() {
         let service = match r.service {
             Some(fk) => match services.get(&fk.id) {
                 Some(s) if !s.enabled => continue,
@@ -150,67 +173,29 @@ pub fn compile(cfg: &Config, version: u64, hash: &str) -> Result<Runtime, Compil
             balancer,
         });
     }
-    let specs: Vec<RouteSpec> = routes
-        .iter()
-        .map(|c| RouteSpec {
-            id: c.route.id,
-            methods: c.route.methods.clone().unwrap_or_default(),
-            hosts: c.route.hosts.clone().unwrap_or_default(),
-            paths: c.route.paths.clone().unwrap_or_default(),
-            headers: c
-                .route
-                .headers
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .collect(),
-            regex_priority: c.route.regex_priority,
-        })
-        .collect();
+    let specs: Vec<RouteSpec> = routes.iter().map(|c| spec(&c.route)).collect();
     let router = Router::new(&specs)?;
-
-    let mut consumers = ConsumerIndex::default();
-    for c in &cfg.consumers {
-        let c = Arc::new(c.clone());
-        consumers.by_id.insert(c.id, c.clone());
-        if let Some(u) = &c.username {
-            consumers.by_username.insert(u.clone(), c.clone());
-        }
-    }
-    for k in &cfg.keyauth_credentials {
-        let Some(c) = consumers.by_id.get(&k.consumer.id) else {
-            return Err(CompileError::MissingConsumer {
-                credential: k.id,
-                consumer: k.consumer.id,
+    let consumers = match prev {
+        Some((ps, pr)) if src.same_consumers(ps) => pr.consumers.clone(),
+        _ => Arc::new(consumer_index(src)?),
+    };
+    let (plugins, instances, upstream_health_metrics) = match prev {
+        Some((ps, pr)) if src.same_plugins(ps) => (
+            pr.plugins.clone(),
+            pr.instances.clone(),
+            pr.upstream_health_metrics,
+        ),
+        _ => {
+            let reuse = prev.map(|(_, rt)| rt.instances.as_ref());
+            let (plugins, instances) = plugin_index(src, reuse)?;
+            let health = src.plugins.values().any(|p| {
+                p.enabled
+                    && p.name == "prometheus"
+                    && p.config["upstream_health_metrics"] == serde_json::Value::Bool(true)
             });
-        };
-        consumers.by_key.insert(k.key.clone(), (k.id, c.clone()));
-    }
-
-    let mut plugins = PluginIndex::default();
-    for p in cfg.plugins.iter().filter(|p| p.enabled) {
-        if let Some(s) = p.service.and_then(|fk| services.get(&fk.id)) {
-            if !s.enabled {
-                continue;
-            }
+            (Arc::new(plugins), Arc::new(instances), health)
         }
-        let typed =
-            PluginConfig::parse(&p.name, &p.config).map_err(|errs| CompileError::Plugin {
-                id: p.id,
-                name: p.name.clone(),
-                message: errs
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            })?;
-        let scope = (
-            p.route.map(|f| f.id),
-            p.service.map(|f| f.id),
-            p.consumer.map(|f| f.id),
-        );
-        plugins.insert(&p.name, scope, Instance::new(p.id, typed));
-    }
+    };
 
     let loaded_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -225,105 +210,83 @@ pub fn compile(cfg: &Config, version: u64, hash: &str) -> Result<Runtime, Compil
         plugins,
         consumers,
         upstreams,
-        upstream_health_metrics: cfg.plugins.iter().any(|p| {
-            p.enabled
-                && p.name == "prometheus"
-                && p.config["upstream_health_metrics"] == serde_json::Value::Bool(true)
-        }),
+        upstream_health_metrics,
+        instances,
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn config(v: serde_json::Value) -> Config {
-        let mut entities = Vec::new();
-        for kind in proto::schema::ENTITY_KINDS {
-            for e in v[kind].as_array().cloned().unwrap_or_default() {
-                entities.push(proto::v1::Entity {
-                    kind: kind.to_string(),
-                    id: e["id"].as_str().unwrap().to_string(),
-                    json: e.to_string().into_bytes(),
-                });
-            }
-        }
-        Config::from_entities(&entities).unwrap()
-    }
-
-    const S1: &str = "00000000-0000-0000-0000-000000000001";
-    const S2: &str = "00000000-0000-0000-0000-000000000002";
-
-    #[test]
-    fn disabled_services_and_plugins_are_skipped() {
-        let cfg = config(json!({
-            "services": [
-                {"id": S1, "host": "a.test"},
-                {"id": S2, "host": "b.test", "enabled": false}
-            ],
-            "routes": [
-                {"id": "10000000-0000-0000-0000-000000000001", "paths": ["/a"], "service": {"id": S1}},
-                {"id": "10000000-0000-0000-0000-000000000002", "paths": ["/b"], "service": {"id": S2}}
-            ],
-            "plugins": [
-                {"id": "20000000-0000-0000-0000-000000000001", "name": "prometheus", "config": {}},
-                {"id": "20000000-0000-0000-0000-000000000002", "name": "key-auth", "enabled": false, "config": {}}
-            ]
-        }));
-        let rt = compile(&cfg, 3, "abc").unwrap();
-        assert_eq!(rt.routes.len(), 1);
-        assert_eq!(rt.plugins.len(), 1);
-        assert_eq!(rt.version, 3);
-        assert!(rt.is_loaded());
-    }
-
-    #[test]
-    fn credential_index_finds_consumer() {
-        let cfg = config(json!({
-            "consumers": [{"id": S1, "username": "alice"}],
-            "keyauth_credentials": [{"id": S2, "key": "secret", "consumer": {"id": S1}}]
-        }));
-        let rt = compile(&cfg, 1, "h").unwrap();
-        let (cred, c) = rt.consumers.by_key("secret").unwrap();
-        assert_eq!(cred.to_string(), S2);
-        assert_eq!(c.username.as_deref(), Some("alice"));
-        assert!(rt.consumers.by_key("nope").is_none());
-        assert!(rt.consumers.by_id_or_username("alice").is_some());
-        assert!(rt.consumers.by_id_or_username(S1).is_some());
-    }
-
-    #[test]
-    fn services_named_after_an_upstream_get_its_balancer() {
-        let up = "50000000-0000-0000-0000-000000000001";
-        let cfg = config(json!({
-            "upstreams": [{"id": up, "name": "backend.up"}],
-            "targets": [{"id": "60000000-0000-0000-0000-000000000001", "upstream": {"id": up}, "target": "10.0.0.1:80"}],
-            "services": [{"id": S1, "host": "backend.up"}, {"id": S2, "host": "a.test"}],
-            "routes": [
-                {"id": "10000000-0000-0000-0000-000000000001", "paths": ["/a"], "service": {"id": S1}},
-                {"id": "10000000-0000-0000-0000-000000000002", "paths": ["/b"], "service": {"id": S2}}
-            ],
-            "plugins": [{"id": "20000000-0000-0000-0000-000000000001", "name": "prometheus",
-                         "config": {"upstream_health_metrics": true}}]
-        }));
-        let rt = compile(&cfg, 1, "h").unwrap();
-        let by_path = |p: &str| {
-            rt.routes
-                .iter()
-                .find(|r| r.route.paths.as_deref() == Some(&[p.to_string()][..]))
-                .unwrap()
-        };
-        let b = by_path("/a").balancer.as_ref().unwrap();
-        assert_eq!(b.name, "backend.up");
-        assert_eq!(b.targets().len(), 1);
-        assert!(by_path("/b").balancer.is_none());
-        assert!(rt.upstream_health_metrics);
-        assert_eq!(rt.upstreams.len(), 1);
-    }
-
-    #[test]
-    fn empty_runtime_is_not_ready() {
-        assert!(!Runtime::empty().is_loaded());
+fn spec(r: &Route) -> RouteSpec {
+    RouteSpec {
+        id: r.id,
+        methods: r.methods.clone().unwrap_or_default(),
+        hosts: r.hosts.clone().unwrap_or_default(),
+        paths: r.paths.clone().unwrap_or_default(),
+        headers: r.headers.clone().unwrap_or_default().into_iter().collect(),
+        regex_priority: r.regex_priority,
     }
 }
+
+fn consumer_index(src: &Sources) -> Result<ConsumerIndex, CompileError> {
+    let mut consumers = ConsumerIndex::default();
+    for c in src.consumers.values() {
+        consumers.by_id.insert(c.id, c.clone());
+        if let Some(u) = &c.username {
+            consumers.by_username.insert(u.clone(), c.clone());
+        }
+    }
+    for k in src.keyauth_credentials.values() {
+        let Some(c) = consumers.by_id.get(&k.consumer.id) else {
+            return Err(CompileError::MissingConsumer {
+                credential: k.id,
+                consumer: k.consumer.id,
+            });
+        };
+        consumers.by_key.insert(k.key.clone(), (k.id, c.clone()));
+    }
+    Ok(consumers)
+}
+
+/// The enabled plugins by name and scope; an instance whose plugin entity is the very one it
+/// was built from last time is reused.
+fn plugin_index(
+    src: &Sources,
+    reuse: Option<&Instances>,
+) -> Result<(PluginIndex, Instances), CompileError> {
+    let mut plugins = PluginIndex::default();
+    let mut instances = Instances::new();
+    for p in src.plugins.values().filter(|p| p.enabled) {
+        if let Some(s) = p.service.and_then(|fk| src.services.get(&fk.id)) {
+            if !s.enabled {
+                continue;
+            }
+        }
+        let instance = match reuse.and_then(|r| r.get(&p.id)) {
+            Some((from, inst)) if Arc::ptr_eq(from, p) => inst.clone(),
+            _ => Arc::new(instance(p)?),
+        };
+        let scope = (
+            p.route.map(|f| f.id),
+            p.service.map(|f| f.id),
+            p.consumer.map(|f| f.id),
+        );
+        plugins.insert_shared(&p.name, scope, instance.clone());
+        instances.insert(p.id, (p.clone(), instance));
+    }
+    Ok((plugins, instances))
+}
+
+fn instance(p: &Plugin) -> Result<Instance, CompileError> {
+    let typed = PluginConfig::parse(&p.name, &p.config).map_err(|errs| CompileError::Plugin {
+        id: p.id,
+        name: p.name.clone(),
+        message: errs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; "),
+    })?;
+    Ok(Instance::new(p.id, typed))
+}
+
+#[cfg(test)]
+mod tests;

@@ -14,9 +14,11 @@ use clap::Parser;
     about = "Kong-compatible AI gateway data plane"
 )]
 pub struct Settings {
-    /// Control plane cluster address, e.g. `127.0.0.1:8005` (with or without `http://`).
-    #[arg(long, env = "KONG_CLUSTER_CONTROL_PLANE")]
-    pub control_plane: String,
+    /// Control plane cluster address, e.g. `127.0.0.1:8005` (with or without `http://`). Several
+    /// control planes: comma-separated (`cp1:8005,cp2:8005`) and/or the flag repeated; the data
+    /// plane talks to one at a time and moves to the next when its link breaks.
+    #[arg(long, env = "KONG_CLUSTER_CONTROL_PLANE", value_delimiter = ',', value_parser = parse_address, required = true)]
+    pub control_plane: Vec<String>,
 
     /// Where the proxy listens.
     #[arg(long, env = "KONG_PROXY_LISTEN", default_value = "0.0.0.0:8000")]
@@ -49,7 +51,7 @@ pub struct Settings {
     pub cluster_mtls: MtlsMode,
 
     /// Name expected in the control plane's certificate and sent as SNI (`pki` mode; default:
-    /// the host of `--control-plane`). `shared` mode always uses `kong_clustering`.
+    /// the host of the `--control-plane` being dialled). `shared` mode always uses `kong_clustering`.
     #[arg(long, env = "KONG_CLUSTER_SERVER_NAME")]
     pub cluster_server_name: Option<String>,
 
@@ -72,15 +74,33 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The control plane as a URI tonic accepts.
-    pub fn control_plane_uri(&self) -> String {
-        let cp = self.control_plane.trim();
-        if cp.starts_with("http://") || cp.starts_with("https://") {
-            cp.to_string()
-        } else {
-            format!("http://{cp}")
+    /// The control planes, in the order given, as URIs tonic accepts (duplicates dropped).
+    pub fn control_plane_uris(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::with_capacity(self.control_plane.len());
+        for cp in &self.control_plane {
+            let uri = if cp.starts_with("http://") || cp.starts_with("https://") {
+                cp.clone()
+            } else {
+                format!("http://{cp}")
+            };
+            if !out.contains(&uri) {
+                out.push(uri);
+            }
         }
+        out
     }
+}
+
+/// One `--control-plane` address: trimmed, not empty, no spaces inside.
+fn parse_address(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty control plane address (check for a stray comma)".into());
+    }
+    if s.contains(char::is_whitespace) {
+        return Err(format!("control plane address '{s}' contains a space"));
+    }
+    Ok(s.to_string())
 }
 
 /// `N` or `Ns` seconds, `Nms` milliseconds, `Nm` minutes.
@@ -133,12 +153,35 @@ mod tests {
     fn defaults_and_scheme() {
         let s =
             Settings::try_parse_from(["data-plane", "--control-plane", "127.0.0.1:8005"]).unwrap();
-        assert_eq!(s.control_plane_uri(), "http://127.0.0.1:8005");
+        assert_eq!(s.control_plane_uris(), vec!["http://127.0.0.1:8005"]);
         assert_eq!(s.proxy_listen.port(), 8000);
         assert_eq!(s.status_listen.port(), 8100);
         let s = Settings::try_parse_from(["data-plane", "--control-plane", "http://cp:1"]).unwrap();
-        assert_eq!(s.control_plane_uri(), "http://cp:1");
+        assert_eq!(s.control_plane_uris(), vec!["http://cp:1"]);
         assert!(s.cluster_dp_labels.0.is_empty());
+    }
+
+    #[test]
+    fn several_control_planes_by_comma_or_repeated_flag() {
+        let s = Settings::try_parse_from([
+            "data-plane",
+            "--control-plane",
+            "cp1:8005, https://cp2:8005",
+            "--control-plane",
+            "cp3:8005",
+            "--control-plane",
+            "cp1:8005",
+        ])
+        .unwrap();
+        assert_eq!(
+            s.control_plane_uris(),
+            vec!["http://cp1:8005", "https://cp2:8005", "http://cp3:8005"]
+        );
+        let err = Settings::try_parse_from(["data-plane", "--control-plane", "cp1:1,,cp2:2"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("empty control plane address"), "{err}");
+        assert!(Settings::try_parse_from(["data-plane"]).is_err());
     }
 
     #[test]

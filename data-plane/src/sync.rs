@@ -1,6 +1,7 @@
 //! Sync client: keeps one gRPC stream to the control plane, says hello with the config it holds,
 //! hands every snapshot and delta to `apply`, sends back its ACK or NACK and a heartbeat every
-//! 10 s. Reconnects forever with jittered backoff; traffic keeps the last good config meanwhile.
+//! 10 s. Reconnects forever with jittered backoff, moving to the next control plane in the list
+//! after each broken link; traffic keeps the last good config meanwhile.
 
 pub mod apply;
 pub mod delta;
@@ -60,10 +61,11 @@ fn chain(e: &dyn std::error::Error) -> String {
     out
 }
 
-/// Where the control plane is and what this DP tells it about itself.
+/// Where the control planes are and what this DP tells them about itself.
 #[derive(Clone)]
 pub struct Link {
-    pub endpoint: String,
+    /// Control plane URIs, tried in turn (never empty: settings require one).
+    pub endpoints: Vec<String>,
     pub labels: HashMap<String, String>,
     /// Mutual TLS to the CP; plaintext when `None`.
     pub tls: Option<tls::TlsConnector>,
@@ -72,23 +74,53 @@ pub struct Link {
 /// Runs forever: connect, sync, and on any failure wait and reconnect.
 pub async fn run(state: Arc<State>, link: Link, mut applier: Applier) {
     let mut backoff = BACKOFF_START;
+    let mut turn = Rotation::new(link.endpoints.len());
     loop {
+        let Some(endpoint) = link.endpoints.get(turn.index()) else {
+            tracing::error!("no control plane configured; not syncing");
+            return;
+        };
         let mut got_config = false;
-        let err = session(&state, &link, &mut applier, &mut got_config).await;
+        let err = session(&state, &link, endpoint, &mut applier, &mut got_config).await;
         set_connected(&state, false);
         if got_config {
             backoff = BACKOFF_START;
         }
         let jitter = rand::rng().random_range(0.5..1.0);
         let wait = backoff.mul_f64(jitter);
+        let next = link.endpoints.get(turn.advance()).unwrap_or(endpoint);
         tracing::warn!(
-            control_plane = %link.endpoint,
+            control_plane = %endpoint,
             error = %err,
+            next = %next,
             "connection to control plane broken (retrying after {} ms)",
             wait.as_millis()
         );
         tokio::time::sleep(wait).await;
         backoff = (backoff * 2).min(BACKOFF_CAP);
+    }
+}
+
+/// Which control plane to dial: the next one in the list after each broken link, wrapping.
+#[derive(Debug)]
+struct Rotation {
+    len: usize,
+    at: usize,
+}
+
+impl Rotation {
+    fn new(len: usize) -> Self {
+        Self { len, at: 0 }
+    }
+
+    fn index(&self) -> usize {
+        self.at
+    }
+
+    /// Moves to the next control plane and returns its index.
+    fn advance(&mut self) -> usize {
+        self.at = (self.at + 1) % self.len.max(1);
+        self.at
     }
 }
 
@@ -114,11 +146,14 @@ fn held(applier: &Applier) -> (String, u64) {
     )
 }
 
-async fn connect(link: &Link) -> Result<ConfigSyncClient<tonic::transport::Channel>, SyncError> {
+async fn connect(
+    link: &Link,
+    endpoint: &str,
+) -> Result<ConfigSyncClient<tonic::transport::Channel>, SyncError> {
     // With TLS the connector does the handshake; tonic itself speaks HTTP/2 over it.
     let uri = match &link.tls {
-        Some(_) => link.endpoint.replacen("https://", "http://", 1),
-        None => link.endpoint.clone(),
+        Some(_) => endpoint.replacen("https://", "http://", 1),
+        None => endpoint.to_string(),
     };
     let endpoint = Endpoint::from_shared(uri)?
         .connect_timeout(Duration::from_secs(5))
@@ -139,10 +174,11 @@ async fn connect(link: &Link) -> Result<ConfigSyncClient<tonic::transport::Chann
 async fn session(
     state: &Arc<State>,
     link: &Link,
+    endpoint: &str,
     applier: &mut Applier,
     got_config: &mut bool,
 ) -> SyncError {
-    let mut client = match connect(link).await {
+    let mut client = match connect(link, endpoint).await {
         Ok(c) => c,
         Err(e) => return e,
     };
@@ -166,7 +202,7 @@ async fn session(
         Err(e) => return e.into(),
     };
     set_connected(state, true);
-    tracing::info!(control_plane = %link.endpoint, "connected to control plane");
+    tracing::info!(control_plane = %endpoint, "connected to control plane");
     let mut beat = tokio::time::interval(HEARTBEAT);
     beat.tick().await;
     let mut last_heard = Instant::now();
@@ -231,5 +267,22 @@ fn handle(state: &State, applier: &mut Applier, msg: SyncResponse) -> Option<Syn
         sync_response::Kind::Snapshot(s) => Some(off_runtime(|| applier.snapshot(s))),
         sync_response::Kind::Delta(d) => Some(off_runtime(|| applier.delta(d))),
         sync_response::Kind::Heartbeat(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rotation;
+
+    #[test]
+    fn rotation_moves_to_the_next_control_plane_and_wraps() {
+        let mut r = Rotation::new(3);
+        assert_eq!(r.index(), 0);
+        assert_eq!(r.advance(), 1);
+        assert_eq!(r.advance(), 2);
+        assert_eq!(r.advance(), 0);
+        let mut one = Rotation::new(1);
+        assert_eq!(one.advance(), 0);
+        assert_eq!(one.advance(), 0);
     }
 }

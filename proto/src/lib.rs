@@ -1,5 +1,8 @@
-//! The contract between the planes: gRPC sync messages (`v1`) and the typed Kong model (`schema`).
+//! The contract between the planes: gRPC sync messages (`v1`), the typed Kong model (`schema`)
+//! and what both planes read in the cluster certificates they authenticate each other with
+//! (`cert`).
 
+pub mod cert;
 pub mod schema;
 
 /// Generated gRPC types and services for `gateway.v1`.

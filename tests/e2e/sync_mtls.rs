@@ -1,6 +1,7 @@
 //! Mutual TLS between the planes: in `shared` mode a DP with the CP's certificate syncs and one
 //! with another certificate is refused; in `pki` mode one signed by the CA syncs and another is
-//! refused. A refused DP stays unready, and the CP logs who tried.
+//! refused, and with `--cluster-allowed-common-names` a CA-signed certificate with another common
+//! name is refused too. A refused DP stays unready, and the CP logs who tried.
 
 use std::time::Duration;
 
@@ -123,6 +124,99 @@ async fn pki_mode_accepts_a_certificate_the_ca_signed_and_refuses_another() {
         },
     )
     .await
+    .unwrap();
+    let list = cp
+        .get_json(&client, "/clustering/data-planes")
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
+}
+
+/// `control-plane cert --common-name NAME` into `dir`; returns (cert, key) paths as strings.
+async fn pair_named(dir: &TempDir, name: &str) -> (String, String) {
+    let cert = dir.join(format!("{name}.crt")).display().to_string();
+    let key = dir.join(format!("{name}.key")).display().to_string();
+    let args = [
+        "cert",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--common-name",
+        name,
+    ];
+    let out = control_plane_cli(&args).await.unwrap();
+    assert!(out.success, "{}", out.describe());
+    (cert, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pki_mode_with_allowed_common_names_refuses_other_names() {
+    let dir = TempDir::new("mtls-cn").unwrap();
+    let client = HttpClient::new();
+    let (ca, ca_key) = pair(&dir, "ca").await;
+    let (allowed, allowed_key) = pair_named(&dir, "dp-allowed").await;
+    let (other, other_key) = pair_named(&dir, "dp-other").await;
+    // One CA file trusting all three self-signed certificates: only the names decide.
+    let bundle = [&ca, &allowed, &other]
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect::<String>();
+    let bundle = dir.write("bundle.crt", &bundle).unwrap();
+    let bundle = bundle.display().to_string();
+    let pki = ["--cluster-mtls", "pki", "--cluster-ca-cert", &bundle];
+    let server = [
+        &["--cluster-cert", &ca, "--cluster-cert-key", &ca_key][..],
+        &pki,
+        &["--cluster-allowed-common-names", "dp-allowed,dp-spare"],
+    ]
+    .concat();
+    let cp = spawn_cp_with(&dir, "127.0.0.1:0", &server).await.unwrap();
+    let name = ["--cluster-server-name", "kong_clustering"];
+    let dp_args = |cert: &str, key: &str| -> Vec<String> {
+        [
+            &["--cluster-cert", cert, "--cluster-cert-key", key][..],
+            &pki,
+            &name,
+        ]
+        .concat()
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let good_args = dp_args(&allowed, &allowed_key);
+    let good_args: Vec<&str> = good_args.iter().map(String::as_str).collect();
+    let bad_args = dp_args(&other, &other_key);
+    let bad_args: Vec<&str> = bad_args.iter().map(String::as_str).collect();
+    let _good = spawn_dp_with(&dir, "data-plane-allowed", cp.cluster, &good_args)
+        .await
+        .unwrap();
+    let _bad = spawn_dp_with(&dir, "data-plane-other", cp.cluster, &bad_args)
+        .await
+        .unwrap();
+    let rows = connected_rows(&cp, &client, 1).await;
+    assert!(
+        rows[0]["hostname"].is_string(),
+        "the allowed DP is listed: {}",
+        rows[0]
+    );
+    wait::until(
+        "the CP to log the refused common name",
+        Duration::from_secs(20),
+        async || {
+            Ok(cp
+                .process
+                .log_text()
+                .lines()
+                .any(|l| {
+                    l.contains("refused data plane connection from 127.0.0.1")
+                        && l.contains("'dp-other' is not in --cluster-allowed-common-names")
+                })
+                .then_some(()))
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", cp.process.diagnostics()))
     .unwrap();
     let list = cp
         .get_json(&client, "/clustering/data-planes")

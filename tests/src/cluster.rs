@@ -59,16 +59,28 @@ pub async fn spawn_cp_with(
     cluster_listen: &str,
     extra: &[&str],
 ) -> Result<ControlPlane> {
-    let db = dir.join("kong.db");
+    let db = format!("sqlite://{}", dir.join("kong.db").display());
+    spawn_cp_named(dir, "control-plane", &db, cluster_listen, extra).await
+}
+
+/// Starts `control-plane serve` named `name` (log in `dir/<name>.log`) on `database_url`
+/// (e.g. a PostgreSQL database several CPs share), and waits for `/status`.
+pub async fn spawn_cp_named(
+    dir: &TempDir,
+    name: &str,
+    database_url: &str,
+    cluster_listen: &str,
+    extra: &[&str],
+) -> Result<ControlPlane> {
     let mut cmd = Command::new(binary("control-plane")?);
     cmd.arg("serve")
         .arg("--database-url")
-        .arg(format!("sqlite://{}", db.display()))
+        .arg(database_url)
         .args(["--admin-listen", "127.0.0.1:0"])
         .args(["--cluster-listen", cluster_listen])
         .args(extra)
         .env("RUST_LOG", "info");
-    let mut process = Process::spawn("control-plane", cmd, &dir.join("control-plane.log"))?;
+    let mut process = Process::spawn(name, cmd, &dir.join(format!("{name}.log")))?;
     let admin = process
         .wait_for_address("admin API listening on", STARTUP_TIMEOUT)
         .await?;
@@ -156,11 +168,23 @@ pub async fn spawn_dp_with(
     control_plane: SocketAddr,
     extra: &[&str],
 ) -> Result<DataPlane> {
+    spawn_dp_to(dir, name, &[control_plane], extra).await
+}
+
+/// Like [`spawn_dp_with`], against several control planes (`--control-plane a,b`): the DP
+/// talks to the first and moves to the next when its link breaks.
+pub async fn spawn_dp_to(
+    dir: &TempDir,
+    name: &str,
+    control_planes: &[SocketAddr],
+    extra: &[&str],
+) -> Result<DataPlane> {
     let cache = dir.join(format!("{name}-cache"));
     std::fs::create_dir_all(&cache)?;
+    let list: Vec<String> = control_planes.iter().map(ToString::to_string).collect();
     let mut cmd = Command::new(binary("data-plane")?);
     cmd.arg("--control-plane")
-        .arg(control_plane.to_string())
+        .arg(list.join(","))
         .args(["--proxy-listen", "127.0.0.1:0"])
         .args(["--status-listen", "127.0.0.1:0"])
         .arg("--cache-dir")

@@ -2,9 +2,10 @@
 //! entities to upsert and the ones to delete. Falls back to a full snapshot when the delta would
 //! not be smaller.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
+use proto::schema::ENTITY_KINDS;
 use proto::v1::{self, Delta, EntityRef};
 
 use crate::snapshot::Snapshot;
@@ -45,44 +46,13 @@ impl Shared {
 }
 
 /// The delta from `base` to `target`, or `None` when sending `target` whole is as cheap.
+/// Snapshots list entities in canonical order (`Config::to_entities`), so one walk over both
+/// finds the changes without building an index; lists out of that order are compared by map.
 pub fn between(base: &Snapshot, target: &Snapshot) -> Option<Delta> {
-    let old: HashMap<(&str, &str), &[u8]> = base
-        .entities
-        .iter()
-        .map(|e| ((e.kind.as_str(), e.id.as_str()), e.json.as_slice()))
-        .collect();
-    let mut seen = 0usize;
-    let mut upserts: Vec<v1::Entity> = Vec::new();
-    for e in &target.entities {
-        match old.get(&(e.kind.as_str(), e.id.as_str())) {
-            Some(json) => {
-                seen += 1;
-                if *json != e.json.as_slice() {
-                    upserts.push(e.clone());
-                }
-            }
-            None => upserts.push(e.clone()),
-        }
-        if upserts.len() * 2 > target.entities.len().max(1) {
-            return None;
-        }
-    }
-    let deletes: Vec<EntityRef> = if seen == old.len() {
-        Vec::new()
+    let (upserts, deletes) = if canonical(&base.entities) && canonical(&target.entities) {
+        walk(&base.entities, &target.entities)?
     } else {
-        let new: std::collections::HashSet<(&str, &str)> = target
-            .entities
-            .iter()
-            .map(|e| (e.kind.as_str(), e.id.as_str()))
-            .collect();
-        base.entities
-            .iter()
-            .filter(|e| !new.contains(&(e.kind.as_str(), e.id.as_str())))
-            .map(|e| EntityRef {
-                kind: e.kind.clone(),
-                id: e.id.clone(),
-            })
-            .collect()
+        by_map(&base.entities, &target.entities)?
     };
     if (upserts.len() + deletes.len()) * 2 > target.entities.len().max(1) {
         return None;
@@ -95,6 +65,94 @@ pub fn between(base: &Snapshot, target: &Snapshot) -> Option<Delta> {
         upserts,
         deletes,
     })
+}
+
+type Changes = (Vec<v1::Entity>, Vec<EntityRef>);
+
+/// Where `kind` sorts: its place in `ENTITY_KINDS`, unknown kinds last.
+fn rank(kind: &str) -> usize {
+    ENTITY_KINDS
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(ENTITY_KINDS.len())
+}
+
+fn key(e: &v1::Entity) -> (usize, &str, &str) {
+    (rank(&e.kind), &e.kind, &e.id)
+}
+
+/// Whether `entities` are strictly in canonical order.
+fn canonical(entities: &[v1::Entity]) -> bool {
+    entities.windows(2).all(|w| key(&w[0]) < key(&w[1]))
+}
+
+fn reference(e: &v1::Entity) -> EntityRef {
+    EntityRef {
+        kind: e.kind.clone(),
+        id: e.id.clone(),
+    }
+}
+
+/// Changes between two canonical lists; `None` as soon as they exceed half of `target`.
+fn walk(base: &[v1::Entity], target: &[v1::Entity]) -> Option<Changes> {
+    let limit = target.len().max(1);
+    let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
+    let (mut b, mut t) = (base.iter().peekable(), target.iter().peekable());
+    loop {
+        match (b.peek(), t.peek()) {
+            (None, None) => break,
+            (Some(old), Some(new)) if key(old) == key(new) => {
+                if old.json != new.json {
+                    upserts.push((*new).clone());
+                }
+                b.next();
+                t.next();
+            }
+            (Some(old), Some(new)) if key(old) < key(new) => {
+                deletes.push(reference(old));
+                b.next();
+            }
+            (Some(old), None) => {
+                deletes.push(reference(old));
+                b.next();
+            }
+            (_, Some(new)) => {
+                upserts.push((*new).clone());
+                t.next();
+            }
+        }
+        if (upserts.len() + deletes.len()) * 2 > limit {
+            return None;
+        }
+    }
+    Some((upserts, deletes))
+}
+
+/// Changes between two lists in any order.
+fn by_map(base: &[v1::Entity], target: &[v1::Entity]) -> Option<Changes> {
+    let old: HashMap<(&str, &str), &[u8]> = base
+        .iter()
+        .map(|e| ((e.kind.as_str(), e.id.as_str()), e.json.as_slice()))
+        .collect();
+    let mut upserts: Vec<v1::Entity> = Vec::new();
+    for e in target {
+        if old.get(&(e.kind.as_str(), e.id.as_str())) != Some(&e.json.as_slice()) {
+            upserts.push(e.clone());
+        }
+        if upserts.len() * 2 > target.len().max(1) {
+            return None;
+        }
+    }
+    let new: HashSet<(&str, &str)> = target
+        .iter()
+        .map(|e| (e.kind.as_str(), e.id.as_str()))
+        .collect();
+    let deletes = base
+        .iter()
+        .filter(|e| !new.contains(&(e.kind.as_str(), e.id.as_str())))
+        .map(reference)
+        .collect();
+    Some((upserts, deletes))
 }
 
 #[cfg(test)]
@@ -153,6 +211,25 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         let back = shared.between(&target, &base).unwrap();
         assert_eq!(back.version, 1);
+    }
+
+    #[test]
+    fn the_walk_and_the_map_agree() {
+        let base = many(20);
+        let mut next = many(20);
+        next[5].json = b"changed".to_vec();
+        next.remove(9);
+        next.insert(0, e("services", "0000a", "new"));
+        next.sort_by(|a, b| key(a).cmp(&key(b)));
+        next.push(e("routes", "r", "new"));
+        assert!(canonical(&base) && canonical(&next));
+        let (wu, wd) = walk(&base, &next).unwrap();
+        let (mu, md) = by_map(&base, &next).unwrap();
+        let ids = |v: &[v1::Entity]| v.iter().map(|x| x.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&wu), ids(&mu));
+        assert_eq!(wd, md);
+        assert_eq!(ids(&wu), vec!["0000a", "0005", "r"]);
+        assert!(!canonical(&[e("routes", "1", ""), e("services", "2", "")]));
     }
 
     #[test]

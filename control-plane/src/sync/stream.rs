@@ -1,8 +1,9 @@
 //! One DP's sync stream, after its hello: sends the current snapshot unless the DP holds it,
 //! then each change as a delta against what was sent last (whole when a delta is not smaller
 //! or the DP asks for a resync), answers heartbeats, records ACKs and NACKs in `Nodes`, and
-//! ends the stream after 30 s of silence. Rapid changes coalesce: the watch channel keeps only
-//! the latest snapshot, so a slow DP skips straight to it.
+//! ends the stream after 30 s of silence. A config the DP refuses is not sent again; the next
+//! change goes out as a delta from the config it kept. Rapid changes coalesce: the watch
+//! channel keeps only the latest snapshot, so a slow DP skips straight to it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,28 @@ struct Sent {
     /// The version of the last full snapshot sent: resync requests for versions up to it are
     /// already answered.
     full_version: u64,
+    /// What the DP held before the last send: what it still holds if it refuses that.
+    before: Option<Arc<Snapshot>>,
+    /// The hash of a config the DP refused: not sent again; the next change goes out as a
+    /// delta from what it kept.
+    refused: Option<String>,
+}
+
+impl Sent {
+    /// Whether `snap` should go out now.
+    fn wants(&self, snap: &Snapshot) -> bool {
+        snap.version > 0
+            && self.held.as_ref().is_none_or(|s| s.hash != snap.hash)
+            && self.refused.as_deref() != Some(snap.hash.as_str())
+    }
+
+    /// The DP refused `version`: it keeps what it held before, if that is what was refused.
+    fn refused(&mut self, version: u64) {
+        if let Some(held) = self.held.as_ref().filter(|h| h.version == version) {
+            self.refused = Some(held.hash.clone());
+            self.held = self.before.take();
+        }
+    }
 }
 
 impl DpStream {
@@ -56,7 +79,7 @@ impl DpStream {
         let reason = loop {
             let snap = snapshots.borrow_and_update().clone();
             // Version 0 means nothing was ever applied: a DP stays unready rather than serve nothing.
-            if snap.version > 0 && sent.held.as_ref().is_none_or(|s| s.hash != snap.hash) {
+            if sent.wants(&snap) {
                 let msg = self.update(sent.held.as_deref(), &snap);
                 if matches!(msg, sync_response::Kind::Snapshot(_)) {
                     sent.full_version = snap.version;
@@ -64,7 +87,7 @@ impl DpStream {
                 if self.send(msg).await.is_err() {
                     break "stream closed";
                 }
-                sent.held = Some(snap);
+                sent.before = sent.held.replace(snap);
             }
             tokio::select! {
                 changed = snapshots.changed() => if changed.is_err() { break "control plane stopping" },
@@ -105,11 +128,13 @@ impl DpStream {
                     tracing::info!(node_id = %id, version = n.version, error = %n.error, "data plane asks for a full snapshot");
                     // Forget what it holds: the loop sends the current snapshot whole.
                     sent.held = None;
+                    sent.refused = None;
                 }
             }
             sync_request::Kind::Nack(n) => {
                 tracing::warn!(node_id = %id, version = n.version, error = %n.error, "data plane refused config");
                 self.nodes.nack(id, n.version, &n.error);
+                sent.refused(n.version);
             }
             sync_request::Kind::Heartbeat(h) => {
                 self.nodes.heartbeat(id, h.config_version, &h.config_hash);
@@ -136,5 +161,39 @@ impl DpStream {
     async fn send(&self, kind: sync_response::Kind) -> Result<(), ()> {
         let msg = SyncResponse { kind: Some(kind) };
         self.tx.send(Ok(msg)).await.map_err(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snap(version: u64, hash: &str) -> Arc<Snapshot> {
+        Arc::new(Snapshot {
+            version,
+            hash: hash.into(),
+            entities: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn a_refused_config_is_not_resent_and_the_kept_one_is_the_next_base() {
+        let (good, bad, later) = (snap(1, "a"), snap(2, "b"), snap(3, "c"));
+        let mut sent = Sent::default();
+        assert!(!sent.wants(&snap(0, "x")), "version 0 is never sent");
+        for s in [&good, &bad] {
+            assert!(sent.wants(s));
+            sent.before = sent.held.replace(s.clone());
+        }
+        sent.refused(7);
+        assert_eq!(
+            sent.held.as_ref().map(|s| s.version),
+            Some(2),
+            "not the one sent"
+        );
+        sent.refused(2);
+        assert!(!sent.wants(&bad));
+        assert_eq!(sent.held.as_ref().map(|s| s.version), Some(1));
+        assert!(sent.wants(&later));
     }
 }

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{ring, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::pki_types::{CertificateDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{
@@ -27,63 +26,51 @@ use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
+use proto::cert::{self, CertError};
+
 use crate::settings::MtlsMode;
+
+mod names;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {path}: {reason}")]
-    Read { path: String, reason: String },
-    #[error("{path} holds no PEM certificate")]
-    NoCert { path: String },
+    #[error(transparent)]
+    Cert(#[from] CertError),
     #[error("--cluster-cert and --cluster-cert-key go together")]
     Half,
     #[error("--cluster-mtls pki needs --cluster-ca-cert")]
     NoCa,
+    #[error("--cluster-allowed-common-names applies to --cluster-mtls pki only")]
+    NamesWithoutPki,
     #[error("TLS setup: {0}")]
     Rustls(#[from] rustls::Error),
     #[error("TLS client verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
 }
 
-pub fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let read = |reason: String| TlsError::Read {
-        path: path.display().to_string(),
-        reason,
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| read(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| read(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(TlsError::NoCert {
-            path: path.display().to_string(),
-        });
-    }
-    Ok(certs)
-}
-
-fn key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsError::Read {
-        path: path.display().to_string(),
-        reason: e.to_string(),
-    })
-}
-
 /// The server side of the cluster link; `None` (plaintext) when no certificate is set.
+/// In `pki` mode, `allowed_names` (when not empty) are the only subject common names accepted.
 pub fn server_config(
     cert: Option<&Path>,
     key_path: Option<&Path>,
     mode: MtlsMode,
     ca: Option<&Path>,
+    allowed_names: &[String],
 ) -> Result<Option<Arc<ServerConfig>>, TlsError> {
     let (cert, key_path) = match (cert, key_path) {
         (None, None) => return Ok(None),
         (Some(c), Some(k)) => (c, k),
         _ => return Err(TlsError::Half),
     };
-    let chain = certs(cert)?;
+    if mode != MtlsMode::Pki && !allowed_names.is_empty() {
+        return Err(TlsError::NamesWithoutPki);
+    }
+    let chain = cert::read_certs(cert)?;
+    if let Some(w) = cert::expiry_warning_now(cert, &chain[0]) {
+        tracing::warn!("{w}");
+    }
     let provider = Arc::new(ring::default_provider());
     let verifier: Arc<dyn ClientCertVerifier> = match mode {
         MtlsMode::Shared => Arc::new(SameCert {
@@ -92,17 +79,23 @@ pub fn server_config(
         }),
         MtlsMode::Pki => {
             let mut roots = RootCertStore::empty();
-            for c in certs(ca.ok_or(TlsError::NoCa)?)? {
+            for c in cert::read_certs(ca.ok_or(TlsError::NoCa)?)? {
                 roots.add(c)?;
             }
-            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                .build()?
+            let signed =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                    .build()?;
+            if allowed_names.is_empty() {
+                signed
+            } else {
+                Arc::new(names::AllowedNames::new(signed, allowed_names))
+            }
         }
     };
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key(key_path)?)?;
+        .with_single_cert(chain, cert::read_key(key_path)?)?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Some(Arc::new(config)))
 }
@@ -262,27 +255,58 @@ mod tests {
     }
 
     #[test]
+    fn a_generated_certificate_shows_its_common_name_and_expiry() {
+        let dir = std::env::temp_dir().join(format!("cp-tls-cn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, _) = pair(&dir, "cn");
+        let der = cert::read_certs(&cert).unwrap().remove(0);
+        let info = cert::inspect(&der).unwrap();
+        assert_eq!(info.common_name.as_deref(), Some("kong_clustering"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        // `pair` makes a 1-day certificate: valid now, and close enough to expiry to warn.
+        assert!(info.not_after > now && info.not_after <= now + 2 * 86_400);
+        assert!(info
+            .expiry_warning("c", now)
+            .unwrap()
+            .contains("expires in"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn configs_follow_the_flags() {
         let dir = std::env::temp_dir().join(format!("cp-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let (cert, key) = pair(&dir, "a");
         let shared = MtlsMode::Shared;
-        assert!(server_config(None, None, shared, None).unwrap().is_none());
+        let none: &[String] = &[];
+        assert!(server_config(None, None, shared, None, none)
+            .unwrap()
+            .is_none());
         assert!(matches!(
-            server_config(Some(&cert), None, shared, None),
+            server_config(Some(&cert), None, shared, None, none),
             Err(TlsError::Half)
         ));
-        let config = server_config(Some(&cert), Some(&key), shared, None)
+        let config = server_config(Some(&cert), Some(&key), shared, None, none)
             .unwrap()
             .unwrap();
         assert_eq!(config.alpn_protocols, vec![b"h2".to_vec()]);
         assert!(matches!(
-            server_config(Some(&cert), Some(&key), MtlsMode::Pki, None),
+            server_config(Some(&cert), Some(&key), MtlsMode::Pki, None, none),
             Err(TlsError::NoCa)
         ));
         // pki: any CA file works as the trust root, here the self-signed certificate itself.
-        assert!(server_config(Some(&cert), Some(&key), MtlsMode::Pki, Some(&cert)).is_ok());
-        let err = server_config(Some(&key), Some(&key), shared, None).unwrap_err();
+        let pki = MtlsMode::Pki;
+        assert!(server_config(Some(&cert), Some(&key), pki, Some(&cert), none).is_ok());
+        let names = ["dp-1".to_string()];
+        assert!(server_config(Some(&cert), Some(&key), pki, Some(&cert), &names).is_ok());
+        assert!(matches!(
+            server_config(Some(&cert), Some(&key), shared, None, &names),
+            Err(TlsError::NamesWithoutPki)
+        ));
+        let err = server_config(Some(&key), Some(&key), shared, None, none).unwrap_err();
         assert!(err.to_string().contains("no PEM certificate"), "{err}");
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -1,10 +1,13 @@
-//! Delta → entity list: the DP side of incremental sync. Applies a `Delta`'s upserts and deletes
-//! to the entities the DP holds, and puts the result back in the canonical order the CP hashes
-//! (`ENTITY_KINDS` order, then id), so the result's hash can be checked against the delta's.
+//! Delta → entity set: the DP side of incremental sync. The entities a DP holds, kept in the
+//! canonical order the CP hashes (`ENTITY_KINDS` order, then id) and shared by `Arc`, so a
+//! delta costs a map copy of pointers plus its own upserts and deletes, not a copy of the whole
+//! config; the result's hash, from the digests kept with each entity, is then checked against
+//! the delta's.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::sync::Arc;
 
-use proto::schema::ENTITY_KINDS;
+use proto::schema::{hash, ENTITY_KINDS};
 use proto::v1::{Entity, EntityRef};
 
 /// Where `kind` sorts: its place in `ENTITY_KINDS`, unknown kinds last.
@@ -15,19 +18,103 @@ fn rank(kind: &str) -> usize {
         .unwrap_or(ENTITY_KINDS.len())
 }
 
-/// `base` with `deletes` removed and `upserts` added or replaced, in canonical order.
-pub fn merge(base: &[Entity], upserts: &[Entity], deletes: &[EntityRef]) -> Vec<Entity> {
-    let mut map: BTreeMap<(usize, &str, &str), &Entity> = base
-        .iter()
-        .map(|e| ((rank(&e.kind), e.kind.as_str(), e.id.as_str()), e))
-        .collect();
-    for d in deletes {
-        map.remove(&(rank(&d.kind), d.kind.as_str(), d.id.as_str()));
+/// An entity ordered canonically (by kind rank, kind, then id), with its part of the hash.
+#[derive(Debug, Clone, PartialEq)]
+struct Keyed {
+    rank: usize,
+    entity: Arc<Entity>,
+    digest: [u8; 16],
+}
+
+impl Keyed {
+    fn new(entity: Entity) -> Self {
+        Self {
+            rank: rank(&entity.kind),
+            digest: hash::digest(&entity),
+            entity: Arc::new(entity),
+        }
     }
-    for e in upserts {
-        map.insert((rank(&e.kind), e.kind.as_str(), e.id.as_str()), e);
+
+    /// A key to look `kind`/`id` up with.
+    fn probe(kind: &str, id: &str) -> Self {
+        Self {
+            rank: rank(kind),
+            entity: Arc::new(Entity {
+                kind: kind.to_string(),
+                id: id.to_string(),
+                json: Vec::new(),
+            }),
+            digest: [0; 16],
+        }
     }
-    map.into_values().cloned().collect()
+
+    fn key(&self) -> (usize, &str, &str) {
+        (self.rank, &self.entity.kind, &self.entity.id)
+    }
+}
+
+impl Eq for Keyed {}
+
+impl PartialOrd for Keyed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Keyed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// A config as entities, in canonical order; cloning copies pointers, not entities.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Entities {
+    set: BTreeSet<Keyed>,
+}
+
+impl Entities {
+    pub fn new(entities: Vec<Entity>) -> Self {
+        Self {
+            set: entities.into_iter().map(Keyed::new).collect(),
+        }
+    }
+
+    /// These entities with `deletes` removed and `upserts` added or replaced.
+    pub fn apply(&self, upserts: &[Entity], deletes: &[EntityRef]) -> Self {
+        let mut set = self.set.clone();
+        for d in deletes {
+            set.remove(&Keyed::probe(&d.kind, &d.id));
+        }
+        for e in upserts {
+            set.replace(Keyed::new(e.clone()));
+        }
+        Self { set }
+    }
+
+    /// In canonical order.
+    pub fn iter(&self) -> impl Iterator<Item = &Entity> {
+        self.set.iter().map(|k| k.entity.as_ref())
+    }
+
+    pub fn len(&self) -> usize {
+        self.set.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty()
+    }
+
+    /// The config hash of these entities (`hash::of_entities` of the canonical list), from the
+    /// digests kept with them.
+    pub fn hash(&self) -> String {
+        hash::of_digests(self.set.iter().map(|k| k.digest))
+    }
+
+    /// A copy as a plain list, in canonical order.
+    pub fn to_vec(&self) -> Vec<Entity> {
+        self.iter().cloned().collect()
+    }
 }
 
 #[cfg(test)]
@@ -44,14 +131,13 @@ mod tests {
 
     #[test]
     fn upserts_deletes_and_keeps_canonical_order() {
-        let base = vec![
-            e("services", "1", "s1"),
+        let base = Entities::new(vec![
+            e("plugins", "9", "p9"),
             e("services", "2", "s2"),
             e("routes", "1", "r1"),
-            e("plugins", "9", "p9"),
-        ];
-        let out = merge(
-            &base,
+            e("services", "1", "s1"),
+        ]);
+        let out = base.apply(
             &[e("routes", "0", "r0"), e("services", "2", "s2b")],
             &[EntityRef {
                 kind: "plugins".into(),
@@ -71,5 +157,8 @@ mod tests {
                 ("routes", "1", b"r1".as_slice()),
             ]
         );
+        assert_eq!(base.len(), 4, "the base is untouched");
+        assert_eq!(out.hash(), hash::of_entities(&out.to_vec()));
+        assert_eq!(Entities::default().hash(), hash::EMPTY);
     }
 }

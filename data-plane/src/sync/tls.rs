@@ -3,18 +3,17 @@
 //! certificate for `--cluster-server-name` signed by `--cluster-ca-cert` (`pki` mode).
 
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::Uri;
 use hyper_util::rt::TokioIo;
+use proto::cert::{self, CertError};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, WebPkiSupportedAlgorithms};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
@@ -27,10 +26,8 @@ pub const SHARED_SERVER_NAME: &str = "kong_clustering";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    #[error("cannot read {path}: {reason}")]
-    Read { path: String, reason: String },
-    #[error("{path} holds no PEM certificate")]
-    NoCert { path: String },
+    #[error(transparent)]
+    Cert(#[from] CertError),
     #[error("--cluster-cert and --cluster-cert-key go together")]
     Half,
     #[error("--cluster-mtls pki needs --cluster-ca-cert")]
@@ -43,23 +40,6 @@ pub enum TlsError {
     Verifier(#[from] rustls::client::VerifierBuilderError),
 }
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let read = |reason: String| TlsError::Read {
-        path: path.display().to_string(),
-        reason,
-    };
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(|e| read(e.to_string()))?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| read(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(TlsError::NoCert {
-            path: path.display().to_string(),
-        });
-    }
-    Ok(certs)
-}
-
 /// A connector for tonic that speaks TLS; `None` (plaintext) when no certificate is set.
 pub fn connector(settings: &Settings) -> Result<Option<TlsConnector>, TlsError> {
     let (cert, key) = match (&settings.cluster_cert, &settings.cluster_cert_key) {
@@ -67,36 +47,37 @@ pub fn connector(settings: &Settings) -> Result<Option<TlsConnector>, TlsError> 
         (Some(c), Some(k)) => (c, k),
         _ => return Err(TlsError::Half),
     };
-    let chain = certs(cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Read {
-        path: key.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    let chain = cert::read_certs(cert)?;
+    if let Some(w) = cert::expiry_warning_now(cert, &chain[0]) {
+        tracing::warn!("{w}");
+    }
+    let key = cert::read_key(key)?;
     let provider = Arc::new(ring::default_provider());
-    let (verifier, name): (Arc<dyn ServerCertVerifier>, String) = match settings.cluster_mtls {
+    let (verifier, name): (Arc<dyn ServerCertVerifier>, Option<String>) = match settings
+        .cluster_mtls
+    {
         MtlsMode::Shared => (
             Arc::new(SameCert {
                 cert: chain[0].clone(),
                 algs: provider.signature_verification_algorithms,
             }),
-            SHARED_SERVER_NAME.to_string(),
+            Some(SHARED_SERVER_NAME.to_string()),
         ),
         MtlsMode::Pki => {
             let mut roots = RootCertStore::empty();
             let ca = settings.cluster_ca_cert.as_deref().ok_or(TlsError::NoCa)?;
-            for c in certs(ca)? {
+            for c in cert::read_certs(ca)? {
                 roots.add(c)?;
             }
-            let name = settings
-                .cluster_server_name
-                .clone()
-                .unwrap_or_else(|| host_of(&settings.control_plane));
             let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                 .build()?;
-            (v, name)
+            // Without --cluster-server-name each control plane is checked against its own host.
+            (v, settings.cluster_server_name.clone())
         }
     };
-    let server_name = ServerName::try_from(name.clone()).map_err(|_| TlsError::ServerName(name))?;
+    let server_name = name
+        .map(|n| ServerName::try_from(n.clone()).map_err(|_| TlsError::ServerName(n)))
+        .transpose()?;
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous()
@@ -109,18 +90,20 @@ pub fn connector(settings: &Settings) -> Result<Option<TlsConnector>, TlsError> 
     }))
 }
 
-/// `host` of `host:port` or `scheme://host:port`.
-fn host_of(control_plane: &str) -> String {
-    let rest = control_plane
-        .split_once("://")
-        .map_or(control_plane, |(_, r)| r);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    match authority.rsplit_once(':') {
+/// The TLS server name for a control plane at `authority` (`host:port`, `[v6]:port`).
+fn server_name_of(authority: &str) -> Result<ServerName<'static>, std::io::Error> {
+    let host = match authority.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
         _ => authority,
     }
     .trim_matches(['[', ']'])
-    .to_string()
+    .to_string();
+    ServerName::try_from(host.clone()).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("'{host}' is not a valid TLS server name"),
+        )
+    })
 }
 
 /// `shared` mode: the control plane must present exactly this DP's own certificate.
@@ -175,7 +158,8 @@ impl ServerCertVerifier for SameCert {
 #[derive(Clone)]
 pub struct TlsConnector {
     tls: tokio_rustls::TlsConnector,
-    server_name: ServerName<'static>,
+    /// Fixed name (`shared` mode, `--cluster-server-name`); else the dialled host.
+    server_name: Option<ServerName<'static>>,
 }
 
 type Connecting =
@@ -196,6 +180,10 @@ impl Service<Uri> for TlsConnector {
             let authority = uri.authority().map(ToString::to_string).ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::InvalidInput, "no host in URI")
             })?;
+            let name = match name {
+                Some(n) => n,
+                None => server_name_of(&authority)?,
+            };
             let tcp = TcpStream::connect(authority).await?;
             tcp.set_nodelay(true)?;
             Ok(TokioIo::new(tls.connect(name, tcp).await?))
@@ -208,10 +196,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn host_is_taken_from_the_control_plane_address() {
-        assert_eq!(host_of("cp.example.com:8005"), "cp.example.com");
-        assert_eq!(host_of("https://cp:8005"), "cp");
-        assert_eq!(host_of("127.0.0.1:8005"), "127.0.0.1");
-        assert_eq!(host_of("[::1]:8005"), "::1");
+    fn server_name_is_the_dialled_host() {
+        let name = |a: &str| server_name_of(a).unwrap().to_str().to_string();
+        assert_eq!(name("cp.example.com:8005"), "cp.example.com");
+        assert_eq!(name("127.0.0.1:8005"), "127.0.0.1");
+        assert_eq!(name("[::1]:8005"), "::1");
+        assert!(server_name_of("bad name:1").is_err());
     }
 }

@@ -90,7 +90,7 @@ fn delta_on_its_base_is_applied_and_checked() {
         (2, target.config_hash.as_str())
     );
     assert_eq!(
-        a.current().map(|c| c.entities.clone()),
+        a.current().map(|c| c.entities.to_vec()),
         Some(target.entities)
     );
 }
