@@ -1,5 +1,6 @@
 //! LLM side of the AI plugins: provider dispatch (`provider`, `endpoint`) and one module per
-//! wire format (`openai`, `anthropic`, `gemini`, `cohere`, `ollama`), stream re-framing
+//! wire format (`openai`, `anthropic`, `gemini`, `cohere`, `ollama`, `bedrock`) with the
+//! non-chat route types (`completions`, `embeddings`), stream re-framing
 //! (`stream`, `stream_body`), SSE usage accounting (`sse`), target balancing (`balancer`) and
 //! the per-request analytics the log phase reads.
 
@@ -8,6 +9,8 @@ pub mod balancer;
 pub mod bedrock;
 pub mod chunk;
 pub mod cohere;
+pub mod completions;
+pub mod embeddings;
 pub mod endpoint;
 pub mod error;
 pub mod estimate;
@@ -21,6 +24,7 @@ pub mod sigv4;
 pub mod sse;
 pub mod stream;
 pub mod stream_body;
+pub mod validate;
 
 /// Token counts reported by the provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,6 +69,9 @@ pub struct AiAnalytics {
     pub mcp: Vec<mcp::McpItem>,
     /// Kong's prompt estimate, used when the reply has no usage.
     pub prompt_estimate: u64,
+    /// The body the client got (`ai.proxy.payload.response`, with `log_payloads`); for streams
+    /// Kong's composite `chat.completion` of the streamed text.
+    pub response_payload: Option<String>,
 }
 
 impl AiAnalytics {

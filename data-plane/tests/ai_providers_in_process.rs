@@ -210,13 +210,17 @@ async fn anthropic_and_ollama_behind_openai_format() {
     assert!(data[0].contains("\"content\":\"yo\""), "{b}");
     assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
 
-    // A route type the provider cannot serve is refused by the schema, before any config swap.
+    // Kong's schema check: anthropic completions log no statistics.
     let bad = proto::schema::plugins::PluginConfig::parse(
         "ai-proxy",
-        &json!({"route_type": "llm/v1/embeddings", "model": {"provider": "anthropic", "name": "c"}}),
+        &json!({"route_type": "llm/v1/completions", "logging": {"log_statistics": true},
+                "model": {"provider": "anthropic", "name": "c"}}),
     );
     let errs = bad.unwrap_err();
-    assert_eq!(errs[0].to_string(), "config.route_type: route_type 'llm/v1/embeddings' is not supported for provider 'anthropic' by this gateway");
+    assert_eq!(
+        errs[0].to_string(),
+        "config.@entity: anthropic does not support statistics when route_type is llm/v1/completions"
+    );
 
     // Token metrics per provider, streamed or not (usage read from translated bodies).
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use data_plane::llm::provider::Call;
 use data_plane::llm::{endpoint, openai};
-use proto::schema::plugins::ai::{Model, RouteType};
+use proto::schema::plugins::ai::{Model, ModelOptions, RouteType};
 use serde_json::{json, Value};
 
 fn cases() -> Vec<PathBuf> {
@@ -145,9 +145,132 @@ fn errors_are_kong_shaped() {
         .request_body(json!({"model": "x"}).as_object().unwrap().clone())
         .unwrap_err();
     assert_eq!(e.status(), http::StatusCode::BAD_REQUEST);
-    let embeddings = Call {
-        route_type: RouteType::Embeddings,
-        ..call
-    };
-    assert!(embeddings.format().is_err());
+}
+
+/// Route types Kong has no transformer for: Kong's 400 message, per provider.
+#[test]
+fn unsupported_route_types_get_kongs_error() {
+    let vertex: Model = serde_json::from_value(json!({"provider": "gemini", "options": {"gemini":
+        {"api_endpoint": "x.googleapis.com", "project_id": "p", "location_id": "l"}}}))
+    .unwrap();
+    let vertex = vertex.options.unwrap();
+    let plain = Default::default();
+    let cases: &[(&str, &str, bool, &ModelOptions, &str)] = &[
+        (
+            "anthropic",
+            "llm/v1/embeddings",
+            false,
+            &plain,
+            "no transformer for anthropic://llm/v1/embeddings",
+        ),
+        (
+            "anthropic",
+            "llm/v1/responses",
+            false,
+            &plain,
+            "no transformer for anthropic://llm/v1/responses",
+        ),
+        (
+            "anthropic",
+            "llm/v1/completions",
+            true,
+            &plain,
+            "no transformer for anthropic://stream/llm/v1/completions",
+        ),
+        (
+            "gemini",
+            "llm/v1/completions",
+            false,
+            &plain,
+            "no transformer for gemini://llm/v1/completions",
+        ),
+        (
+            "gemini",
+            "llm/v1/completions",
+            true,
+            &vertex,
+            "no transformer for gemini://stream/llm/v1/completions",
+        ),
+        (
+            "gemini",
+            "llm/v1/responses",
+            false,
+            &plain,
+            "no transformer for gemini://llm/v1/responses",
+        ),
+        (
+            "cohere",
+            "llm/v1/responses",
+            false,
+            &plain,
+            "no transformer for cohere://llm/v1/responses",
+        ),
+        (
+            "bedrock",
+            "llm/v1/responses",
+            false,
+            &plain,
+            "no transformer for bedrock://llm/v1/responses",
+        ),
+        (
+            "mistral",
+            "llm/v1/completions",
+            false,
+            &plain,
+            "no transformer for mistral://llm/v1/completions",
+        ),
+        (
+            "mistral",
+            "llm/v1/responses",
+            false,
+            &plain,
+            "no transformer for mistral://llm/v1/responses",
+        ),
+        (
+            "ollama",
+            "llm/v1/completions",
+            false,
+            &plain,
+            "no transformer for ollama://llm/v1/completions",
+        ),
+        (
+            "ollama",
+            "llm/v1/responses",
+            false,
+            &plain,
+            "no transformer for ollama://llm/v1/responses",
+        ),
+    ];
+    for (provider, route_type, stream, options, want) in cases {
+        let call = Call {
+            provider: serde_json::from_value(json!(provider)).unwrap(),
+            route_type: serde_json::from_value(json!(route_type)).unwrap(),
+            model: "m",
+            options,
+            stream: *stream,
+        };
+        let e = call.format().unwrap_err();
+        assert_eq!(e.to_string(), *want);
+        assert_eq!(e.status(), http::StatusCode::BAD_REQUEST, "{want}");
+    }
+    // ... and what they do serve, per Kong's provider table.
+    for (provider, route_type) in [
+        ("openai", "llm/v1/responses"),
+        ("azure", "llm/v1/responses"),
+        ("anthropic", "llm/v1/completions"),
+        ("cohere", "llm/v1/embeddings"),
+        ("gemini", "llm/v1/embeddings"),
+        ("bedrock", "llm/v1/embeddings"),
+        ("mistral", "llm/v1/embeddings"),
+        ("ollama", "llm/v1/embeddings"),
+    ] {
+        let call = Call {
+            provider: serde_json::from_value(json!(provider)).unwrap(),
+            route_type: serde_json::from_value(json!(route_type)).unwrap(),
+            model: "m",
+            options: &plain,
+            stream: false,
+        };
+        assert!(call.format().is_ok(), "{provider} {route_type}");
+    }
 }

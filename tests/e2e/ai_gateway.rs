@@ -62,6 +62,24 @@ services:
               logging: {{log_statistics: true}}
               auth: {{header_name: Authorization, header_value: "Bearer sk-gateway"}}
               model: {{provider: openai, name: gpt-4o-mini, options: {{upstream_url: "{mock}/v1/chat/completions", input_cost: 1.0, output_cost: 2.0}}}}
+      - name: sdk-embeddings
+        paths: [/sdk/embeddings]
+        plugins:
+          - name: ai-proxy
+            config:
+              route_type: llm/v1/embeddings
+              logging: {{log_statistics: true}}
+              auth: {{header_name: Authorization, header_value: "Bearer sk-gateway"}}
+              model: {{provider: openai, name: text-embedding-3-small, options: {{upstream_url: "{mock}/v1/embeddings"}}}}
+      - name: sdk-completions
+        paths: [/sdk/completions]
+        plugins:
+          - name: ai-proxy
+            config:
+              route_type: llm/v1/completions
+              logging: {{log_statistics: true}}
+              auth: {{header_name: Authorization, header_value: "Bearer sk-gateway"}}
+              model: {{provider: openai, name: gpt-3.5-turbo-instruct, options: {{upstream_url: "{mock}/v1/completions"}}}}
       - name: sdk-responses
         paths: [/sdk/responses]
         plugins:
@@ -259,8 +277,8 @@ async fn official_openai_python_sdk() {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    // All five tests ran (none skipped: pytest exit code 5 or skips would hide a broken setup).
+    // All seven tests ran (none skipped: pytest exit code 5 or skips would hide a broken setup).
     let xml = std::fs::read_to_string(gw.dir.path().join("pytest.xml")).unwrap();
-    assert!(xml.contains("tests=\"5\""), "{xml}");
+    assert!(xml.contains("tests=\"7\""), "{xml}");
     assert!(xml.contains("skipped=\"0\""), "{xml}");
 }

@@ -1,7 +1,8 @@
 """The official OpenAI Python SDK against a data plane (started by tests/e2e/ai_gateway.rs).
 
-AI_GATEWAY_BASE_URL is the DP's proxy URL plus `/sdk`: `/sdk/chat/completions` and
-`/sdk/responses` are ai-proxy routes to the mock upstream (models gpt-4o-mini and gpt-4o).
+AI_GATEWAY_BASE_URL is the DP's proxy URL plus `/sdk`: `/sdk/chat/completions`,
+`/sdk/responses`, `/sdk/embeddings` and `/sdk/completions` are ai-proxy routes to the mock
+upstream (models gpt-4o-mini, gpt-4o, text-embedding-3-small and gpt-3.5-turbo-instruct).
 """
 
 import os
@@ -86,6 +87,24 @@ def test_responses_stream_with_mcp(client):
     types = [item.type for item in completed.output]
     assert types[:2] == ["mcp_list_tools", "mcp_call"]
     assert completed.usage.total_tokens > 0
+
+
+def test_embeddings(client):
+    result = client.embeddings.create(model="text-embedding-3-small", input=["red", "blue"])
+    assert len(result.data) == 2
+    assert result.data[1].index == 1
+    assert len(result.data[0].embedding) > 0
+    assert result.model.startswith("text-embedding-3-small")
+
+
+def test_completions(client):
+    raw = client.completions.with_raw_response.create(
+        model="gpt-3.5-turbo-instruct", prompt="Once upon a time"
+    )
+    assert raw.headers.get("x-kong-llm-model") == "openai/gpt-3.5-turbo-instruct"
+    completion = raw.parse()
+    assert completion.choices[0].text
+    assert completion.usage.total_tokens > 0
 
 
 def test_own_model_is_refused_in_kong_shape(client):

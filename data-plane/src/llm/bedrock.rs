@@ -4,7 +4,7 @@
 
 use http::header::{HeaderName, HeaderValue};
 use http::Uri;
-use proto::schema::plugins::ai::{Auth, ModelOptions};
+use proto::schema::plugins::ai::{Auth, ModelOptions, RouteType};
 use serde_json::{json, Map, Value};
 
 use super::chunk::{self, Chunks};
@@ -26,12 +26,18 @@ pub fn region(options: &ModelOptions) -> Option<String> {
         .filter(|r| !r.is_empty())
 }
 
-/// `(base, path)` of a chat call; the model id is percent-encoded (ids contain `:`).
-pub fn endpoint(region: &str, model: &str, stream: bool) -> (String, String) {
-    let op = if stream {
-        "converse-stream"
-    } else {
-        "converse"
+/// `(base, path)` of a call: Converse for chat and completions, InvokeModel for embeddings;
+/// the model id is percent-encoded (ids contain `:`).
+pub fn endpoint(
+    region: &str,
+    model: &str,
+    route_type: RouteType,
+    stream: bool,
+) -> (String, String) {
+    let op = match (route_type, stream) {
+        (RouteType::Embeddings, _) => "invoke",
+        (_, true) => "converse-stream",
+        (_, false) => "converse",
     };
     (
         format!("https://bedrock-runtime.{region}.amazonaws.com:443"),

@@ -7,7 +7,7 @@ use proto::schema::plugins::ai::{Provider, RouteType};
 
 use super::error::TranslateError;
 use super::provider::{Call, Format};
-use super::{anthropic, bedrock, cohere, gemini, ollama, openai};
+use super::{anthropic, bedrock, cohere, completions, embeddings, gemini, ollama, openai};
 
 fn need<'a>(v: Option<&'a str>, what: &str, c: &Call<'_>) -> Result<&'a str, TranslateError> {
     v.filter(|s| !s.is_empty()).ok_or_else(|| {
@@ -53,21 +53,26 @@ fn defaults(c: &Call<'_>) -> Result<(Option<String>, Option<String>), TranslateE
                 Some((host, _, _)) => format!("https://{host}"),
                 None => gemini::BASE.to_string(),
             };
-            let path =
-                (rt == RouteType::Chat).then(|| gemini::chat_path(c.model, c.stream, vertex));
+            let path = match rt {
+                RouteType::Chat | RouteType::Completions => {
+                    Some(gemini::chat_path(c.model, c.stream, vertex))
+                }
+                RouteType::Embeddings => Some(gemini::embed_path(c.model, vertex)),
+                _ => None,
+            };
             (Some(base), path)
         }
         Provider::Mistral if format == Format::OpenAi => (
             Some("https://api.mistral.ai:443".into()),
             openai::path(rt).map(str::to_string),
         ),
-        Provider::Bedrock if rt == RouteType::Chat => match bedrock::region(c.options) {
+        Provider::Bedrock if rt != RouteType::Preserve => match bedrock::region(c.options) {
             Some(region) => {
-                let (base, path) = bedrock::endpoint(&region, c.model, c.stream);
+                let (base, path) = bedrock::endpoint(&region, c.model, rt, c.stream);
                 (Some(base), Some(path))
             }
             None if c.options.upstream_url.is_some() => {
-                (None, Some(bedrock::endpoint("", c.model, c.stream).1))
+                (None, Some(bedrock::endpoint("", c.model, rt, c.stream).1))
             }
             None => {
                 return Err(TranslateError::Url(
@@ -77,9 +82,19 @@ fn defaults(c: &Call<'_>) -> Result<(Option<String>, Option<String>), TranslateE
         },
         Provider::Anthropic => (
             Some(anthropic::BASE.into()),
-            Some(anthropic::CHAT_PATH.into()),
+            Some(match rt {
+                RouteType::Completions => completions::ANTHROPIC_PATH.into(),
+                _ => anthropic::CHAT_PATH.into(),
+            }),
         ),
-        Provider::Cohere => (Some(cohere::BASE.into()), Some(cohere::CHAT_PATH.into())),
+        Provider::Cohere => (
+            Some(cohere::BASE.into()),
+            Some(match rt {
+                RouteType::Completions => completions::COHERE_PATH.into(),
+                RouteType::Embeddings => embeddings::COHERE_PATH.into(),
+                _ => cohere::CHAT_PATH.into(),
+            }),
+        ),
         _ if format == Format::Ollama => (None, ollama::path(rt).map(str::to_string)),
         Provider::Openai => (
             Some(format!(

@@ -5,11 +5,12 @@
 /// Why a body could not be translated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TranslateError {
-    /// The provider has no API for this route type (or format) in this gateway.
-    #[error("{provider} does not support route_type {route_type} in this gateway")]
+    /// The provider has no API for this route type (Kong's driver has no transformer for it);
+    /// `route_type` is prefixed with `stream/` when only streaming is missing.
+    #[error("no transformer for {provider}://{route_type}")]
     Unsupported {
         provider: &'static str,
-        route_type: &'static str,
+        route_type: String,
     },
     /// The client's OpenAI-format body lacks what the provider needs (answered with 400).
     #[error("{0}")]
@@ -44,11 +45,11 @@ mod tests {
         );
         let u = TranslateError::Unsupported {
             provider: "anthropic",
-            route_type: "llm/v1/embeddings",
+            route_type: "llm/v1/embeddings".into(),
         };
         assert_eq!(
             u.to_string(),
-            "anthropic does not support route_type llm/v1/embeddings in this gateway"
+            "no transformer for anthropic://llm/v1/embeddings"
         );
         assert_eq!(
             TranslateError::BadResponse("y".into()).status(),

@@ -28,6 +28,16 @@ pub fn chat_path(model: &str, stream: bool, vertex: Option<(&str, &str, &str)>) 
     }
 }
 
+/// The path of an embeddings call: `batchEmbedContents` (public API) or `predict` (Vertex).
+pub fn embed_path(model: &str, vertex: Option<(&str, &str, &str)>) -> String {
+    match vertex {
+        Some((_, p, l)) => {
+            format!("/v1/projects/{p}/locations/{l}/publishers/google/models/{model}:predict")
+        }
+        None => format!("/v1beta/models/{model}:batchEmbedContents"),
+    }
+}
+
 /// The generateContent body for an OpenAI chat body.
 pub fn chat_request(
     body: &Map<String, Value>,

@@ -6,9 +6,11 @@ use http::header::{HeaderName, HeaderValue};
 use proto::schema::plugins::ai::{ModelOptions, Provider, RouteType};
 use serde_json::{Map, Value};
 
+use proto::schema::plugins::ai::providers;
+
 use super::error::TranslateError;
-use super::stream::{Framing, Translator};
-use super::{anthropic, bedrock, cohere, gemini, ollama};
+use super::stream::{Framing, Translate, Translator};
+use super::{anthropic, bedrock, cohere, completions, embeddings, gemini, ollama};
 
 /// The wire format a target speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,14 +34,20 @@ pub struct Call<'a> {
 }
 
 impl Call<'_> {
-    fn unsupported(&self) -> TranslateError {
+    fn unsupported(&self, stream: bool) -> TranslateError {
+        let rt = self.route_type.as_str();
         TranslateError::Unsupported {
             provider: self.provider.as_str(),
-            route_type: self.route_type.as_str(),
+            route_type: if stream {
+                format!("stream/{rt}")
+            } else {
+                rt.to_string()
+            },
         }
     }
 
-    /// The wire format, or why this gateway cannot serve the call.
+    /// The wire format, or Kong's error when the provider has no API for the route type (or
+    /// cannot stream it).
     pub fn format(&self) -> Result<Format, TranslateError> {
         let o = self.options;
         let format = match self.provider {
@@ -56,25 +64,27 @@ impl Call<'_> {
             Provider::Llama2 => match o.llama2_format.as_deref() {
                 Some("ollama") => Format::Ollama,
                 Some("openai") | None => Format::OpenAi,
-                Some(_) => return Err(self.unsupported()),
+                Some(_) => return Err(self.unsupported(false)),
             },
-            _ => return Err(self.unsupported()),
+            _ => return Err(self.unsupported(false)),
         };
-        let ok = match (format, self.route_type) {
-            (_, RouteType::Preserve) | (Format::OpenAi, _) => true,
-            (Format::Ollama, RouteType::Chat) => true,
-            (Format::Ollama, RouteType::Completions | RouteType::Embeddings) => !self.stream,
-            (
-                Format::Anthropic | Format::Gemini | Format::Cohere | Format::Bedrock,
-                RouteType::Chat,
-            ) => true,
-            _ => false,
-        };
-        if ok {
-            Ok(format)
-        } else {
-            Err(self.unsupported())
+        if !providers::serves_route(self.provider, o, self.route_type) {
+            return Err(self.unsupported(false));
         }
+        // Streams Kong translates: every chat; completions of cohere, bedrock and ollama.
+        let streams = matches!(
+            (format, self.route_type),
+            (Format::OpenAi, _)
+                | (_, RouteType::Preserve | RouteType::Chat)
+                | (
+                    Format::Cohere | Format::Bedrock | Format::Ollama,
+                    RouteType::Completions
+                )
+        );
+        if self.stream && !streams {
+            return Err(self.unsupported(true));
+        }
+        Ok(format)
     }
 
     fn top_k(&self, body: &Map<String, Value>) -> Option<i64> {
@@ -83,17 +93,37 @@ impl Call<'_> {
             .or_else(|| body.get("top_k").and_then(Value::as_i64))
     }
 
+    fn vertex(&self) -> bool {
+        providers::gemini_vertex(self.options)
+    }
+
     /// The upstream body for the client's OpenAI-format body (options already merged).
     pub fn request_body(&self, body: Map<String, Value>) -> Result<Value, TranslateError> {
         let top_k = self.top_k(&body);
-        let (m, s) = (self.model, self.stream);
-        match self.format()? {
-            Format::OpenAi => Ok(Value::Object(body)),
-            Format::Anthropic => anthropic::chat_request(&body, m, top_k, s),
-            Format::Gemini => gemini::chat_request(&body, top_k),
-            Format::Cohere => cohere::chat_request(&body, m, top_k, s),
-            Format::Ollama => ollama::request(self.route_type, &body, m, top_k, s),
-            Format::Bedrock => bedrock::chat_request(&body, top_k),
+        let (m, s, o) = (self.model, self.stream, self.options);
+        let format = self.format()?;
+        match (format, self.route_type) {
+            (Format::OpenAi, _) => Ok(Value::Object(body)),
+            (Format::Ollama, rt) => ollama::request(rt, &body, m, top_k, s),
+            (Format::Anthropic, RouteType::Completions) => completions::anthropic_request(&body, m),
+            (Format::Cohere, RouteType::Completions) => {
+                completions::cohere_request(&body, m, top_k, s)
+            }
+            (Format::Gemini, RouteType::Completions) => {
+                gemini::chat_request(&completions::as_chat(&body)?, top_k)
+            }
+            (Format::Bedrock, RouteType::Completions) => {
+                bedrock::chat_request(&completions::as_chat(&body)?, top_k)
+            }
+            (Format::Gemini, RouteType::Embeddings) => {
+                embeddings::gemini_request(&body, m, o, self.vertex())
+            }
+            (Format::Cohere, RouteType::Embeddings) => embeddings::cohere_request(&body, m, o),
+            (Format::Bedrock, RouteType::Embeddings) => embeddings::bedrock_request(&body, m, o),
+            (Format::Anthropic, _) => anthropic::chat_request(&body, m, top_k, s),
+            (Format::Gemini, _) => gemini::chat_request(&body, top_k),
+            (Format::Cohere, _) => cohere::chat_request(&body, m, top_k, s),
+            (Format::Bedrock, _) => bedrock::chat_request(&body, top_k),
         }
     }
 
@@ -108,13 +138,25 @@ impl Call<'_> {
         if !self.translates() {
             return Ok(v.clone());
         }
-        match self.format()? {
-            Format::OpenAi => Ok(v.clone()),
-            Format::Anthropic => anthropic::chat_response(v, self.model),
-            Format::Gemini => gemini::chat_response(v, self.model),
-            Format::Cohere => cohere::chat_response(v, self.model),
-            Format::Ollama => ollama::response(self.route_type, v, self.model),
-            Format::Bedrock => bedrock::chat_response(v, self.model),
+        let m = self.model;
+        match (self.format()?, self.route_type) {
+            (Format::OpenAi, _) => Ok(v.clone()),
+            (Format::Ollama, rt) => ollama::response(rt, v, m),
+            (Format::Anthropic, RouteType::Completions) => completions::anthropic_response(v, m),
+            (Format::Cohere, RouteType::Completions) => completions::cohere_response(v, m),
+            (Format::Gemini, RouteType::Completions) => {
+                gemini::chat_response(v, m).map(completions::from_chat)
+            }
+            (Format::Bedrock, RouteType::Completions) => {
+                bedrock::chat_response(v, m).map(completions::from_chat)
+            }
+            (Format::Gemini, RouteType::Embeddings) => embeddings::gemini_response(v, m),
+            (Format::Cohere, RouteType::Embeddings) => embeddings::cohere_response(v, m),
+            (Format::Bedrock, RouteType::Embeddings) => embeddings::bedrock_response(v, m),
+            (Format::Anthropic, _) => anthropic::chat_response(v, m),
+            (Format::Gemini, _) => gemini::chat_response(v, m),
+            (Format::Cohere, _) => cohere::chat_response(v, m),
+            (Format::Bedrock, _) => bedrock::chat_response(v, m),
         }
     }
 
@@ -124,23 +166,27 @@ impl Call<'_> {
             return None;
         }
         let m = self.model;
-        Some(match self.format().ok()? {
+        let completions = self.route_type == RouteType::Completions;
+        let (framing, inner): (Framing, Box<dyn Translate>) = match self.format().ok()? {
             Format::OpenAi => return None,
-            Format::Anthropic => {
-                Translator::new(Framing::Sse, Box::new(anthropic::ChatStream::new(m)))
+            Format::Anthropic => (Framing::Sse, Box::new(anthropic::ChatStream::new(m))),
+            Format::Gemini => (Framing::Sse, Box::new(gemini::ChatStream::new(m))),
+            Format::Cohere if completions => {
+                (Framing::Ndjson, Box::new(completions::CohereStream::new(m)))
             }
-            Format::Gemini => Translator::new(Framing::Sse, Box::new(gemini::ChatStream::new(m))),
-            Format::Cohere => {
-                Translator::new(Framing::Ndjson, Box::new(cohere::ChatStream::new(m)))
-            }
-            Format::Ollama => {
-                Translator::new(Framing::Ndjson, Box::new(ollama::ChatStream::new(m)))
-            }
-            Format::Bedrock => Translator::new(
+            Format::Cohere => (Framing::Ndjson, Box::new(cohere::ChatStream::new(m))),
+            Format::Ollama => (Framing::Ndjson, Box::new(ollama::ChatStream::new(m))),
+            Format::Bedrock => (
                 Framing::AwsEventStream,
                 Box::new(bedrock::ChatStream::new(m)),
             ),
-        })
+        };
+        let inner = if completions {
+            Box::new(completions::Completion(inner))
+        } else {
+            inner
+        };
+        Some(Translator::new(framing, inner))
     }
 
     /// Headers the provider needs besides auth (`anthropic-version`).

@@ -21,12 +21,65 @@ pub struct SseUsage {
     rpc_error: Option<String>,
     first_at: Option<Instant>,
     last_at: Option<Instant>,
+    /// The reply rebuilt for `ai.proxy.payload.response` (when the target logs payloads).
+    payload: Option<Payload>,
+}
+
+/// What a streamed reply said, for the payload log: the joined text and the finish reason of
+/// chat/completions chunks, or the final object of a Responses API stream.
+#[derive(Debug, Default)]
+struct Payload {
+    text: String,
+    finish_reason: Option<String>,
+    completed: Option<serde_json::Value>,
+}
+
+impl Payload {
+    fn add(&mut self, v: &serde_json::Value) {
+        if v["type"] == "response.completed" {
+            self.completed = Some(v["response"].clone());
+            return;
+        }
+        for c in v["choices"].as_array().into_iter().flatten() {
+            if let Some(t) = c["delta"]["content"]
+                .as_str()
+                .or_else(|| c["text"].as_str())
+            {
+                self.text.push_str(t);
+            }
+            if let Some(r) = c["finish_reason"].as_str() {
+                self.finish_reason = Some(r.to_string());
+            }
+        }
+    }
+
+    /// Kong's composite body of a stream (a `chat.completion` with the joined text).
+    fn body(self, usage: Usage) -> String {
+        if let Some(done) = self.completed {
+            return done.to_string();
+        }
+        serde_json::json!({
+            "object": "chat.completion",
+            "choices": [{"index": 0, "logprobs": null, "finish_reason": self.finish_reason,
+                "message": {"role": "assistant", "content": self.text}}],
+            "usage": super::chunk::usage_json(usage),
+        })
+        .to_string()
+    }
 }
 
 /// An unfinished event larger than this is dropped (usage events are small).
 const MAX_EVENT: usize = 4 * 1024 * 1024;
 
 impl SseUsage {
+    /// An accounting that also rebuilds the reply for the payload log when `payloads`.
+    pub fn new(payloads: bool) -> Self {
+        SseUsage {
+            payload: payloads.then(Payload::default),
+            ..Default::default()
+        }
+    }
+
     pub fn feed(&mut self, chunk: &[u8]) {
         if !chunk.is_empty() {
             let now = Instant::now();
@@ -63,6 +116,9 @@ impl SseUsage {
             ai.response_model = m.clone();
         }
         ai.mcp.append(&mut self.mcp);
+        if let Some(p) = self.payload.take() {
+            ai.response_payload = Some(p.body(ai.usage));
+        }
         if let (Some(first), Some(last)) = (self.first_at, self.last_at) {
             ai.ttft_ms = Some(first.duration_since(started).as_secs_f64() * 1000.0);
             ai.generation_ms = Some(last.duration_since(first).as_secs_f64() * 1000.0);
@@ -93,6 +149,9 @@ impl SseUsage {
             return;
         };
         self.text_chars += super::estimate::streamed_text(&v);
+        if let Some(p) = self.payload.as_mut() {
+            p.add(&v);
+        }
         if self.rpc_error.is_none() {
             self.rpc_error = rpc_error_kind(&v);
         }
@@ -225,5 +284,26 @@ mod tests {
         p.feed(b"data: {\"choices\":[]}\n\ndata: [DONE]\n\n");
         p.finish();
         assert_eq!(p.usage, None);
+    }
+
+    #[test]
+    fn payload_log_rebuilds_the_streamed_reply() {
+        let mut p = SseUsage::new(true);
+        p.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n");
+        p.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n");
+        p.feed(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n");
+        let mut ai = AiAnalytics::default();
+        p.apply(&mut ai, Instant::now());
+        let v: serde_json::Value =
+            serde_json::from_str(ai.response_payload.as_deref().unwrap_or("")).unwrap_or_default();
+        assert_eq!(v["choices"][0]["message"]["content"], "Hello");
+        assert_eq!(v["choices"][0]["finish_reason"], "stop");
+        assert_eq!(v["usage"]["total_tokens"], 3);
+        // Without log_payloads nothing is kept.
+        let mut q = SseUsage::new(false);
+        q.feed(b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n");
+        let mut ai = AiAnalytics::default();
+        q.apply(&mut ai, Instant::now());
+        assert_eq!(ai.response_payload, None);
     }
 }

@@ -7,18 +7,14 @@
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::{StatusCode, Uri};
-use proto::schema::plugins::ai::{
-    Auth, Logging, Model, ModelOptions, ParamLocation, Provider, RouteType,
-};
-use proto::schema::plugins::ai_proxy::AiProxyConfig;
-use proto::schema::plugins::ai_proxy_advanced::AiProxyAdvancedConfig;
+use proto::schema::plugins::ai::{Auth, Logging, Model, ModelOptions, Provider, RouteType};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::llm::balancer::{Balancer, Criteria, InFlight};
 use crate::llm::provider::Call;
-use crate::llm::{endpoint, openai, AiAnalytics};
-use proto::schema::plugins::ai_proxy_advanced::Balancer as BalancerConfig;
+use crate::llm::{endpoint, openai, validate, AiAnalytics};
+use client::{Clients, Timeouts};
 
 #[derive(Debug, Clone)]
 pub struct AiTarget {
@@ -50,7 +46,11 @@ pub struct AiPlugin {
     pub streaming: Streaming,
     pub max_request_body_size: u64,
     pub model_name_header: bool,
-    pub read_timeout_ms: u64,
+    /// `balancer` connect/read/write timeouts (ai-proxy-advanced); `None` for ai-proxy, which
+    /// uses its service's.
+    pub timeouts: Option<Timeouts>,
+    /// The upstream clients, one per set of timeouts.
+    pub clients: Clients,
 }
 
 /// The upstream request an AI plugin decided on.
@@ -87,68 +87,7 @@ impl AiReject {
     }
 }
 
-fn parse_streaming(s: &str) -> Streaming {
-    match s {
-        "deny" => Streaming::Deny,
-        "always" => Streaming::Always,
-        _ => Streaming::Allow,
-    }
-}
-
 impl AiPlugin {
-    pub fn from_ai_proxy(id: Uuid, c: AiProxyConfig) -> Self {
-        AiPlugin {
-            id,
-            targets: vec![AiTarget {
-                route_type: c.route_type,
-                options: c.model.options.clone().unwrap_or_default(),
-                model: c.model,
-                auth: c.auth.map(|mut a| {
-                    secrets::resolve_auth(&mut a);
-                    a
-                }),
-                logging: c.logging,
-            }],
-            balancer: Balancer::new(&BalancerConfig::default(), &[1]),
-            criteria: Criteria::default(),
-            retries: 0,
-            hash_header: String::new(),
-            streaming: parse_streaming(&c.response_streaming),
-            max_request_body_size: c.max_request_body_size,
-            model_name_header: c.model_name_header,
-            read_timeout_ms: 60_000,
-        }
-    }
-
-    pub fn from_advanced(id: Uuid, c: AiProxyAdvancedConfig) -> Self {
-        let weights: Vec<u32> = c.targets.iter().map(|t| t.weight).collect();
-        AiPlugin {
-            id,
-            targets: c
-                .targets
-                .into_iter()
-                .map(|t| AiTarget {
-                    route_type: t.route_type,
-                    options: t.model.options.clone().unwrap_or_default(),
-                    model: t.model,
-                    auth: t.auth.map(|mut a| {
-                        secrets::resolve_auth(&mut a);
-                        a
-                    }),
-                    logging: t.logging,
-                })
-                .collect(),
-            balancer: Balancer::new(&c.balancer, &weights),
-            criteria: Criteria::parse(&c.balancer.failover_criteria),
-            retries: c.balancer.retries,
-            hash_header: c.balancer.hash_on_header.clone(),
-            streaming: parse_streaming(&c.response_streaming),
-            max_request_body_size: c.max_request_body_size,
-            model_name_header: c.model_name_header,
-            read_timeout_ms: c.balancer.read_timeout,
-        }
-    }
-
     /// Whether statistics are logged when no target was picked yet.
     fn default_logging(&self) -> bool {
         self.targets
@@ -215,8 +154,16 @@ impl AiPlugin {
         if self.max_request_body_size > 0 && body.len() as u64 > self.max_request_body_size {
             return Err(self.too_large());
         }
-        let mut json: Map<String, Value> = match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(m)) => m,
+        // Kong parses the body with the request's content type (JSON when there is none).
+        let json_type = client_headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|ct| ct.to_ascii_lowercase().contains("json"));
+        let parsed = json_type
+            .then(|| serde_json::from_slice::<Value>(body).ok())
+            .flatten();
+        let mut json: Map<String, Value> = match parsed {
+            Some(Value::Object(m)) => m,
             _ => {
                 return Err(self.reject(
                     StatusCode::BAD_REQUEST,
@@ -261,6 +208,11 @@ impl AiPlugin {
         let log = target.logging.log_statistics;
         let preserve = target.route_type == RouteType::Preserve;
 
+        if let Err(m) = validate::prompts(&json, target.route_type) {
+            let model = client_model.as_deref();
+            return Err(self.reject(StatusCode::BAD_REQUEST, m, model, log));
+        }
+
         // The model rule.
         let configured = target.model.name.clone().filter(|n| !n.is_empty());
         let client_model = if aliased { None } else { client_model };
@@ -286,7 +238,11 @@ impl AiPlugin {
             }
         };
 
-        // Streaming.
+        if let Err(m) = validate::compatible(&json, target.route_type) {
+            return Err(self.reject(StatusCode::BAD_REQUEST, &m, Some(&model), log));
+        }
+
+        // Streaming (embeddings have none).
         let wants_stream = json.get("stream").and_then(Value::as_bool) == Some(true);
         if wants_stream && self.streaming == Streaming::Deny {
             return Err(self.reject(
@@ -296,7 +252,8 @@ impl AiPlugin {
                 log,
             ));
         }
-        let stream = wants_stream || self.streaming == Streaming::Always;
+        let stream = (wants_stream || self.streaming == Streaming::Always)
+            && target.route_type != RouteType::Embeddings;
 
         let options = &target.options;
         let call = Call {
@@ -319,31 +276,10 @@ impl AiPlugin {
 
         // Auth.
         let mut headers = call.headers();
-        let mut extra_query: Option<(String, String)> = None;
-        if let Some(a) = &target.auth {
-            if let (Some(n), Some(v)) = (&a.header_name, &a.header_value) {
-                let keep = a.allow_override && client_headers.contains_key(n.as_str());
-                if !keep {
-                    if let (Ok(n), Ok(v)) = (
-                        HeaderName::from_bytes(n.as_bytes()),
-                        HeaderValue::from_str(v),
-                    ) {
-                        headers.push((n, v));
-                    }
-                }
-            }
-            if let (Some(n), Some(v), Some(loc)) = (&a.param_name, &a.param_value, a.param_location)
-            {
-                match loc {
-                    ParamLocation::Query => extra_query = Some((n.clone(), v.clone())),
-                    ParamLocation::Body => {
-                        if !(a.allow_override && json.contains_key(n)) {
-                            json.insert(n.clone(), Value::String(v.clone()));
-                        }
-                    }
-                }
-            }
-        }
+        let extra_query = target
+            .auth
+            .as_ref()
+            .and_then(|a| auth::apply(a, client_headers, &mut headers, &mut json));
 
         let prompt_estimate = crate::llm::estimate::prompt_tokens(&json, stream);
         let body = if preserve {
@@ -357,7 +293,7 @@ impl AiPlugin {
         let uri = endpoint::uri(&call, path, query, extra_query.as_ref())
             .map_err(|e| self.reject(e.status(), &e.to_string(), Some(&model), log))?;
         if target.model.provider == Provider::Bedrock {
-            let signed = sign_bedrock(target, &uri, &body)
+            let signed = auth::sign_bedrock(target, &uri, &body)
                 .map_err(|e| self.reject(e.status(), &e.to_string(), Some(&model), log))?;
             headers.extend(signed);
         }
@@ -391,28 +327,10 @@ impl AiPlugin {
     }
 }
 
-/// The SigV4 headers of a Bedrock request, signed now.
-fn sign_bedrock(
-    target: &AiTarget,
-    uri: &Uri,
-    body: &[u8],
-) -> Result<Vec<(HeaderName, HeaderValue)>, crate::llm::error::TranslateError> {
-    use crate::llm::{bedrock, error::TranslateError};
-    let creds = bedrock::credentials(target.auth.as_ref()).ok_or_else(|| {
-        TranslateError::Url(
-            "provider bedrock needs auth.aws_access_key_id/aws_secret_access_key (or AWS_* env)"
-                .into(),
-        )
-    })?;
-    let region = bedrock::region(&target.options).unwrap_or_else(|| "us-east-1".into());
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    bedrock::sign(uri, body, &creds, &region, now)
-}
-
 mod attempts;
+mod auth;
+pub mod client;
+mod compile;
 mod secrets;
 pub use attempts::Seen;
 mod response;

@@ -3,7 +3,7 @@
 //! read for usage, SSE streams are passed through chunk by chunk (re-framed as OpenAI SSE for
 //! other providers).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
@@ -15,7 +15,9 @@ use hyper::body::Incoming;
 use super::body::{boxed, full, LoggedBody, ProxyBody};
 use super::{headers, ms, read_body, reply, Ctx};
 use crate::llm::sse::SseUsage;
+use crate::plugins::ai_proxy::client::{AiClient, Timeouts};
 use crate::plugins::ai_proxy::{AiPlugin, AiRequest, Seen};
+use proto::schema::Service;
 
 /// The upstream request of one AI attempt: the client's headers (minus hop-by-hop and
 /// `accept-encoding`) with the plan's auth and provider headers, URI and body.
@@ -55,12 +57,56 @@ fn ai_upstream_request(ctx: &Ctx, parts: &Parts, plan: &AiRequest) -> Request<Pr
     req
 }
 
+/// The timeouts of the upstream calls: ai-proxy-advanced's balancer's, else the service's.
+fn timeouts(plugin: &AiPlugin, service: Option<&Service>) -> Timeouts {
+    plugin.timeouts.unwrap_or_else(|| {
+        service.map_or_else(Timeouts::default, |s| Timeouts {
+            connect_ms: s.connect_timeout,
+            read_ms: s.read_timeout,
+            write_ms: s.write_timeout,
+        })
+    })
+}
+
+/// Whether an upstream failure is a timeout (connect, read or write).
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// One upstream attempt with the plugin's client: Kong's 504 on a timeout, 502 otherwise.
+async fn send(
+    ctx: &Ctx,
+    client: &AiClient,
+    req: Request<ProxyBody>,
+    t: Timeouts,
+) -> Result<Response<Incoming>, (StatusCode, &'static str)> {
+    match tokio::time::timeout(t.read(), client.request(req)).await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) if timed_out(&e) => Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT)),
+        Err(_) => Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT)),
+        Ok(Err(e)) => {
+            tracing::warn!(request_id = %ctx.request_id, error = %e, "AI upstream request failed");
+            Err((StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM))
+        }
+    }
+}
+
 pub(super) async fn flow(
     mut ctx: Ctx,
     plugin: &AiPlugin,
     parts: Parts,
     body: Option<Incoming>,
     buffered: Option<Bytes>,
+    service: Option<&Service>,
 ) -> Response<ProxyBody> {
     let limit = match plugin.max_request_body_size {
         0 => usize::MAX,
@@ -96,7 +142,19 @@ pub(super) async fn flow(
     if plan.analytics.log_payloads {
         ctx.log_request_payload(&bytes);
     }
-    let timeout = Duration::from_millis(plugin.read_timeout_ms.max(1));
+    let limits = timeouts(plugin, service);
+    let timeout = limits.read();
+    let client = match plugin.clients.get(limits) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "AI upstream client");
+            return ctx.reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                reply::BAD_UPSTREAM.into(),
+                vec![],
+            );
+        }
+    };
     // Attempts: ai-proxy-advanced fails over to another target per `failover_criteria`.
     let (resp, sent, proxy_latency) = loop {
         let req = ai_upstream_request(&ctx, &parts, &plan);
@@ -104,7 +162,7 @@ pub(super) async fn flow(
         ctx.record.ai = Some(plan.analytics.clone());
         let proxy_latency = ctx.started.elapsed();
         let sent = Instant::now();
-        let result = ctx.send(req, timeout).await;
+        let result = send(&ctx, &client, req, limits).await;
         let seen = match &result {
             Ok(r) => Seen::Status(r.status()),
             Err((status, _)) => Seen::Failed(*status),
@@ -216,6 +274,9 @@ pub(super) async fn flow(
         ) {
             ai.observe_response(&v);
         }
+        if let Some(ai) = ctx.record.ai.as_mut().filter(|a| a.log_payloads) {
+            ai.response_payload = Some(String::from_utf8_lossy(&bytes).into_owned());
+        }
         reply::set(
             &mut head.headers,
             CONTENT_LENGTH.as_str(),
@@ -223,7 +284,7 @@ pub(super) async fn flow(
         );
         LoggedBody::new(full(bytes), ctx.record, None, ctx.started, finish)
     } else {
-        let sse = (ok && is_sse).then(SseUsage::default);
+        let sse = (ok && is_sse).then(|| SseUsage::new(plan.analytics.log_payloads));
         let body = boxed(plugin.stream_body_with(body, translator, plan.inflight.take()));
         LoggedBody::new(body, ctx.record, sse, ctx.started, finish)
     };

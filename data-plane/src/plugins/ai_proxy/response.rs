@@ -49,13 +49,21 @@ impl AiPlugin {
             message,
             analytics: Box::new(plan.analytics.clone()),
         };
-        let v: serde_json::Value = serde_json::from_slice(&upstream).map_err(|e| {
+        // Kong's `from_format` error: `transformation failed from type <provider>://<route>: …`.
+        let failed = |why: String| {
             reject(format!(
-                "failed to decode response from {}: {e}",
+                "transformation failed from type {}://{}: {why}",
+                call.provider.as_str(),
+                call.route_type.as_str()
+            ))
+        };
+        let v: serde_json::Value = serde_json::from_slice(&upstream).map_err(|_| {
+            failed(format!(
+                "failed to decode {} response",
                 call.provider.as_str()
             ))
         })?;
-        let out = call.response_body(&v).map_err(|e| reject(e.to_string()))?;
+        let out = call.response_body(&v).map_err(|e| failed(e.to_string()))?;
         Ok(Bytes::from(out.to_string()))
     }
 

@@ -85,7 +85,12 @@ fn bad_json_and_missing_model() {
     };
     let p = AiPlugin::from_ai_proxy(Uuid::nil(), *c);
     let e = p
-        .prepare("/", None, &http::HeaderMap::new(), br#"{"messages":[]}"#)
+        .prepare(
+            "/",
+            None,
+            &http::HeaderMap::new(),
+            br#"{"messages":[{"role":"user","content":"hi"}]}"#,
+        )
         .unwrap_err();
     assert_eq!(
         e.message,
@@ -96,12 +101,35 @@ fn bad_json_and_missing_model() {
             "/",
             None,
             &http::HeaderMap::new(),
-            br#"{"model":"m","stream":true}"#,
+            br#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#,
         )
         .unwrap_err();
     assert_eq!(e.message, "response streaming is not enabled for this LLM");
+    // Kong's prompt checks: no prompts, and a completions body on a chat route.
+    let e = p
+        .prepare("/", None, &http::HeaderMap::new(), br#"{"messages":[]}"#)
+        .unwrap_err();
+    assert_eq!(e.message, "request body doesn't contain valid prompts");
+    assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    let e = p
+        .prepare(
+            "/",
+            None,
+            &http::HeaderMap::new(),
+            br#"{"model":"m","prompt":"p"}"#,
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.message,
+        "[llm/v1/completions] message format is not compatible with [llm/v1/chat] route type"
+    );
     let ok = p
-        .prepare("/", None, &http::HeaderMap::new(), br#"{"model":"mine"}"#)
+        .prepare(
+            "/",
+            None,
+            &http::HeaderMap::new(),
+            br#"{"model":"mine","messages":[{"role":"user","content":"hi"}]}"#,
+        )
         .unwrap();
     assert_eq!(ok.analytics.request_model, "mine");
     assert_eq!(ok.uri.path(), "/v1/chat/completions");
@@ -125,7 +153,7 @@ fn upstream_url_used_as_is_with_client_query_and_query_auth() {
             "/chat",
             Some("a=1"),
             &http::HeaderMap::new(),
-            br#"{"messages":[]}"#,
+            br#"{"messages":[{"role":"user","content":"hi"}]}"#,
         )
         .unwrap();
     assert_eq!(
@@ -165,18 +193,35 @@ fn model_alias_picks_its_target_and_failover_skips_tried() {
     let h = http::HeaderMap::new();
     for _ in 0..3 {
         let r = p
-            .prepare("/", None, &h, br#"{"model":"smart","messages":[]}"#)
+            .prepare(
+                "/",
+                None,
+                &h,
+                br#"{"model":"smart","messages":[{"role":"user","content":"hi"}]}"#,
+            )
             .unwrap();
         assert_eq!(body_of(&r)["model"], json!("o3"));
         assert_eq!(r.model_header.as_deref(), Some("openai/o3"));
     }
     // An unknown model is still the model rule's 400.
     let e = p
-        .prepare("/", None, &h, br#"{"model":"other","messages":[]}"#)
+        .prepare(
+            "/",
+            None,
+            &h,
+            br#"{"model":"other","messages":[{"role":"user","content":"hi"}]}"#,
+        )
         .unwrap_err();
     assert_eq!(e.status, StatusCode::BAD_REQUEST);
     // Fail-over: a 500 is retried once, on the other target, then no more.
-    let first = p.prepare("/", None, &h, br#"{"messages":[]}"#).unwrap();
+    let first = p
+        .prepare(
+            "/",
+            None,
+            &h,
+            br#"{"messages":[{"role":"user","content":"hi"}]}"#,
+        )
+        .unwrap();
     let f = p
         .observe(&first, Seen::Status(StatusCode::INTERNAL_SERVER_ERROR), 5.0)
         .unwrap();
@@ -188,7 +233,7 @@ fn model_alias_picks_its_target_and_failover_skips_tried() {
             "/",
             None,
             &h,
-            br#"{"messages":[]}"#,
+            br#"{"messages":[{"role":"user","content":"hi"}]}"#,
         )
         .unwrap()
         .unwrap();
@@ -201,7 +246,7 @@ fn model_alias_picks_its_target_and_failover_skips_tried() {
             "/",
             None,
             &h,
-            br#"{"messages":[]}"#
+            br#"{"messages":[{"role":"user","content":"hi"}]}"#
         )
         .is_none());
     assert_eq!(p.observe(&second, Seen::Status(StatusCode::OK), 5.0), None);
@@ -291,13 +336,17 @@ fn garbage_from_a_translated_provider_is_kongs_500() {
         .response_body(&plan, bytes::Bytes::from_static(b"<html>oops"))
         .unwrap_err();
     assert_eq!(e.status, StatusCode::INTERNAL_SERVER_ERROR);
-    assert!(e
-        .body()
-        .starts_with(r#"{"error":{"message":"failed to decode response from anthropic"#));
+    assert_eq!(
+        e.message,
+        "transformation failed from type anthropic://llm/v1/chat: failed to decode anthropic response"
+    );
     let e = p
         .response_body(&plan, bytes::Bytes::from_static(br#"{"type":"message"}"#))
         .unwrap_err();
-    assert_eq!(e.message, "'content' not in anthropic llm/v1/chat response");
+    assert_eq!(
+        e.message,
+        "transformation failed from type anthropic://llm/v1/chat: 'content' not in anthropic llm/v1/chat response"
+    );
     // OpenAI-format targets pass bodies through untouched, even garbage.
     let openai = tutorial_plugin();
     let plan = openai

@@ -65,7 +65,7 @@ impl Capture {
             querystring: querystring(parts.uri.query().unwrap_or("")),
             client_ip: remote.ip().to_string(),
             started_at: unix_ms(),
-            route: serde_json::to_value(&route.route).unwrap_or(Value::Null),
+            route: serde_json::to_value(route.route.as_ref()).unwrap_or(Value::Null),
             service: route
                 .service
                 .as_ref()

@@ -77,8 +77,15 @@ pub fn serialize(rec: &LogRecord, cap: &Capture) -> Value {
         }
         if let Some(ai) = rec.ai.as_ref().filter(|a| a.log_statistics) {
             let mut proxy = ai.to_log_json();
-            if let (Some(p), Some(req)) = (proxy.as_object_mut(), cap.request_payload.as_ref()) {
-                p.insert("payload".into(), json!({"request": req}));
+            if let Some(p) = proxy.as_object_mut().filter(|_| ai.log_payloads) {
+                let mut payload = serde_json::Map::new();
+                if let Some(req) = cap.request_payload.as_ref() {
+                    payload.insert("request".into(), json!(req));
+                }
+                if let Some(res) = ai.response_payload.as_ref() {
+                    payload.insert("response".into(), json!(res));
+                }
+                p.insert("payload".into(), Value::Object(payload));
             }
             obj.insert("ai".into(), json!({"proxy": proxy}));
         }
@@ -172,6 +179,8 @@ mod tests {
                 total_tokens: 37,
             },
             log_statistics: true,
+            log_payloads: true,
+            response_payload: Some("{\"choices\":[]}".into()),
             ..Default::default()
         });
         let mut cap = capture();
@@ -180,6 +189,13 @@ mod tests {
         assert_eq!(v["ai"]["proxy"]["meta"]["provider_name"], "openai");
         assert_eq!(v["ai"]["proxy"]["usage"]["total_tokens"], 37);
         assert_eq!(v["ai"]["proxy"]["payload"]["request"], "{\"messages\":[]}");
+        assert_eq!(v["ai"]["proxy"]["payload"]["response"], "{\"choices\":[]}");
+        if let Some(a) = rec.ai.as_mut() {
+            a.log_payloads = false;
+        }
+        assert!(serialize(&rec, &cap)["ai"]["proxy"]
+            .get("payload")
+            .is_none());
         if let Some(a) = rec.ai.as_mut() {
             a.log_statistics = false;
         }

@@ -31,7 +31,11 @@ pub struct AiProxyConfig {
 impl AiProxyConfig {
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errs = ai::validate_model(&self.model, self.auth.as_ref());
-        errs.extend(ai::providers::validate(&self.model, self.route_type));
+        errs.extend(ai::providers::validate(
+            &self.model,
+            self.route_type,
+            &self.logging,
+        ));
         errs.extend(ai::check_common(&self.response_streaming, &self.llm_format));
         errs
     }

@@ -121,7 +121,7 @@ impl AiProxyAdvancedConfig {
             errs.extend(
                 ai::validate_model(&t.model, t.auth.as_ref())
                     .into_iter()
-                    .chain(ai::providers::validate(&t.model, t.route_type))
+                    .chain(ai::providers::validate(&t.model, t.route_type, &t.logging))
                     .map(|e| e.under(&at)),
             );
             if !(1..=65535).contains(&t.weight) {

@@ -1,35 +1,51 @@
-//! Per-provider rules of a model block, checked on the CP before a config is stored: which route
-//! types each provider serves in this gateway, and the options a provider cannot do without.
+//! Per-provider rules of a model block: which route types Kong serves for each provider (the
+//! data plane answers the others with Kong's 400 per request, as Kong does; the CP accepts
+//! them, as Kong's schema does), and the options a provider cannot do without (checked on the
+//! CP before a config is stored).
 
-use super::{Model, Provider, RouteType};
+use super::{Logging, Model, ModelOptions, Provider, RouteType};
 use crate::schema::error::FieldError;
 
-/// Whether this gateway can serve `route_type` for `model` (the data plane's
-/// `llm::provider::Call::format` makes the same decision per request).
-pub fn serves(model: &Model, route_type: RouteType) -> bool {
-    let o = model.options.clone().unwrap_or_default();
-    let ollama_format = match model.provider {
-        Provider::Ollama => true,
-        Provider::Mistral => o.mistral_format.as_deref() == Some("ollama"),
-        Provider::Llama2 => o.llama2_format.as_deref() == Some("ollama"),
-        _ => false,
-    };
-    match (model.provider, route_type) {
-        (_, RouteType::Preserve) => true,
-        _ if ollama_format => matches!(
-            route_type,
-            RouteType::Chat | RouteType::Completions | RouteType::Embeddings
-        ),
-        (Provider::Anthropic | Provider::Gemini | Provider::Cohere | Provider::Bedrock, rt) => {
-            rt == RouteType::Chat
+/// Whether `options.gemini` names a Vertex endpoint (`api_endpoint`, `project_id`,
+/// `location_id` all set).
+pub fn gemini_vertex(o: &ModelOptions) -> bool {
+    let g = o.gemini.as_ref();
+    ["api_endpoint", "project_id", "location_id"]
+        .iter()
+        .all(|k| {
+            g.and_then(|g| g.get(*k))
+                .and_then(|v| v.as_str())
+                .is_some_and(|s| !s.is_empty())
+        })
+}
+
+/// Whether Kong serves `route_type` for `provider` (Kong 3.15's provider table; the data
+/// plane's `llm::provider::Call::format` asks this per request).
+pub fn serves_route(provider: Provider, o: &ModelOptions, route_type: RouteType) -> bool {
+    use RouteType::*;
+    match (provider, route_type) {
+        (_, Preserve) => true,
+        (Provider::Openai | Provider::Azure, _) => true,
+        (Provider::Anthropic, rt) => matches!(rt, Chat | Completions),
+        (Provider::Cohere | Provider::Bedrock | Provider::Llama2, rt) => {
+            matches!(rt, Chat | Completions | Embeddings)
         }
-        (Provider::Mistral, rt) => matches!(rt, RouteType::Chat | RouteType::Embeddings),
-        _ => true,
+        (Provider::Gemini, Completions) => gemini_vertex(o),
+        (Provider::Gemini | Provider::Mistral | Provider::Ollama, rt) => {
+            matches!(rt, Chat | Embeddings)
+        }
+        _ => false,
     }
 }
 
+/// `serves_route` for a model block.
+pub fn serves(model: &Model, route_type: RouteType) -> bool {
+    let o = model.options.clone().unwrap_or_default();
+    serves_route(model.provider, &o, route_type)
+}
+
 /// The provider-specific errors of one model block; paths relative to the block.
-pub fn validate(model: &Model, route_type: RouteType) -> Vec<FieldError> {
+pub fn validate(model: &Model, route_type: RouteType, logging: &Logging) -> Vec<FieldError> {
     let mut errs = Vec::new();
     let o = model.options.clone().unwrap_or_default();
     let set = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
@@ -78,14 +94,13 @@ pub fn validate(model: &Model, route_type: RouteType) -> Vec<FieldError> {
             ));
         }
     }
-    if !serves(model, route_type) {
+    if model.provider == Provider::Anthropic
+        && route_type == RouteType::Completions
+        && logging.log_statistics
+    {
         errs.push(FieldError::new(
-            "route_type",
-            format!(
-                "route_type '{}' is not supported for provider '{}' by this gateway",
-                route_type.as_str(),
-                model.provider.as_str()
-            ),
+            "@entity",
+            "anthropic does not support statistics when route_type is llm/v1/completions",
         ));
     }
     errs
@@ -103,20 +118,50 @@ mod tests {
     #[test]
     fn route_types_per_provider() {
         let a = model(json!({"provider": "anthropic", "name": "claude"}));
-        assert!(validate(&a, RouteType::Chat).is_empty());
-        assert!(validate(&a, RouteType::Preserve).is_empty());
-        let e = validate(&a, RouteType::Embeddings);
-        assert_eq!(e.len(), 1);
+        assert!(serves(&a, RouteType::Chat));
+        assert!(serves(&a, RouteType::Completions));
+        assert!(serves(&a, RouteType::Preserve));
+        assert!(!serves(&a, RouteType::Embeddings));
+        assert!(!serves(&a, RouteType::Responses));
+        // Kong's schema accepts what its drivers refuse per request: so does the CP.
+        assert!(validate(&a, RouteType::Embeddings, &Logging::default()).is_empty());
+        let stats = Logging {
+            log_statistics: true,
+            log_payloads: false,
+        };
+        let e = validate(&a, RouteType::Completions, &stats);
+        assert_eq!(
+            e[0].to_string(),
+            "@entity: anthropic does not support statistics when route_type is llm/v1/completions"
+        );
+        let g = model(json!({"provider": "gemini", "name": "gemini-2.5-flash"}));
+        assert!(serves(&g, RouteType::Embeddings));
+        assert!(!serves(&g, RouteType::Completions));
+        let v = model(
+            json!({"provider": "gemini", "name": "g", "options": {"gemini":
+            {"api_endpoint": "us-aiplatform.googleapis.com", "project_id": "p", "location_id": "us"}}}),
+        );
+        assert!(serves(&v, RouteType::Completions));
+        for p in ["cohere", "bedrock"] {
+            let m = model(json!({"provider": p, "name": "m"}));
+            assert!(serves(&m, RouteType::Embeddings) && serves(&m, RouteType::Completions));
+            assert!(!serves(&m, RouteType::Responses));
+        }
         let o = model(
             json!({"provider": "ollama", "options": {"upstream_url": "http://127.0.0.1:11434"}}),
         );
-        assert!(validate(&o, RouteType::Embeddings).is_empty());
-        assert!(!validate(&o, RouteType::Responses).is_empty());
+        assert!(serves(&o, RouteType::Embeddings));
+        assert!(!serves(&o, RouteType::Responses));
+        assert!(!serves(&o, RouteType::Completions));
     }
 
     #[test]
     fn required_options() {
-        let e = validate(&model(json!({"provider": "llama2"})), RouteType::Chat);
+        let e = validate(
+            &model(json!({"provider": "llama2"})),
+            RouteType::Chat,
+            &Logging::default(),
+        );
         assert_eq!(
             e[0].to_string(),
             "model.options.upstream_url: must set 'model.options.upstream_url' for self-hosted providers/models"
@@ -124,6 +169,7 @@ mod tests {
         let az = validate(
             &model(json!({"provider": "azure", "options": {"azure_instance": "i"}})),
             RouteType::Chat,
+            &Logging::default(),
         );
         assert_eq!(az.len(), 1);
         let raw = validate(
@@ -131,6 +177,7 @@ mod tests {
                 json!({"provider": "llama2", "options": {"upstream_url": "http://x", "llama2_format": "raw"}}),
             ),
             RouteType::Chat,
+            &Logging::default(),
         );
         assert_eq!(raw.len(), 1);
     }
