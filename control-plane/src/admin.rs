@@ -1,6 +1,7 @@
 //! The Admin API (axum): Kong-shaped endpoints over the store. Writes go through `POST /config`,
 //! which replaces the config in one transaction and publishes a new snapshot to the DPs.
 
+mod basic_auth;
 mod body;
 mod collection;
 mod config;
@@ -94,3 +95,5 @@ pub fn router(state: AppState) -> Router {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_basic_auth;

@@ -41,30 +41,42 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     let mut docs =
         declarative::render_and_parse(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
     select_tags(&mut docs, &args.select_tags)?;
-    let doc = declarative::merge(&docs);
+    let merged;
+    let doc = match docs.as_slice() {
+        [(_, only)] => only,
+        _ => {
+            merged = declarative::merge(&docs);
+            &merged
+        }
+    };
     let client = AdminClient::new(&args.admin.admin_url)?;
     let path = if dry_run || args.dry_run {
         "/config?dry_run=1"
     } else {
         "/config"
     };
-    // The files are checked here while the CP checks them too: the CP never accepts what this
-    // check refuses (it runs the same code, plus what needs its state), and errors found here
-    // name the file and place they come from.
-    let local = tokio::task::spawn_blocking(move || declarative::from_documents(&docs, None).err());
-    let (local, remote) = tokio::join!(local, client.post_json(path, &doc));
-    if let Ok(Some(errs)) = local {
-        return Err(CliError::Invalid(declarative::LoadError {
-            errors: errs.iter().map(ToString::to_string).collect(),
-        }));
-    }
-    let (status, body) = remote?;
-    if !(200..300).contains(&status) {
-        return Err(CliError::Refused {
-            status,
-            message: refusal(&body),
-        });
-    }
+    // The CP checks the document with the same code (plus what needs its state). When it refuses
+    // it, or cannot be reached, the files are checked here too, so errors name the file and
+    // place they come from; an accepted apply does not pay for a second check.
+    let remote = client.post_json(path, doc).await;
+    let body = match remote {
+        Ok((status, body)) if (200..300).contains(&status) => body,
+        other => {
+            if let Ok(Some(errs)) =
+                tokio::task::spawn_blocking(move || declarative::from_documents(&docs, None).err())
+                    .await
+            {
+                return Err(CliError::Invalid(declarative::LoadError {
+                    errors: errs.iter().map(ToString::to_string).collect(),
+                }));
+            }
+            let (status, body) = other?;
+            return Err(CliError::Refused {
+                status,
+                message: refusal(&body),
+            });
+        }
+    };
     let texts: Vec<&str> = sources.iter().map(|s| s.text.as_str()).collect();
     let secrets = report::deck_values(&texts);
     if args.json_output {
@@ -172,6 +184,11 @@ pub async fn dump(args: &DumpArgs) -> Result<(), CliError> {
         if data.as_array().is_some_and(|a| !a.is_empty()) {
             doc.insert((*key).into(), data);
         }
+    }
+    // basic-auth passwords come out as their stored digests: `_transform: false` tells `apply`
+    // (here or on a new CP) to take them as they are, as Kong's own export does.
+    if doc.contains_key("basicauth_credentials") {
+        doc.insert("_transform".into(), Value::Bool(false));
     }
     let yaml = serde_yaml::to_string(&Value::Object(doc)).unwrap_or_default();
     match &args.output {

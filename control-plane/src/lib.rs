@@ -1,8 +1,10 @@
 //! Kong-compatible control plane: decK files and Admin API calls in, validated and stored in
-//! SQLite, published as versioned snapshots to data planes over gRPC.
+//! SQLite or PostgreSQL, published as versioned snapshots to data planes over gRPC.
 
 pub mod admin;
 pub mod cli;
+pub mod cluster_events;
+pub mod cluster_nodes;
 pub mod declarative;
 pub mod diff;
 pub mod metrics;
@@ -47,6 +49,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         args.cluster_cert_key.as_deref(),
         args.cluster_mtls,
         args.cluster_ca_cert.as_deref(),
+        &args.cluster_allowed_common_names,
     )?;
     match &tls {
         Some(_) => tracing::info!(mode = ?args.cluster_mtls, "cluster link: mutual TLS"),
@@ -57,8 +60,20 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
     let store = Store::open(&args.database_url).await?;
     let publisher = Publisher::new(store.clone()).await?;
     let current = publisher.current();
-    tracing::info!(version = current.version, hash = %current.hash, "config loaded from {}", args.database_url);
+    tracing::info!(version = current.version, hash = %current.hash, backend = store.backend(), "config loaded from the database");
+    let write_lock = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+    tokio::spawn(cluster_events::run(
+        store.clone(),
+        publisher.clone(),
+        write_lock.clone(),
+    ));
     let nodes = Nodes::default();
+    let node_id = uuid::Uuid::new_v4();
+    tokio::spawn(cluster_nodes::run(
+        store.clone(),
+        nodes.clone(),
+        node_id.to_string(),
+    ));
 
     let admin = bind(&args.admin_listen).await?;
     let cluster = bind(&args.cluster_listen).await?;
@@ -71,9 +86,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         store,
         publisher: publisher.clone(),
         nodes: nodes.clone(),
-        node_id: uuid::Uuid::new_v4(),
+        node_id,
         started: Instant::now(),
-        write_lock: Default::default(),
+        write_lock,
     };
     let app = admin::router(state);
     let admin_task = axum::serve(admin, app).with_graceful_shutdown(shutdown());

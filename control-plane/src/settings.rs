@@ -37,7 +37,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
-    /// Database URL: sqlite://PATH (created when missing).
+    /// Database URL: sqlite://PATH (created when missing) or
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE (several control planes may share one).
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://kong.db")]
     pub database_url: String,
     /// Admin API listen address.
@@ -59,6 +60,10 @@ pub struct ServeArgs {
     /// (a certificate signed by `--cluster-ca-cert`).
     #[arg(long, env = "KONG_CLUSTER_MTLS", value_enum, default_value = "shared")]
     pub cluster_mtls: MtlsMode,
+    /// `pki` mode: the only common names accepted in data plane certificates, comma-separated
+    /// (Kong's `cluster_allowed_common_names`); unset, any certificate the CA signed.
+    #[arg(long, env = "KONG_CLUSTER_ALLOWED_COMMON_NAMES", value_delimiter = ',')]
+    pub cluster_allowed_common_names: Vec<String>,
 }
 
 /// Kong's `cluster_mtls`.

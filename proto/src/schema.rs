@@ -10,6 +10,7 @@ pub mod describe;
 mod entities;
 mod error;
 pub mod hash;
+mod healthchecks;
 pub mod ids;
 mod plugin;
 pub mod plugins;
@@ -23,5 +24,6 @@ pub use credentials::{
 };
 pub use entities::{Consumer, ForeignKey, KeyAuthCredential, Route, Service};
 pub use error::{from_value, FieldError, SchemaError};
+pub use healthchecks::defaults as default_healthchecks;
 pub use plugin::Plugin;
-pub use upstreams::{default_healthchecks, Target, Upstream};
+pub use upstreams::{Target, Upstream};

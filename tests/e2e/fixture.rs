@@ -8,6 +8,7 @@ use e2e::binaries::repo_file;
 use e2e::cluster::{self, CliOutput, ControlPlane, DataPlane};
 use e2e::http::{HttpClient, Response};
 use e2e::mock_llm::MockLlm;
+use e2e::postgres::Postgres;
 use e2e::tempdir::TempDir;
 use serde_json::{json, Value};
 
@@ -24,6 +25,8 @@ pub const SYNC_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Gateway {
     pub dps: Vec<DataPlane>,
     pub cp: ControlPlane,
+    /// The CP's database server and URL when it runs on PostgreSQL (stopped after the CP).
+    pub postgres: Option<(Postgres, String)>,
     pub mock: MockLlm,
     pub client: HttpClient,
     pub dir: TempDir,
@@ -36,9 +39,23 @@ pub fn example_file() -> PathBuf {
 impl Gateway {
     /// Mock + CP + `n` DPs, nothing applied yet.
     pub async fn start(label: &str, n: usize) -> Gateway {
+        Self::start_on(label, n, false).await
+    }
+
+    /// Like [`Gateway::start`], the CP on a fresh PostgreSQL server when `postgres`.
+    pub async fn start_on(label: &str, n: usize, postgres: bool) -> Gateway {
         let dir = TempDir::new(label).unwrap();
         let mock = MockLlm::start().await.unwrap();
-        let cp = cluster::spawn_cp(&dir).await.unwrap();
+        let (cp, postgres) = if postgres {
+            let pg = Postgres::start().unwrap();
+            let url = pg.create_database().unwrap();
+            let cp = cluster::spawn_cp_named(&dir, "control-plane", &url, "127.0.0.1:0", &[])
+                .await
+                .unwrap();
+            (cp, Some((pg, url)))
+        } else {
+            (cluster::spawn_cp(&dir).await.unwrap(), None)
+        };
         let mut dps = Vec::new();
         for i in 0..n {
             dps.push(
@@ -50,6 +67,7 @@ impl Gateway {
         Gateway {
             dps,
             cp,
+            postgres,
             mock,
             client: HttpClient::new(),
             dir,

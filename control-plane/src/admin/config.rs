@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::{AdminError, AppState};
 use crate::declarative::{self, document};
+use crate::store::StoreError;
 use proto::schema::Config;
 
 #[derive(Debug, Default, Deserialize)]
@@ -46,19 +47,40 @@ pub async fn post(
         ));
     }
     let started = std::time::Instant::now();
-    let text = text.to_string();
+    let text: std::sync::Arc<str> = text.into();
     let flatten_errors = truthy(q.flatten_errors.as_deref());
-    let _serial = state.write_lock.lock().await;
-    let existing = state.publisher.current_config();
-    // Checking a large document is CPU work: keep it off the threads that serve the Admin API
-    // and the DPs' sync streams.
-    let checked = tokio::task::spawn_blocking(move || check(&text, &existing, flatten_errors))
-        .await
-        .map_err(|e| AdminError::BadRequest(format!("the configuration check failed: {e}")))??;
-    let (cfg, entities) = checked;
-    let checked_ms = started.elapsed().as_millis();
     let dry_run = truthy(q.dry_run.as_deref());
-    let applied = state.store.replace(&entities, dry_run).await?;
+    let _serial = state.write_lock.lock().await;
+    let mut stale = 0;
+    let (cfg, entities, applied, checked_ms) = loop {
+        let existing = state.publisher.current_config();
+        let text = text.clone();
+        // Checking a large document is CPU work: keep it off the threads that serve the Admin
+        // API and the DPs' sync streams.
+        let checked = tokio::task::spawn_blocking(move || check(&text, &existing, flatten_errors))
+            .await
+            .map_err(|e| {
+                AdminError::BadRequest(format!("the configuration check failed: {e}"))
+            })??;
+        let (cfg, entities) = checked;
+        let checked_ms = started.elapsed().as_millis();
+        let known = state.publisher.current();
+        let known = Some((known.version, known.entities.as_slice()));
+        match state.store.replace_known(known, &entities, dry_run).await {
+            Ok(applied) => break (cfg, entities, applied, checked_ms),
+            // Another CP on the same database wrote since this one loaded its config (ids are
+            // adopted from it): load the newer config and check the document against it.
+            Err(StoreError::Stale { .. }) if stale < super::write::MAX_STALE_RETRIES => {
+                stale += 1;
+                let snap = state.publisher.refresh().await?;
+                tracing::info!(
+                    version = snap.version,
+                    "another control plane wrote first; redoing this write on top of its config"
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     if q.check_hash.as_deref() == Some("1") && applied.changes.is_empty() {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
@@ -106,8 +128,10 @@ fn check(
     {
         doc = document::parse(inner).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
     }
+    // Kong's `_transform: false`: basic-auth passwords in the document are digests already.
+    let transform = doc.get("_transform") != Some(&Value::Bool(false));
     let docs = [("config".to_string(), doc)];
-    let cfg = declarative::from_documents(&docs, Some(existing)).map_err(|errs| {
+    let mut cfg = declarative::from_documents(&docs, Some(existing)).map_err(|errs| {
         if flatten_errors {
             let flat = super::flat_errors::flatten(&docs[0].1, &errs);
             AdminError::InvalidConfigFlattened(errs, flat)
@@ -115,6 +139,9 @@ fn check(
             AdminError::InvalidConfig(errs)
         }
     })?;
+    if transform {
+        super::basic_auth::hash_config(&mut cfg, existing);
+    }
     let entities = cfg.to_entities();
     Ok((cfg, entities))
 }

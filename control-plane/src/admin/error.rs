@@ -80,6 +80,9 @@ impl IntoResponse for AdminError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 json!({"message": "Method not allowed"}),
             ),
+            AdminError::Store(e @ StoreError::Stale { .. }) => {
+                (StatusCode::CONFLICT, json!({"message": e.to_string()}))
+            }
             AdminError::Store(e) => {
                 tracing::error!("store error: {e}");
                 (

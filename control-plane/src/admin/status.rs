@@ -27,7 +27,7 @@ pub async fn root(State(state): State<AppState>) -> Json<Value> {
         "hostname": hostname(),
         "node_id": state.node_id,
         "plugins": {"available_on_server": plugins, "enabled_in_cluster": []},
-        "configuration": {"database": "sqlite", "role": "control_plane"},
+        "configuration": {"database": state.store.backend(), "role": "control_plane"},
     }))
 }
 
@@ -51,12 +51,8 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 }
 
 pub async fn data_planes(State(state): State<AppState>) -> Json<Value> {
-    let data: Vec<Value> = state
-        .nodes
-        .list()
-        .into_iter()
-        .map(|n| serde_json::to_value(n).unwrap_or(Value::Null))
-        .collect();
+    let cp_id = state.node_id.to_string();
+    let data = crate::cluster_nodes::list(&state.store, &state.nodes, &cp_id).await;
     Json(json!({"data": data, "next": null}))
 }
 

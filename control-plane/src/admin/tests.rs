@@ -11,14 +11,14 @@ use crate::snapshot::Publisher;
 use crate::store::Store;
 use crate::sync::nodes::Nodes;
 
-struct Api {
+pub(super) struct Api {
     base: String,
     state: AppState,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
 }
 
 impl Api {
-    async fn start() -> Api {
+    pub(super) async fn start() -> Api {
         let dir = std::env::temp_dir().join(format!("cp-admin-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let store = Store::open(&format!("sqlite://{}", dir.join("kong.db").display()))
@@ -37,7 +37,13 @@ impl Api {
         }
     }
 
-    async fn call(&self, method: &str, path: &str, ctype: &str, body: &str) -> (u16, Value) {
+    pub(super) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        ctype: &str,
+        body: &str,
+    ) -> (u16, Value) {
         let req = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -53,12 +59,12 @@ impl Api {
         )
     }
 
-    async fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
+    pub(super) async fn json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
         self.call(method, path, "application/json", &body.to_string())
             .await
     }
 
-    fn version(&self) -> u64 {
+    pub(super) fn version(&self) -> u64 {
         self.state.publisher.current().version
     }
 }

@@ -1,15 +1,17 @@
-//! `POST /schemas/{entity}/validate` and `POST /schemas/plugins/validate`: the checks a write
-//! would run, without the write (decK's `gateway validate` calls these per entity). References
-//! are checked against the CP's current config.
+//! `POST /schemas/{entity}/validate` and `POST /schemas/plugins/validate`: the check a write
+//! runs (write.rs: the entity's schema, its references and unique fields against the CP's
+//! current config), without the write. decK's `gateway validate` calls these per entity.
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::Json;
-use serde_json::{json, Value};
+use proto::schema::FieldError;
+use serde_json::{json, Map, Value};
+use uuid::Uuid;
 
-use super::{body, AdminError, AppState};
-use crate::declarative;
+use super::collection::{by_kind, by_path};
+use super::{body, write, AdminError, AppState};
 
 pub async fn entity(
     State(s): State<AppState>,
@@ -28,47 +30,22 @@ pub async fn plugin(
     check(&s, "plugins", body::parse(&h, &b)?)
 }
 
-fn check(
-    s: &AppState,
-    entity: &str,
-    body: serde_json::Map<String, Value>,
-) -> Result<Json<Value>, AdminError> {
-    let collection = match entity {
-        "key-auths" => "keyauth_credentials",
-        c if proto::schema::ENTITY_KINDS.contains(&c) => c,
-        _ => {
-            return Err(AdminError::BadRequest(format!(
-                "No entity named '{entity}'"
-            )))
-        }
+/// `entity` is a path (`key-auths`) or a stored kind (`keyauth_credentials`).
+fn check(s: &AppState, entity: &str, body: Map<String, Value>) -> Result<Json<Value>, AdminError> {
+    let col = by_path(entity)
+        .or_else(|| by_kind(entity))
+        .ok_or_else(|| AdminError::BadRequest(format!("No entity named '{entity}'")))?;
+    // An entity with an id is checked as the replace of that id; one without, as a new one.
+    let id = match body.get("id") {
+        None | Some(Value::Null) => Uuid::new_v4(),
+        Some(v) => v
+            .as_str()
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| {
+                AdminError::Schema(vec![FieldError::new("id", "expected a valid UUID")])
+            })?,
     };
-    let existing = s.publisher.current_config();
-    // The entity checked on its own, with the CP's entities around it for references.
-    let mut doc = declarative::to_document(&existing);
-    let list = doc[collection].as_array().cloned().unwrap_or_default();
-    let index = list.len();
-    let mut list = list;
-    list.push(Value::Object(body));
-    doc[collection] = Value::Array(list);
-    let prefix = format!("{collection}[{index}]");
-    match declarative::from_documents(&[("validate".into(), doc)], None) {
-        Ok(_) => Ok(Json(json!({"message": "schema validation successful"}))),
-        Err(errs) => {
-            let mine: Vec<_> = errs
-                .into_iter()
-                .filter_map(|e| {
-                    let rest = e.path.strip_prefix(&prefix)?;
-                    Some(proto::schema::FieldError::new(
-                        rest.trim_start_matches('.'),
-                        e.message,
-                    ))
-                })
-                .collect();
-            if mine.is_empty() {
-                Ok(Json(json!({"message": "schema validation successful"})))
-            } else {
-                Err(AdminError::Schema(mine))
-            }
-        }
-    }
+    let current = s.publisher.current_config();
+    write::upsert(s, &current, col, id, body, false)?;
+    Ok(Json(json!({"message": "schema validation successful"})))
 }

@@ -4,13 +4,15 @@
 
 use std::collections::BTreeMap;
 
-use proto::schema::{Config, FieldError};
+use proto::schema::{Config, FieldError, ENTITY_KINDS};
+use proto::v1;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::collection::{by_kind, Collection, COLLECTIONS};
-use super::{AdminError, AppState};
+use super::{basic_auth, AdminError, AppState};
 use crate::declarative;
+use crate::store::StoreError;
 
 pub enum Op {
     /// Insert or replace the entity with this id. `create` refuses an existing id.
@@ -24,6 +26,9 @@ pub enum Op {
     },
 }
 
+/// How many times a write based on a config another CP has since changed is redone.
+pub const MAX_STALE_RETRIES: usize = 5;
+
 /// Applies `op` to collection `col` and returns the stored entity (None after a delete).
 pub async fn write(
     state: &AppState,
@@ -31,17 +36,45 @@ pub async fn write(
     op: Op,
 ) -> Result<Option<Value>, AdminError> {
     let _serial = state.write_lock.lock().await;
-    let cfg = state.publisher.current_config();
-    let (new, target_id) = match op {
-        Op::Upsert { id, body, create } => (upsert(state, &cfg, col, id, body, create)?, Some(id)),
-        Op::Delete { id } => (delete_one(&cfg, col, id)?, None),
+    let mut stale = 0;
+    let target_id = loop {
+        let cfg = state.publisher.current_config();
+        let (new, target_id) = match &op {
+            Op::Upsert { id, body, create } => (
+                upsert(state, &cfg, col, *id, body.clone(), *create)?,
+                Some(*id),
+            ),
+            Op::Delete { id } => (delete_one(&cfg, col, *id)?, None),
+        };
+        let known = state.publisher.current();
+        // An upsert changes one entity: the others keep the bytes already published.
+        let entities = match target_id {
+            Some(id) => spliced(&known.entities, &new, col.kind, id),
+            None => None,
+        }
+        .unwrap_or_else(|| new.to_entities());
+        let known = Some((known.version, known.entities.as_slice()));
+        match state.store.replace_known(known, &entities, false).await {
+            Ok(applied) => {
+                if !applied.changes.is_empty() {
+                    let snap = state.publisher.publish(applied.version, new, entities);
+                    tracing::info!(version = snap.version, hash = %snap.hash, "config changed through the Admin API");
+                }
+                break target_id;
+            }
+            // Another CP on the same database wrote first: load its config and apply this
+            // change on top of it (after a few rounds, 409 and the client retries).
+            Err(StoreError::Stale { .. }) if stale < MAX_STALE_RETRIES => {
+                stale += 1;
+                let snap = state.publisher.refresh().await?;
+                tracing::info!(
+                    version = snap.version,
+                    "another control plane wrote first; redoing this write on top of its config"
+                );
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
-    let entities = new.to_entities();
-    let applied = state.store.replace(&entities, false).await?;
-    if !applied.changes.is_empty() {
-        let snap = state.publisher.publish(applied.version, new, entities);
-        tracing::info!(version = snap.version, hash = %snap.hash, "config changed through the Admin API");
-    }
     match target_id {
         Some(id) => Ok(state
             .store
@@ -52,9 +85,33 @@ pub async fn write(
     }
 }
 
+/// The published entities with the one of `kind` and `id` taken from `cfg` (inserted or
+/// replaced at its place in `Config::to_entities` order: kinds in order, ids ascending), or
+/// None when the kind is unknown.
+fn spliced(
+    published: &[v1::Entity],
+    cfg: &Config,
+    kind: &str,
+    id: Uuid,
+) -> Option<Vec<v1::Entity>> {
+    let one = cfg.entity(kind, id)?;
+    let rank = |k: &str| ENTITY_KINDS.iter().position(|x| *x == k);
+    let target = rank(kind)?;
+    let key = |e: &v1::Entity| (rank(&e.kind).unwrap_or(usize::MAX), e.id.clone());
+    let wanted = (target, one.id.clone());
+    let mut out = published.to_vec();
+    match out.binary_search_by(|e| key(e).cmp(&wanted)) {
+        Ok(at) => out[at] = one,
+        Err(at) => out.insert(at, one),
+    }
+    Some(out)
+}
+
 /// An insert or replace, checked on its own against the current config: the entity's schema,
-/// its references and the unique fields. Only the collections involved are read as JSON.
-fn upsert(
+/// its references and the unique fields (a basic-auth password is hashed first). Only the
+/// collections involved are read as JSON. Returns the config with the entity in it, unstored:
+/// `POST /schemas/{entity}/validate` runs the same check.
+pub(super) fn upsert(
     state: &AppState,
     cfg: &Config,
     col: &'static Collection,
@@ -75,6 +132,10 @@ fn upsert(
     check_unique(&map, col, id, &body)?;
     let mut body_map = body;
     check_foreign(&map, col, &mut body_map)?;
+    if col.kind == "basicauth_credentials" {
+        let stored = list(&map, col.kind).find(|e| e["id"] == json!(id));
+        basic_auth::hash_body(&mut body_map, stored);
+    }
     let one =
         declarative::check_entity(col.kind, Value::Object(body_map)).map_err(AdminError::Schema)?;
     let mut new = cfg.clone();
@@ -294,4 +355,33 @@ fn classify(errs: Vec<FieldError>, at: Option<&str>) -> AdminError {
 
 fn fk_id(v: Option<&Value>) -> Option<String> {
     v?.get("id")?.as_str().map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::schema::Service;
+
+    fn service(name: &str) -> Service {
+        serde_json::from_value(json!({"id": Uuid::new_v4(), "name": name, "host": "h"})).unwrap()
+    }
+
+    #[test]
+    fn splicing_one_entity_matches_a_full_encode() {
+        let mut cfg = Config {
+            services: (0..50).map(|i| service(&format!("s{i}"))).collect(),
+            ..Default::default()
+        };
+        let published = cfg.to_entities();
+        // A replaced entity keeps its place; a new one lands where a full encode puts it.
+        let changed = cfg.services[17].id;
+        cfg.services[17].port = 8080;
+        let added = service("new");
+        let added_id = added.id;
+        cfg.services.push(added);
+        let once = spliced(&published, &cfg, "services", changed).unwrap();
+        let twice = spliced(&once, &cfg, "services", added_id).unwrap();
+        assert_eq!(twice, cfg.to_entities());
+        assert!(spliced(&published, &cfg, "nothing", changed).is_none());
+    }
 }

@@ -57,6 +57,18 @@ macro_rules! config {
                 out
             }
 
+            /// One entity as a wire entity (the bytes `to_entities` gives it), by kind and id.
+            pub fn entity(&self, kind: &str, id: uuid::Uuid) -> Option<v1::Entity> {
+                match kind {
+                    $(stringify!($field) => self.$field.iter().find(|e| e.id == id).map(|e| v1::Entity {
+                        kind: kind.to_string(),
+                        id: id.to_string(),
+                        json: serde_json::to_vec(e).unwrap_or_default(),
+                    }),)*
+                    _ => None,
+                }
+            }
+
             /// Adds every entity of `other`, replacing the one with the same id if present.
             pub fn upsert(&mut self, other: Config) {
                 $(for e in other.$field {

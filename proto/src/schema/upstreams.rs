@@ -2,7 +2,7 @@
 //! Health-check settings are kept as Kong's nested record with every default filled.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::entities::{between, one_of, ForeignKey};
@@ -55,7 +55,7 @@ pub struct Upstream {
     pub hash_fallback_uri_capture: Option<String>,
     #[serde(default = "default_slots")]
     pub slots: u32,
-    #[serde(default = "default_healthchecks")]
+    #[serde(default = "super::healthchecks::defaults")]
     pub healthchecks: Value,
     #[serde(default)]
     pub host_header: Option<String>,
@@ -78,10 +78,8 @@ pub struct Upstream {
 impl Upstream {
     /// Fills health-check defaults under whatever the user gave, then checks Kong's rules.
     pub fn normalize_and_validate(&mut self) -> Vec<FieldError> {
-        let mut full = default_healthchecks();
-        merge(&mut full, std::mem::take(&mut self.healthchecks));
-        self.healthchecks = full;
-        let mut errs = Vec::new();
+        self.healthchecks = super::healthchecks::filled(std::mem::take(&mut self.healthchecks));
+        let mut errs = super::healthchecks::check(&self.healthchecks);
         if self.name.is_empty()
             || self.name.contains(':')
             || self.name.parse::<std::net::IpAddr>().is_ok()
@@ -116,9 +114,6 @@ impl Upstream {
         }
         if !(10..=65536).contains(&self.slots) {
             errs.push(between("slots", 10, 65536));
-        }
-        if !self.healthchecks.is_object() {
-            errs.push(FieldError::new("healthchecks", "expected a record"));
         }
         errs
     }
@@ -178,46 +173,10 @@ fn default_weight() -> u32 {
     100
 }
 
-/// Kong's health-check defaults (kong/db/schema/entities/upstreams.lua).
-pub fn default_healthchecks() -> Value {
-    json!({
-        "threshold": 0,
-        "active": {
-            "type": "http", "timeout": 1, "concurrency": 10, "http_path": "/",
-            "https_verify_certificate": true, "https_sni": null, "headers": null,
-            "healthy": {"interval": 0, "http_statuses": [200, 302], "successes": 0},
-            "unhealthy": {"interval": 0, "http_statuses": [429, 404, 500, 501, 502, 503, 504, 505],
-                          "tcp_failures": 0, "timeouts": 0, "http_failures": 0}
-        },
-        "passive": {
-            "type": "http",
-            "healthy": {"http_statuses": [200, 201, 202, 203, 204, 205, 206, 207, 208, 226,
-                                          300, 301, 302, 303, 304, 305, 306, 307, 308], "successes": 0},
-            "unhealthy": {"http_statuses": [429, 500, 503], "tcp_failures": 0, "timeouts": 0, "http_failures": 0}
-        }
-    })
-}
-
-fn merge(into: &mut Value, patch: Value) {
-    match (into, patch) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                match a.get_mut(&k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
-                    _ => {
-                        a.insert(k, v);
-                    }
-                }
-            }
-        }
-        (_, Value::Null) => {}
-        (slot, v) => *slot = v,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn healthcheck_defaults_fill_under_partial_input() {

@@ -1,0 +1,104 @@
+//! Benchmark (not a test) of the stages `apply` runs on a large decK file, in one process, so
+//! the cost of each can be seen apart from the network and the database: render, YAML parse,
+//! JSON round trip, flatten + validate, wire entities, hash, diff.
+//!
+//! `cargo bench -p control-plane --bench apply_stages [-- N]` (N services, each with a route and
+//! a key-auth plugin; default 10000).
+
+use std::time::{Duration, Instant};
+
+use control_plane::declarative::{self, render::ProcessEnv, Source};
+use control_plane::diff;
+use proto::schema::hash;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn deck_file(n: usize, changed: Option<usize>) -> String {
+    let mut out = String::from("_format_version: \"3.0\"\nservices:\n");
+    for i in 0..n {
+        let suffix = if changed == Some(i) { "-changed" } else { "" };
+        out.push_str(&format!(
+            "  - name: svc{i}\n    url: http://127.0.0.1:{}/v{i}\n    routes:\n      - name: route{i}\n        paths: [/svc{i}{suffix}]\n    plugins:\n      - name: key-auth\n        config:\n          key_names: [apikey{}]\n",
+            10000 + i % 1000,
+            i % 7
+        ));
+    }
+    out
+}
+
+/// Runs `f` `runs` times and returns the median time and the last result.
+fn time<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let start = Instant::now();
+        last = Some(f());
+        times.push(start.elapsed());
+    }
+    times.sort();
+    match last {
+        Some(v) => (times[runs / 2], v),
+        None => unreachable!("runs is at least 1"),
+    }
+}
+
+fn report(stage: &str, d: Duration) {
+    println!("{stage:<34} {:>8.1} ms", d.as_secs_f64() * 1000.0);
+}
+
+fn main() -> anyhow::Result<()> {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(10_000);
+    let runs = 5;
+    let text = deck_file(n, None);
+    let changed_text = deck_file(n, Some(n / 2));
+    println!(
+        "{} entities, decK file {} bytes, median of {runs} runs",
+        3 * n,
+        text.len()
+    );
+    let src = || Source {
+        label: "bench.yaml".into(),
+        text: text.clone(),
+    };
+    let (d, docs) = time(runs, || {
+        declarative::render_and_parse(&[src()], &ProcessEnv)
+    });
+    let docs = docs.map_err(|e| anyhow::anyhow!("{e}"))?;
+    report("render + YAML parse", d);
+    let (d, json) = time(runs, || serde_json::to_vec(&docs[0].1));
+    let json = json?;
+    report("JSON serialise (CLI → CP)", d);
+    let (d, reparsed) = time(runs, || serde_json::from_slice::<serde_json::Value>(&json));
+    let reparsed = reparsed?;
+    report("JSON parse (CP)", d);
+    let docs = vec![("config".to_string(), reparsed)];
+    let (d, cfg) = time(runs, || declarative::from_documents(&docs, None));
+    let cfg = cfg.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    report("flatten + validate (no existing)", d);
+    let (d, again) = time(runs, || declarative::from_documents(&docs, Some(&cfg)));
+    let again = again.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    report("flatten + validate (with existing)", d);
+    let (d, entities) = time(runs, || again.to_entities());
+    report("to_entities", d);
+    let (d, _) = time(runs, || hash::of_entities(&entities));
+    report("config hash", d);
+    let changed = declarative::render_and_parse(
+        &[Source {
+            label: "bench.yaml".into(),
+            text: changed_text,
+        }],
+        &ProcessEnv,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let changed = declarative::from_documents(&changed, Some(&cfg))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?
+        .to_entities();
+    let (d, changes) = time(runs, || diff::compute(&entities, &changed));
+    report("diff (one route changed)", d);
+    anyhow::ensure!(changes.updating.len() == 1, "expected one update");
+    Ok(())
+}
