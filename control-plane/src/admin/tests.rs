@@ -1,4 +1,5 @@
-//! Admin API tests: a real server on a loopback port over a real SQLite file.
+//! Admin API tests: a real server on a loopback port over a real SQLite file, each run again
+//! over a real PostgreSQL server (`e2e::postgres`, one per test).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -10,20 +11,52 @@ use super::*;
 use crate::snapshot::Publisher;
 use crate::store::Store;
 use crate::sync::nodes::Nodes;
+use e2e::postgres::Postgres;
 
 pub(super) struct Api {
     base: String,
     state: AppState,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    /// The PostgreSQL server the store writes to, if any (stopped when the test ends).
+    _postgres: Option<Postgres>,
 }
 
+/// Declares each named `async fn(Api)` as two tests: on SQLite and on PostgreSQL.
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Api::start().await).await;
+            })*
+        }
+        mod on_postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Api::start_on_postgres().await).await;
+            })*
+        }
+    };
+}
+pub(super) use on_both_backends;
+
 impl Api {
+    /// An Admin API over a fresh SQLite file.
     pub(super) async fn start() -> Api {
         let dir = std::env::temp_dir().join(format!("cp-admin-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let store = Store::open(&format!("sqlite://{}", dir.join("kong.db").display()))
-            .await
-            .unwrap();
+        Self::start_with(&format!("sqlite://{}", dir.join("kong.db").display()), None).await
+    }
+
+    /// An Admin API over a fresh database on its own PostgreSQL server.
+    pub(super) async fn start_on_postgres() -> Api {
+        let pg = Postgres::start().unwrap();
+        let url = pg.create_database().unwrap();
+        Self::start_with(&url, Some(pg)).await
+    }
+
+    async fn start_with(url: &str, postgres: Option<Postgres>) -> Api {
+        let store = Store::open(url).await.unwrap();
         let publisher = Publisher::new(store.clone()).await.unwrap();
         let state = AppState::new(store, publisher, Nodes::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -34,6 +67,7 @@ impl Api {
             base,
             state,
             client: Client::builder(TokioExecutor::new()).build_http(),
+            _postgres: postgres,
         }
     }
 
@@ -69,9 +103,7 @@ impl Api {
     }
 }
 
-#[tokio::test]
-async fn services_and_routes_crud_like_kong() {
-    let api = Api::start().await;
+async fn services_and_routes_crud_like_kong(api: Api) {
     let form = "application/x-www-form-urlencoded";
     let (st, svc) = api
         .call(
@@ -173,9 +205,7 @@ async fn services_and_routes_crud_like_kong() {
     assert!(api.version() >= 5, "every write is a new config version");
 }
 
-#[tokio::test]
-async fn consumers_credentials_and_plugins() {
-    let api = Api::start().await;
+async fn consumers_credentials_and_plugins(api: Api) {
     let (st, alice) = api.json("PUT", "/consumers/alice", json!({})).await;
     assert_eq!((st, alice["username"].clone()), (200, json!("alice")));
     let (st, cred) = api
@@ -233,9 +263,7 @@ async fn consumers_credentials_and_plugins() {
     );
 }
 
-#[tokio::test]
-async fn lists_page_and_bad_bodies_are_refused() {
-    let api = Api::start().await;
+async fn lists_page_and_bad_bodies_are_refused(api: Api) {
     for i in 0..3 {
         let (st, _) = api
             .json(
@@ -274,9 +302,7 @@ async fn lists_page_and_bad_bodies_are_refused() {
     assert_eq!(api.json("GET", "/upstreamz", Value::Null).await.0, 404);
 }
 
-#[tokio::test]
-async fn upstreams_targets_and_certificates() {
-    let api = Api::start().await;
+async fn upstreams_targets_and_certificates(api: Api) {
     let (st, up) = api.json("POST", "/upstreams", json!({"name": "up1"})).await;
     assert_eq!(st, 201, "{up}");
     assert_eq!(
@@ -354,9 +380,7 @@ async fn upstreams_targets_and_certificates() {
     );
 }
 
-#[tokio::test]
-async fn schemas_for_deck_defaults() {
-    let api = Api::start().await;
+async fn schemas_for_deck_defaults(api: Api) {
     let (st, s) = api
         .json("GET", "/schemas/plugins/key-auth", Value::Null)
         .await;
@@ -381,9 +405,7 @@ async fn schemas_for_deck_defaults() {
     );
 }
 
-#[tokio::test]
-async fn a_dump_applies_back_with_no_changes() {
-    let api = Api::start().await;
+async fn a_dump_applies_back_with_no_changes(api: Api) {
     let doc = json!({
         "_format_version": "3.0",
         "services": [{"name": "s", "url": "http://example.com", "routes": [{"name": "r", "paths": ["/r"]}],
@@ -423,9 +445,7 @@ async fn a_dump_applies_back_with_no_changes() {
     }
 }
 
-#[tokio::test]
-async fn invalid_config_reports_every_error_and_flattened_errors() {
-    let api = Api::start().await;
+async fn invalid_config_reports_every_error_and_flattened_errors(api: Api) {
     let bad = json!({"_format_version": "3.0", "services": [{"name": "s", "host": "h", "routes": [{"name": "r", "paths": ["x"]}]}],
                      "plugins": [{"name": "nope"}]});
     let (st, body) = api.json("POST", "/config?flatten_errors=1", bad).await;
@@ -446,9 +466,7 @@ async fn invalid_config_reports_every_error_and_flattened_errors() {
     assert!(plain.get("flattened_errors").is_none());
 }
 
-#[tokio::test]
-async fn validate_endpoints_and_tags() {
-    let api = Api::start().await;
+async fn validate_endpoints_and_tags(api: Api) {
     let (st, ok) = api
         .json(
             "POST",
@@ -506,3 +524,14 @@ async fn validate_endpoints_and_tags() {
         .collect();
     assert_eq!(kinds.len(), 2, "{b}");
 }
+
+on_both_backends!(
+    services_and_routes_crud_like_kong,
+    consumers_credentials_and_plugins,
+    lists_page_and_bad_bodies_are_refused,
+    upstreams_targets_and_certificates,
+    schemas_for_deck_defaults,
+    a_dump_applies_back_with_no_changes,
+    invalid_config_reports_every_error_and_flattened_errors,
+    validate_endpoints_and_tags,
+);

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::basic_auth::hash;
-use super::tests::Api;
+use super::tests::{on_both_backends, Api};
 
 async fn consumer(api: &Api, username: &str) -> Uuid {
     let (st, c) = api
@@ -16,9 +16,7 @@ async fn consumer(api: &Api, username: &str) -> Uuid {
     Uuid::parse_str(c["id"].as_str().unwrap()).unwrap()
 }
 
-#[tokio::test]
-async fn basic_auth_passwords_are_stored_and_returned_hashed() {
-    let api = Api::start().await;
+async fn basic_auth_passwords_are_stored_and_returned_hashed(api: Api) {
     let c = consumer(&api, "u").await;
     let digest = hash(&c, "s3cret");
     let (st, cred) = api
@@ -111,9 +109,7 @@ fn config(password: &str, transform: Option<bool>) -> Value {
     doc
 }
 
-#[tokio::test]
-async fn declarative_basic_auth_passwords_are_hashed_once() {
-    let api = Api::start().await;
+async fn declarative_basic_auth_passwords_are_hashed_once(api: Api) {
     let (st, out) = api.json("POST", "/config", config("s3cret", None)).await;
     assert_eq!(st, 201, "{out}");
     let (_, list) = api.json("GET", "/basic-auths", Value::Null).await;
@@ -138,9 +134,7 @@ async fn declarative_basic_auth_passwords_are_hashed_once() {
     assert_eq!(list["data"][0]["password"], "0123abcd", "{list}");
 }
 
-#[tokio::test]
-async fn validate_answers_as_the_write_would() {
-    let api = Api::start().await;
+async fn validate_answers_as_the_write_would(api: Api) {
     consumer(&api, "u").await;
     let ok = json!({"message": "schema validation successful"});
     let cred = json!({"username": "alice", "password": "p", "consumer": {"username": "u"}});
@@ -196,3 +190,9 @@ async fn validate_answers_as_the_write_would() {
     );
     assert_eq!(api.version(), 2, "validation wrote nothing");
 }
+
+on_both_backends!(
+    basic_auth_passwords_are_stored_and_returned_hashed,
+    declarative_basic_auth_passwords_are_hashed_once,
+    validate_answers_as_the_write_would,
+);
