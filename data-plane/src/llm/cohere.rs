@@ -56,6 +56,17 @@ pub fn chat_request(
     if !preamble.is_empty() {
         out.insert("preamble".into(), json!(preamble.join("\n")));
     }
+    sampling(&mut out, body, top_k, stream);
+    Ok(Value::Object(out))
+}
+
+/// Cohere's sampling fields from an OpenAI body (chat and generate share them).
+pub(super) fn sampling(
+    out: &mut Map<String, Value>,
+    body: &Map<String, Value>,
+    top_k: Option<i64>,
+    stream: bool,
+) {
     if let Some(m) = chunk::max_tokens(body) {
         out.insert("max_tokens".into(), m);
     }
@@ -72,7 +83,6 @@ pub fn chat_request(
         out.insert("stop_sequences".into(), s);
     }
     out.insert("stream".into(), json!(stream));
-    Ok(Value::Object(out))
 }
 
 fn finish_reason(r: &str) -> &'static str {

@@ -109,22 +109,7 @@ pub fn cohere_request(
     let mut out = Map::new();
     out.insert("model".into(), json!(model));
     out.insert("prompt".into(), json!(prompt(body)?));
-    if let Some(m) = chunk::max_tokens(body) {
-        out.insert("max_tokens".into(), m);
-    }
-    if let Some(t) = body.get("temperature") {
-        out.insert("temperature".into(), t.clone());
-    }
-    if let Some(p) = body.get("top_p") {
-        out.insert("p".into(), p.clone());
-    }
-    if let Some(k) = top_k {
-        out.insert("k".into(), json!(k));
-    }
-    if let Some(s) = chunk::stop_list(body) {
-        out.insert("stop_sequences".into(), s);
-    }
-    out.insert("stream".into(), json!(stream));
+    super::cohere::sampling(&mut out, body, top_k, stream);
     Ok(Value::Object(out))
 }
 
