@@ -87,21 +87,33 @@ pub async fn run(settings: Settings) -> Result<(), DpError> {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let state = Arc::new(State::new(node_id.clone())?);
 
-    let proxy = bind(settings.proxy_listen).await?;
+    let proxy = proxy::workers::bind(settings.proxy_listen, proxy::workers::default_count())
+        .map_err(|source| DpError::Bind {
+            addr: settings.proxy_listen,
+            source,
+        })?;
     let status = bind(settings.status_listen).await?;
-    let proxy_addr = proxy.local_addr().unwrap_or(settings.proxy_listen);
+    let proxy_addr = proxy
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .unwrap_or(settings.proxy_listen);
     let status_addr = status.local_addr().unwrap_or(settings.status_listen);
     tracing::info!(node_id = %node_id, version = env!("CARGO_PKG_VERSION"), "data plane starting");
     tracing::info!("proxy listening on {proxy_addr}");
     tracing::info!("status listening on {status_addr}");
     let applier = cache::start(state.clone(), settings.cache_dir.as_deref());
     let link = sync::Link {
-        endpoint: settings.control_plane_uri(),
+        endpoints: settings.control_plane_uris(),
         labels: settings.cluster_dp_labels.0.clone(),
         tls,
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let proxy_task = tokio::spawn(proxy::serve::serve_until(proxy, state.clone(), stopped));
+    let workers =
+        proxy::workers::start(proxy, state.clone(), stopped).map_err(|source| DpError::Bind {
+            addr: proxy_addr,
+            source,
+        })?;
+    let proxy_task = tokio::spawn(workers.join());
     let tasks = [
         tokio::spawn(status::serve(status, state.clone())),
         tokio::spawn(sync::run(state.clone(), link, applier)),

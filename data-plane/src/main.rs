@@ -10,8 +10,7 @@ use tracing_subscriber::EnvFilter;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
     let filter = EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
@@ -19,7 +18,13 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    if let Err(e) = data_plane::run(settings).await {
+    // The proxy runs on its own per-core workers (`proxy::workers`); this runtime only carries
+    // the status listener, the control-plane link and the config cache: one thread is enough.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    if let Err(e) = runtime.block_on(data_plane::run(settings)) {
         tracing::error!("{e}");
         std::process::exit(1);
     }

@@ -134,7 +134,12 @@ pub struct Metrics {
     pub upstream_target_health: GaugeVec,
     /// This node's child of `nginx_requests`, pre-resolved: updated on every request.
     node_requests: Gauge,
+    /// Identifies this registry (shared by clones) for caches of resolved handles.
+    id: u64,
 }
+
+/// The next `Metrics::id`.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Metrics {
     pub fn new(node_id: &str, version: &str) -> Result<Self, MetricsError> {
@@ -302,6 +307,7 @@ impl Metrics {
             nginx_requests,
             registry,
             node_id: node_id.to_string(),
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         };
         m.node_info.with_label_values(&[node_id, version]).set(1.0);
         for state in ["accepted", "active", "handled"] {
@@ -333,6 +339,11 @@ impl Metrics {
     pub fn set_config_hash(&self, hash: &str) {
         self.config_hash_info.reset();
         self.config_hash_info.with_label_values(&[hash]).set(1.0);
+    }
+
+    /// Identifies this registry; clones share it.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// One more request seen by the proxy listener.

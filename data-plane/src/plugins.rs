@@ -67,15 +67,19 @@ pub type Scope = (Option<Uuid>, Option<Uuid>, Option<Uuid>);
 /// Every enabled plugin instance, by name and scope.
 #[derive(Debug, Default)]
 pub struct PluginIndex {
-    by_name: HashMap<String, Scoped>,
+    by_name: HashMap<String, Scoped, Fold>,
 }
+
+/// The hasher of the plugin index: looked up a dozen times per request, with keys from the
+/// config (not from clients), so a fast non-keyed hash is safe.
+type Fold = foldhash::fast::FixedState;
 
 /// The instances of one plugin name, and which of the 8 scope shapes (bit `i` = entry `i` of
 /// the precedence list in [`PluginIndex::lookup`]) occur, so a lookup skips absent shapes.
 #[derive(Debug, Default)]
 struct Scoped {
     shapes: u8,
-    by_scope: HashMap<Scope, Arc<Instance>>,
+    by_scope: HashMap<Scope, Arc<Instance>, Fold>,
 }
 
 /// Kong's precedence list of scope shapes: (route, service, consumer) set or not.
@@ -102,9 +106,14 @@ fn shape(scope: &Scope) -> u8 {
 
 impl PluginIndex {
     pub fn insert(&mut self, name: &str, scope: Scope, instance: Instance) {
+        self.insert_shared(name, scope, Arc::new(instance));
+    }
+
+    /// [`PluginIndex::insert`] of an instance kept from the previous config.
+    pub fn insert_shared(&mut self, name: &str, scope: Scope, instance: Arc<Instance>) {
         let scoped = self.by_name.entry(name.to_string()).or_default();
         scoped.shapes |= 1 << shape(&scope);
-        scoped.by_scope.insert(scope, Arc::new(instance));
+        scoped.by_scope.insert(scope, instance);
     }
 
     pub fn len(&self) -> usize {

@@ -9,9 +9,11 @@ pub mod forward;
 mod headers;
 mod log;
 mod plain;
+mod pool;
 pub mod reply;
 pub mod serve;
 mod transform;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -45,6 +47,8 @@ struct Ctx {
     prometheus: Option<Arc<Instance>>,
     remote: SocketAddr,
     local: Option<SocketAddr>,
+    /// The client's address as a header value (`X-Real-IP`, `X-Forwarded-For`).
+    remote_ip: http::HeaderValue,
     client_host: String,
     record: LogRecord,
     /// Set on every response by the header filter (correlation-id, cors, rate-limiting).
@@ -57,17 +61,19 @@ struct Ctx {
 
 impl Ctx {
     fn finisher(&self) -> Finisher {
-        let metrics = self.state.metrics.clone();
+        // The shared state, not a clone of `Metrics` (two dozen reference counts).
+        let state = self.state.clone();
         let prom = self.prometheus.clone();
         let request_id = self.request_id.clone();
         let loggers = self.loggers.clone();
         Box::new(move |rec: LogRecord| {
-            log::run(&metrics, &loggers, &rec);
+            let metrics = &state.metrics;
+            log::run(metrics, &loggers, &rec);
             if let Some(ai) = rec.ai.as_ref().filter(|a| a.log_statistics) {
                 tracing::debug!(request_id, ai = %ai.to_log_json(), "ai analytics");
             }
             if let Some(Instance::Prometheus(cfg)) = prom.as_deref() {
-                prometheus::log(&metrics, cfg, &rec);
+                prometheus::log(metrics, cfg, &rec);
             }
         })
     }
@@ -123,20 +129,47 @@ fn ms(since: Instant) -> f64 {
 
 /// Kong's request id: 32 lowercase hex digits, random (thread-local generator, no syscall).
 fn request_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = rand::random::<u128>();
+    (0..32)
+        .rev()
+        .map(|i| char::from(HEX[((n >> (i * 4)) & 0xf) as usize]))
+        .collect()
 }
 
-pub async fn handle(
-    state: Arc<State>,
-    req: Request<Incoming>,
-    remote: SocketAddr,
-    local: Option<SocketAddr>,
-) -> Response<ProxyBody> {
+/// What a client connection knows about its peer, worked out once per connection.
+pub struct Peer {
+    pub remote: SocketAddr,
+    pub local: Option<SocketAddr>,
+    remote_ip: http::HeaderValue,
+}
+
+impl Peer {
+    pub fn new(remote: SocketAddr, local: Option<SocketAddr>) -> Self {
+        let ip = remote.ip().to_string();
+        Peer {
+            remote,
+            local,
+            remote_ip: http::HeaderValue::from_str(&ip)
+                .unwrap_or(http::HeaderValue::from_static("")),
+        }
+    }
+}
+
+pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> Response<ProxyBody> {
+    let (remote, local) = (peer.remote, peer.local);
     let started = Instant::now();
     state.metrics.request_seen();
     let rt = state.runtime.load_full();
     let request_id = request_id();
     let (mut parts, body) = req.into_parts();
+    if let Err(e) = headers::check_head(&parts.uri, &parts.headers) {
+        let (status, msg) = match e {
+            headers::HeadTooLarge::Uri => (StatusCode::URI_TOO_LONG, reply::URI_TOO_LONG),
+            headers::HeadTooLarge::Headers => (StatusCode::BAD_REQUEST, reply::HEADER_TOO_LARGE),
+        };
+        return reply::kong(status, msg, vec![], &request_id, started);
+    }
     let client_host = parts
         .headers
         .get(HOST)
@@ -168,6 +201,7 @@ pub async fn handle(
         prometheus: rt.plugins.lookup("prometheus", route_id, service_id, None),
         remote,
         local,
+        remote_ip: peer.remote_ip.clone(),
         client_host,
         record: LogRecord {
             service: route.service_label(),
@@ -300,7 +334,7 @@ pub async fn handle(
         .find_map(|n| rt.plugins.lookup(n, route_id, service_id, consumer_id));
     if let Some(inst) = ai {
         if let Instance::Ai(plugin) = &*inst {
-            return ai::flow(ctx, plugin, parts, body, buffered).await;
+            return ai::flow(ctx, plugin, parts, body, buffered, route.service.as_deref()).await;
         }
     }
     // ai-mcp-proxy (passthrough-listener): the JSON-RPC call is read for the log phase.
@@ -336,5 +370,21 @@ async fn read_body(body: Option<Incoming>, limit: usize) -> Result<Bytes, body::
     match body {
         Some(b) => Ok(Limited::new(b, limit).collect().await?.to_bytes()),
         None => Ok(Bytes::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_32_lowercase_hex_digits_and_differ() {
+        let (a, b) = (super::request_id(), super::request_id());
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(
+                id.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+                "{id}"
+            );
+        }
+        assert_ne!(a, b);
     }
 }

@@ -207,7 +207,7 @@ impl Balancer {
 }
 
 /// Every upstream of a runtime, by name.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Balancers {
     by_name: HashMap<String, Arc<Balancer>>,
 }

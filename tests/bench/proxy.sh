@@ -8,12 +8,22 @@
 #     routes pointing at the static upstream, global key-auth, global prometheus with every
 #     flag on, and ai-proxy-advanced on the `/ai` route (its upstream_url is the static nginx);
 # then loads each with the same wrk (same request, same concurrency, same duration) and prints
-# requests/s, p50 and p99, the DP/nginx ratios, the added p99 latency over direct at c=1, the
-# throughput with a 10,000-route config, and the DP's RSS (from /proc).
+# requests/s, p50 and p99, the proxy's CPU time per request (from /proc; it depends less than
+# req/s on how the cores are shared, though contention still inflates it), the DP/nginx ratios,
+# the added p99 latency over direct at c=1, the throughput with a 10,000-route config, and the
+# DP's RSS (from /proc).
 #
-# Usage: tests/bench/proxy.sh [--duration SECONDS] [--no-10k] [--no-build]
+# Usage: tests/bench/proxy.sh [--duration SECONDS] [--no-10k] [--no-build] [--soak SECONDS]
 #   --no-build uses target/release/{control-plane,data-plane} as they are.
+#   --soak loads /plain and /ai together (c=16 each) for SECONDS at the end and prints the
+#   DP's RSS every 30 s (memory growth under steady load).
 # Env:   BENCH_KEEP=1 keeps the work directory (configs and logs) for inspection.
+#        BENCH_TARGET_DIR=DIR builds into / runs the binaries of DIR/release instead of
+#          target/release (e.g. a separate profiling build).
+#        BENCH_PERF=DIR records `perf record -g` of the proxy during each c=32 run into
+#          DIR/<target>.data (perf report -i DIR/dp-plain.data); BENCH_PERF_ARGS replaces the
+#          default `-g` (e.g. "--call-graph dwarf,16384 -F 999" for Rust stacks).
+#        BENCH_ONLY="32" or "1" runs only that concurrency (quicker iterations).
 #
 # Everything it starts is killed by pid when it ends (trap), and nothing listens beyond 127.0.0.1.
 set -euo pipefail
@@ -21,6 +31,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 
 DURATION=10
+SOAK=0
 WITH_10K=1
 BUILD=1
 while [ $# -gt 0 ]; do
@@ -28,7 +39,8 @@ while [ $# -gt 0 ]; do
     --duration) DURATION=$2; shift 2 ;;
     --no-10k) WITH_10K=0; shift ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --soak) SOAK=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -48,10 +60,11 @@ need curl curl
 
 if [ "$BUILD" = 1 ]; then
   echo "bench: building release binaries" >&2
-  cargo build --release --bins -p data-plane -p control-plane >&2
+  CARGO_TARGET_DIR=${BENCH_TARGET_DIR:-$ROOT/target} \
+    cargo build --release --bins -p data-plane -p control-plane >&2
 fi
-CP_BIN=$ROOT/target/release/control-plane
-DP_BIN=$ROOT/target/release/data-plane
+CP_BIN=${BENCH_TARGET_DIR:-$ROOT/target}/release/control-plane
+DP_BIN=${BENCH_TARGET_DIR:-$ROOT/target}/release/data-plane
 
 WORK=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 PIDS=()
@@ -142,9 +155,11 @@ nginx_conf nginx-proxy "upstream static { server 127.0.0.1:$UP_PORT; keepalive 6
   }"
 
 "$NGINX" -p "$WORK/upstream" -e "$WORK/upstream/error.log" -c "$WORK/upstream/nginx.conf" &
-PIDS+=($!)
+UP_PID=$!
+PIDS+=($UP_PID)
 "$NGINX" -p "$WORK/nginx-proxy" -e "$WORK/nginx-proxy/error.log" -c "$WORK/nginx-proxy/nginx.conf" &
-PIDS+=($!)
+NGX_PID=$!
+PIDS+=($NGX_PID)
 
 # --- our stack -----------------------------------------------------------------------------
 "$CP_BIN" serve --database-url "sqlite://$WORK/kong.db" \
@@ -272,12 +287,46 @@ load() { # URL C SECONDS
   wrk -t"$threads" -c"$2" -d"$3"s --timeout 5s -s "$WORK/bench.lua" "$1" 2>&1 | awk '/^RESULT/ { print $2, $3, $4, $5 }'
 }
 
-declare -A RPS P50 P99 ERR
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+# CPU time (user + system, in clock ticks) used so far by PID and its child processes (nginx's
+# workers), read from /proc.
+cpu_ticks() { # PID
+  local pids=("$1") p total=0
+  # shellcheck disable=SC2207
+  pids+=($(cat /proc/"$1"/task/*/children 2>/dev/null))
+  for p in "${pids[@]}"; do
+    [ -r "/proc/$p/stat" ] || continue
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$p/stat")))
+  done
+  echo "$total"
+}
+CLK_TCK=$(getconf CLK_TCK)
+
+declare -A RPS P50 P99 ERR CPU
 measure() { # NAME URL C
   load "$2" "$3" 2 >/dev/null # warm-up: connections, pools, JIT-free but page-cache warm
+  local owner=$DP_PID
+  case $1 in direct) owner=$UP_PID ;; nginx) owner=$NGX_PID ;; esac
+  local perf_pid=
+  if [ -n "${BENCH_PERF:-}" ] && [ "$3" = 32 ] && [ "$1" != direct ]; then
+    mkdir -p "$BENCH_PERF"
+    local watched
+    watched=$(echo "$owner" $(cat /proc/"$owner"/task/*/children 2>/dev/null) | tr ' ' ,)
+    # shellcheck disable=SC2086
+    perf record ${BENCH_PERF_ARGS:--g} -p "$watched" -o "$BENCH_PERF/$1.data" -- sleep "$DURATION" >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
+  local before
+  before=$(cpu_ticks "$owner")
   read -r r p50 p99 e < <(load "$2" "$3" "$DURATION")
-  RPS[$1,$3]=$r P50[$1,$3]=$p50 P99[$1,$3]=$p99 ERR[$1,$3]=$e
-  printf '%-18s c=%-3s %9s req/s  p50 %6s us  p99 %6s us  errors %s\n' "$1" "$3" "$r" "$p50" "$p99" "$e" >&2
+  local used=$(($(cpu_ticks "$owner") - before))
+  [ -z "$perf_pid" ] || wait "$perf_pid" || true
+  # CPU microseconds the proxy (or, for direct, the upstream) spent per request.
+  local cpu
+  cpu=$(awk -v t="$used" -v hz="$CLK_TCK" -v r="$r" -v d="$DURATION" \
+    'BEGIN { if (r > 0) printf "%.1f", t * 1e6 / hz / (r * d); else print "n/a" }')
+  RPS[$1,$3]=$r P50[$1,$3]=$p50 P99[$1,$3]=$p99 ERR[$1,$3]=$e CPU[$1,$3]=$cpu
+  printf '%-18s c=%-3s %9s req/s  p50 %6s us  p99 %6s us  errors %s  cpu %s us/req\n' "$1" "$3" "$r" "$p50" "$p99" "$e" "$cpu" >&2
 }
 
 TARGETS=(direct nginx dp-plain dp-ai)
@@ -287,7 +336,9 @@ declare -A URL=(
   [dp-plain]="http://127.0.0.1:$PROXY_PORT/plain"
   [dp-ai]="http://127.0.0.1:$PROXY_PORT/ai/v1/responses"
 )
-for c in 32 1; do
+CONCURRENCY=(32 1)
+[ -z "${BENCH_ONLY:-}" ] || CONCURRENCY=("$BENCH_ONLY")
+for c in "${CONCURRENCY[@]}"; do
   for t in "${TARGETS[@]}"; do
     measure "$t" "${URL[$t]}" "$c"
   done
@@ -304,31 +355,57 @@ if [ "$WITH_10K" = 1 ]; then
   RSS_10K_LOADED=$(rss_mb)
 fi
 
+SOAK_RSS=()
+if [ "$SOAK" -gt 0 ]; then
+  [ "$WITH_10K" = 1 ] && apply_config 0 && wait_routes 0
+  wrk -t1 -c16 -d"$SOAK"s --timeout 5s -s "$WORK/bench.lua" "${URL[dp-plain]}" >"$WORK/soak-plain.log" 2>&1 &
+  soak_plain=$!
+  wrk -t1 -c16 -d"$SOAK"s --timeout 5s -s "$WORK/bench.lua" "${URL[dp-ai]}" >"$WORK/soak-ai.log" 2>&1 &
+  soak_ai=$!
+  SOAK_RSS+=("0s:$(rss_mb)")
+  for ((t = 30; t <= SOAK; t += 30)); do
+    sleep 30
+    SOAK_RSS+=("${t}s:$(rss_mb)")
+    echo "bench: soak ${t}s, DP RSS $(rss_mb) MB" >&2
+  done
+  wait "$soak_plain" "$soak_ai" || true
+fi
+
 # --- report --------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+has() { [ -n "${RPS[$1,$2]:-}" ]; }
 echo
-echo "Proxy benchmark: $(nproc) cores, $(uname -sr), wrk ${DURATION}s per run (2 threads; 1 at c=1)"
-printf '%-14s %-4s %10s %9s %9s %7s\n' target c req/s p50_us p99_us errors
-for c in 32 1; do
+echo "Proxy benchmark: $(nproc) cores, $(uname -sr), wrk ${DURATION}s per run (2 threads; 1 at c=1), load average before: $LOAD_BEFORE"
+echo "cpu_us/req: CPU time of the proxy (for direct: of the static upstream) per request, from /proc"
+printf '%-14s %-4s %10s %9s %9s %7s %11s\n' target c req/s p50_us p99_us errors cpu_us/req
+for c in "${CONCURRENCY[@]}"; do
   for t in "${TARGETS[@]}"; do
-    printf '%-14s %-4s %10s %9s %9s %7s\n' "$t" "$c" "${RPS[$t,$c]}" "${P50[$t,$c]}" "${P99[$t,$c]}" "${ERR[$t,$c]}"
+    printf '%-14s %-4s %10s %9s %9s %7s %11s\n' "$t" "$c" "${RPS[$t,$c]}" "${P50[$t,$c]}" "${P99[$t,$c]}" "${ERR[$t,$c]}" "${CPU[$t,$c]}"
   done
 done
 if [ "$WITH_10K" = 1 ]; then
   for t in dp-plain-10k dp-ai-10k; do
-    printf '%-14s %-4s %10s %9s %9s %7s\n' "$t" 32 "${RPS[$t,32]}" "${P50[$t,32]}" "${P99[$t,32]}" "${ERR[$t,32]}"
+    printf '%-14s %-4s %10s %9s %9s %7s %11s\n' "$t" 32 "${RPS[$t,32]}" "${P50[$t,32]}" "${P99[$t,32]}" "${ERR[$t,32]}" "${CPU[$t,32]}"
   done
 fi
 echo
-for t in dp-plain dp-ai; do
-  echo "$t / nginx at c=32: rps x$(ratio "${RPS[$t,32]}" "${RPS[nginx,32]}"), p99 x$(ratio "${P99[$t,32]}" "${P99[nginx,32]}")"
-done
-for t in nginx dp-plain dp-ai; do
-  echo "$t added p99 over direct at c=1: $((${P99[$t,1]} - ${P99[direct,1]})) us"
-done
+if has nginx 32; then
+  for t in dp-plain dp-ai; do
+    echo "$t / nginx at c=32: rps x$(ratio "${RPS[$t,32]}" "${RPS[nginx,32]}"), p99 x$(ratio "${P99[$t,32]}" "${P99[nginx,32]}"), cpu/req x$(ratio "${CPU[$t,32]}" "${CPU[nginx,32]}")"
+  done
+fi
+if has direct 1; then
+  for t in nginx dp-plain dp-ai; do
+    echo "$t added p99 over direct at c=1: $((${P99[$t,1]} - ${P99[direct,1]})) us"
+  done
+fi
 if [ "$WITH_10K" = 1 ]; then
-  echo "10,000 routes / 2 routes at c=32: dp-plain rps x$(ratio "${RPS[dp-plain-10k,32]}" "${RPS[dp-plain,32]}"), dp-ai rps x$(ratio "${RPS[dp-ai-10k,32]}" "${RPS[dp-ai,32]}")"
+  echo "10,000 routes / 2 routes at c=32: dp-plain rps x$(ratio "${RPS[dp-plain-10k,32]}" "${RPS[dp-plain,32]:-0}"), dp-ai rps x$(ratio "${RPS[dp-ai-10k,32]}" "${RPS[dp-ai,32]:-0}")"
   echo "DP RSS: idle ${RSS_IDLE} MB, after load ${RSS_LOADED} MB, 10,000 routes idle ${RSS_10K} MB, after load ${RSS_10K_LOADED} MB"
 else
   echo "DP RSS: idle ${RSS_IDLE} MB, after load ${RSS_LOADED} MB"
 fi
+if [ "$SOAK" -gt 0 ]; then
+  echo "soak ${SOAK}s (/plain and /ai at c=16 each): DP RSS MB ${SOAK_RSS[*]}; $(awk '/^RESULT/ { printf "/plain %s req/s, errors %s; ", $2, $5 }' "$WORK/soak-plain.log")$(awk '/^RESULT/ { printf "/ai %s req/s, errors %s", $2, $5 }' "$WORK/soak-ai.log")"
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -142,6 +142,8 @@ fn check(
     if transform {
         super::basic_auth::hash_config(&mut cfg, existing);
     }
+    // The document tree is the largest thing alive here: free it before encoding.
+    drop(docs);
     let entities = cfg.to_entities();
     Ok((cfg, entities))
 }

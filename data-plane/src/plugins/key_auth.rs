@@ -8,6 +8,7 @@ use http::StatusCode;
 use proto::schema::plugins::key_auth::KeyAuthConfig;
 use proto::schema::Consumer;
 use std::sync::Arc;
+use uuid::Uuid;
 
 use crate::runtime::ConsumerIndex;
 
@@ -17,7 +18,7 @@ pub struct Authenticated {
     pub consumer: Arc<Consumer>,
     pub anonymous: bool,
     /// The key-auth credential's id (none for the anonymous consumer).
-    pub credential: Option<uuid::Uuid>,
+    pub credential: Option<Uuid>,
 }
 
 /// A key-auth refusal: status, JSON body and extra headers.
@@ -48,7 +49,7 @@ pub fn access(
         },
         Some(key) => match consumers.by_key(key) {
             Some((cred, consumer)) => {
-                set_consumer_headers(parts, consumer, Some(&cred.to_string()), false);
+                set_consumer_headers(parts, consumer, Some(cred), false);
                 return Ok(Some(Authenticated {
                     consumer: consumer.clone(),
                     anonymous: false,
@@ -144,29 +145,41 @@ fn find_key(cfg: &KeyAuthConfig, parts: &mut Parts, body: Option<&mut Bytes>) ->
     None
 }
 
+static X_CONSUMER_ID: HeaderName = HeaderName::from_static("x-consumer-id");
+static X_CONSUMER_USERNAME: HeaderName = HeaderName::from_static("x-consumer-username");
+static X_CONSUMER_CUSTOM_ID: HeaderName = HeaderName::from_static("x-consumer-custom-id");
+static X_CREDENTIAL_IDENTIFIER: HeaderName = HeaderName::from_static("x-credential-identifier");
+static X_ANONYMOUS_CONSUMER: HeaderName = HeaderName::from_static("x-anonymous-consumer");
+
 fn set_consumer_headers(
     parts: &mut Parts,
     c: &Consumer,
-    credential: Option<&str>,
+    credential: Option<&Uuid>,
     anonymous: bool,
 ) {
     let h = &mut parts.headers;
-    let mut set = |name: &'static str, v: Option<&str>| {
-        let name = HeaderName::from_static(name);
-        match v.and_then(|v| HeaderValue::from_str(v).ok()) {
+    let mut set =
+        |name: &HeaderName, v: Option<&str>| match v.and_then(|v| HeaderValue::from_str(v).ok()) {
             Some(v) => {
-                h.insert(name, v);
+                h.insert(name.clone(), v);
             }
             None => {
                 h.remove(name);
             }
-        }
-    };
-    set("x-consumer-id", Some(&c.id.to_string()));
-    set("x-consumer-username", c.username.as_deref());
-    set("x-consumer-custom-id", c.custom_id.as_deref());
-    set("x-credential-identifier", credential);
-    set("x-anonymous-consumer", anonymous.then_some("true"));
+        };
+    let mut buf = Uuid::encode_buffer();
+    set(
+        &X_CONSUMER_ID,
+        Some(c.id.hyphenated().encode_lower(&mut buf)),
+    );
+    set(&X_CONSUMER_USERNAME, c.username.as_deref());
+    set(&X_CONSUMER_CUSTOM_ID, c.custom_id.as_deref());
+    let mut buf = Uuid::encode_buffer();
+    set(
+        &X_CREDENTIAL_IDENTIFIER,
+        credential.map(|id| &*id.hyphenated().encode_lower(&mut buf)),
+    );
+    set(&X_ANONYMOUS_CONSUMER, anonymous.then_some("true"));
 }
 
 /// The decoded value of `name` in an `a=b&c=d` string.
@@ -239,7 +252,7 @@ mod tests {
     const ANON: &str = "00000000-0000-0000-0000-0000000000a2";
     const CRED: &str = "00000000-0000-0000-0000-0000000000c1";
 
-    fn consumers() -> ConsumerIndex {
+    fn consumers() -> std::sync::Arc<ConsumerIndex> {
         let ents = [
             (
                 "consumers",

@@ -1,5 +1,6 @@
 //! `prometheus` log phase: turns one finished request (`LogRecord`) into the `kong_*` request,
-//! latency, bandwidth and AI families defined in `metrics`.
+//! latency, bandwidth and AI families defined in `metrics` (request-level series through
+//! per-thread resolved handles, `handles`).
 
 use proto::schema::plugins::prometheus::PrometheusConfig;
 
@@ -7,7 +8,9 @@ use crate::llm::AiAnalytics;
 use crate::metrics::Metrics;
 use crate::plugins::ai_mcp_proxy::McpRpc;
 
-const WORKSPACE: &str = "default";
+mod handles;
+
+use handles::{Direction, Latency, WORKSPACE};
 
 /// What the log phase knows about one routed request.
 #[derive(Debug, Clone, Default)]
@@ -32,43 +35,36 @@ pub struct LogRecord {
 
 /// Records `rec` under the flags of the prometheus instance that applied to the request.
 pub fn log(metrics: &Metrics, cfg: &PrometheusConfig, rec: &LogRecord) {
-    let consumer = if cfg.per_consumer {
-        rec.consumer.clone().unwrap_or_default()
-    } else {
-        String::new()
+    let consumer = match (&rec.consumer, cfg.per_consumer) {
+        (Some(c), true) => c.as_str(),
+        _ => "",
     };
     let (service, route) = (rec.service.as_str(), rec.route.as_str());
-    if cfg.status_code_metrics {
-        let code = rec.status.to_string();
-        let source = if rec.from_service { "service" } else { "kong" };
-        metrics
-            .http_requests
-            .with_label_values(&[service, route, &code, source, WORKSPACE, &consumer])
-            .inc();
-    }
-    if cfg.latency_metrics {
-        let l = [service, route, WORKSPACE];
-        metrics
-            .kong_latency
-            .with_label_values(&l)
-            .observe(rec.kong_latency_ms);
-        if let Some(u) = rec.upstream_latency_ms.filter(|u| *u >= 0.0) {
-            metrics.upstream_latency.with_label_values(&l).observe(u);
-        }
-        metrics
-            .request_latency
-            .with_label_values(&l)
-            .observe(rec.request_latency_ms);
-    }
-    if cfg.bandwidth_metrics {
-        for (dir, n) in [("ingress", rec.bytes_in), ("egress", rec.bytes_out)] {
-            if n > 0 {
-                metrics
-                    .bandwidth
-                    .with_label_values(&[service, route, dir, WORKSPACE, &consumer])
-                    .inc_by(n);
+    if cfg.status_code_metrics || cfg.latency_metrics || cfg.bandwidth_metrics {
+        handles::with(metrics, service, route, consumer, |h| {
+            if cfg.status_code_metrics {
+                h.requests(metrics, rec.status, rec.from_service).inc();
             }
-        }
+            if cfg.latency_metrics {
+                h.latency(metrics, Latency::Kong)
+                    .observe(rec.kong_latency_ms);
+                if let Some(u) = rec.upstream_latency_ms.filter(|u| *u >= 0.0) {
+                    h.latency(metrics, Latency::Upstream).observe(u);
+                }
+                h.latency(metrics, Latency::Request)
+                    .observe(rec.request_latency_ms);
+            }
+            if cfg.bandwidth_metrics {
+                for (dir, n) in [
+                    (Direction::Ingress, rec.bytes_in),
+                    (Direction::Egress, rec.bytes_out),
+                ] {
+                    if n > 0 {
+                        h.bandwidth(metrics, dir).inc_by(n);
+                    }
+                }
+            }
+        });
     }
     if let Some(ai) = rec.ai.as_ref().filter(|a| a.log_statistics) {
         if cfg.ai_metrics_enabled() {

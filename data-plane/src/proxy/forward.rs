@@ -1,13 +1,16 @@
-//! Forwarding to the upstream: the shared keep-alive client (http + https with webpki roots),
-//! the upstream URI for a service (Kong `get_upstream_uri_v0`), and timeout classification.
+//! Forwarding to the upstream: plain HTTP through the per-thread pool (`pool`), HTTPS through
+//! the keep-alive client (webpki roots, one pool per thread); the upstream URI for a service
+//! (Kong `get_upstream_uri_v0`), and timeout classification.
 
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::client::legacy::{Client, ResponseFuture};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::body::ProxyBody;
 
@@ -24,10 +27,21 @@ pub enum ForwardError {
     Tls(String),
 }
 
-/// The pooled upstream client.
+type PooledClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
+
+/// The pooled upstream client. Each thread that sends gets its own keep-alive pool (built on
+/// first use): a proxy worker reuses the connections it opened, whose tasks run on its own
+/// runtime, without sharing a pool lock or waking another thread.
 #[derive(Clone)]
 pub struct Upstream {
-    client: Client<HttpsConnector<HttpConnector>, ProxyBody>,
+    connector: HttpsConnector<HttpConnector>,
+    /// Identifies this client's per-thread pools; they are dropped once every clone is gone.
+    token: Arc<()>,
+}
+
+thread_local! {
+    /// This thread's pools, one per live `Upstream` (by its token's address).
+    static POOLS: RefCell<Vec<(Weak<()>, PooledClient)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Upstream {
@@ -36,16 +50,37 @@ impl Upstream {
         http.enforce_http(false);
         http.set_connect_timeout(Some(Duration::from_secs(60)));
         http.set_nodelay(true);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
             .map_err(|e| ForwardError::Tls(e.to_string()))?
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build(https);
-        Ok(Upstream { client })
+        Ok(Upstream {
+            connector,
+            token: Arc::new(()),
+        })
+    }
+
+    /// Starts `req` on this thread's pool for this client.
+    fn start(&self, req: http::Request<ProxyBody>) -> ResponseFuture {
+        POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            if let Some((_, c)) = pools
+                .iter()
+                .find(|(t, _)| std::ptr::eq(t.as_ptr(), Arc::as_ptr(&self.token)))
+            {
+                return c.request(req);
+            }
+            pools.retain(|(t, _)| t.strong_count() > 0);
+            let client = Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(Duration::from_secs(60))
+                .pool_timer(TokioTimer::new())
+                .build(self.connector.clone());
+            let fut = client.request(req);
+            pools.push((Arc::downgrade(&self.token), client));
+            fut
+        })
     }
 
     /// Sends `req` and waits at most `timeout` for the response headers.
@@ -54,7 +89,13 @@ impl Upstream {
         req: http::Request<ProxyBody>,
         timeout: Duration,
     ) -> Result<http::Response<Incoming>, ForwardError> {
-        match tokio::time::timeout(timeout, self.client.request(req)).await {
+        if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+            return match tokio::time::timeout(timeout, super::pool::send(req)).await {
+                Err(_) => Err(ForwardError::Timeout),
+                Ok(r) => r,
+            };
+        }
+        match tokio::time::timeout(timeout, self.start(req)).await {
             Err(_) => Err(ForwardError::Timeout),
             Ok(Err(e)) => {
                 let mut msg = e.to_string();

@@ -60,7 +60,7 @@ pub(super) async fn flow(
     } else {
         format!("{}:{}", service.host, service.port)
     };
-    let mut headers = headers::upstream(&ctx, &parts, &host);
+    let mut headers = headers::into_upstream(&ctx, parts.headers, &host);
     let req_body = match (buffered, body) {
         (Some(b), _) => {
             reply::set(&mut headers, CONTENT_LENGTH.as_str(), &b.len().to_string());
@@ -70,7 +70,7 @@ pub(super) async fn flow(
         (None, None) => full(Bytes::new()),
     };
     let mut req = Request::new(req_body);
-    *req.method_mut() = parts.method.clone();
+    *req.method_mut() = parts.method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
     let timeout = Duration::from_millis(service.read_timeout.max(1));

@@ -1,13 +1,17 @@
 //! The client-facing listener: accepts connections (HTTP/1.1 and h2c on one port), hands each
 //! request to `proxy::handle`, and on shutdown stops accepting and lets the connections in
-//! flight finish their requests and streams (graceful drain).
+//! flight finish their requests and streams (graceful drain). Slow clients: a request head
+//! not received within `header_read_timeout` closes that connection (nginx's
+//! `client_header_timeout`), without touching the others; the same bound applies to an idle
+//! keep-alive connection waiting for its next request (nginx's default `keepalive_timeout` is
+//! 75 s).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -15,23 +19,58 @@ use tokio::sync::watch;
 
 use crate::State;
 
+/// nginx's default `client_header_timeout` (Kong does not change it).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Connection settings of the proxy listener.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// A client that has not sent a whole request head within this time loses its connection.
+    pub header_read_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            header_read_timeout: HEADER_READ_TIMEOUT,
+        }
+    }
+}
+
 /// Accepts connections forever.
 pub async fn serve(listener: TcpListener, state: Arc<State>) {
     let (_never, stop) = watch::channel(false);
     serve_until(listener, state, stop).await;
 }
 
+/// The HTTP/1.1 + h2c connection builder with the proxy's settings.
+fn builder(opts: &ServeOptions) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(opts.header_read_timeout);
+    builder.http2().timer(TokioTimer::new());
+    builder
+}
+
 /// Accepts connections until `stop` turns true, then closes the listener and returns once every
 /// connection has finished (idle keep-alive connections close at once, requests in flight and
 /// their response bodies run to their end). The caller bounds the drain time.
-pub async fn serve_until(
+pub async fn serve_until(listener: TcpListener, state: Arc<State>, stop: watch::Receiver<bool>) {
+    serve_with(listener, state, stop, ServeOptions::default()).await;
+}
+
+/// `serve_until` with explicit connection settings.
+pub async fn serve_with(
     listener: TcpListener,
     state: Arc<State>,
     mut stop: watch::Receiver<bool>,
+    opts: ServeOptions,
 ) {
     let local = listener.local_addr().ok();
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let builder = builder(&opts);
     loop {
         if *stop.borrow_and_update() {
             break;
@@ -58,9 +97,11 @@ pub async fn serve_until(
         state.metrics.connection_opened();
         let metrics = state.metrics.clone();
         let state = state.clone();
+        let peer = Arc::new(super::Peer::new(remote, local));
         let svc = service_fn(move |req| {
             let state = state.clone();
-            async move { Ok::<_, Infallible>(super::handle(state, req, remote, local).await) }
+            let peer = peer.clone();
+            async move { Ok::<_, Infallible>(super::handle(state, req, &peer).await) }
         });
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), svc)
