@@ -225,3 +225,48 @@ async fn apply_wait_names_a_dp_that_does_not_answer() {
         .args(["-CONT", &frozen.process.pid().to_string()])
         .status();
 }
+
+/// Kong's version rule (same major, DP minor ≤ CP minor): a DP claiming a newer minor is
+/// refused with the reason, and the CP lists it as incompatible, in its node list and metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incompatible_dp_is_told_why_and_listed_as_such() {
+    let dir = TempDir::new("sync-incompatible").unwrap();
+    let client = HttpClient::new();
+    let cp = spawn_cp(&dir).await.unwrap();
+    let cluster = cp.cluster.to_string();
+    let refused = e2e::fake_dp::FakeDp::connect_as(&cluster, "newer-dp", "0.99.0").await;
+    let why = refused
+        .err()
+        .expect("the CP must refuse a newer minor version")
+        .to_string();
+    assert!(
+        why.contains("data plane version 0.99.0 is incompatible with control plane version"),
+        "{why}"
+    );
+    let rows = cp
+        .get_json(&client, "/clustering/data-planes")
+        .await
+        .unwrap();
+    let row = rows["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "newer-dp")
+        .unwrap_or_else(|| panic!("no row for the refused DP: {rows}"))
+        .clone();
+    assert_eq!(row["sync_status"], "kong_version_incompatible", "{row}");
+    assert_eq!(row["version"], "0.99.0", "{row}");
+    let metrics = client
+        .get(&format!("{}/metrics", cp.admin_url()))
+        .await
+        .unwrap()
+        .text();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("kong_data_plane_version_compatible{") && l.contains("newer-dp"))
+        .unwrap_or_else(|| panic!("no compatibility series for the DP:\n{metrics}"));
+    assert!(line.ends_with(" 0"), "{line}");
+    // A DP of the CP's own version is accepted.
+    let same = e2e::fake_dp::FakeDp::connect(&cluster, "same-dp").await;
+    assert!(same.is_ok(), "{:?}", same.err());
+}

@@ -23,6 +23,12 @@ pub struct FakeDp {
 impl FakeDp {
     /// Connects to the CP's cluster address `cluster` (`host:port`) as node `id`.
     pub async fn connect(cluster: &str, id: &str) -> Result<Self> {
+        Self::connect_as(cluster, id, env!("CARGO_PKG_VERSION")).await
+    }
+
+    /// Like [`FakeDp::connect`], saying it runs `version` (e.g. one the CP must refuse); the
+    /// CP's refusal comes back as the error.
+    pub async fn connect_as(cluster: &str, id: &str, version: &str) -> Result<Self> {
         let mut client = ConfigSyncClient::connect(format!("http://{cluster}"))
             .await?
             .accept_compressed(CompressionEncoding::Gzip)
@@ -33,7 +39,7 @@ impl FakeDp {
             kind: Some(sync_request::Kind::Hello(Hello {
                 node_id: id.to_string(),
                 hostname: format!("fake-{id}"),
-                version: "0.1.0".into(),
+                version: version.into(),
                 config_hash: "00000000000000000000000000000000".into(),
                 ..Default::default()
             })),
