@@ -18,7 +18,7 @@ mod rules;
 mod upstreams;
 
 pub use certificates::{CaCertificate, Certificate, Sni, Vault};
-pub use config::{Config, ENTITY_KINDS};
+pub use config::{canonical_key, kind_rank, Config, ENTITY_KINDS};
 pub use credentials::{
     Acl, BasicAuthCredential, HmacAuthCredential, JwtSecret, MtlsAuthCredential, Oauth2Credential,
 };

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use proto::schema::{Config, FieldError, ENTITY_KINDS};
+use proto::schema::{canonical_key, Config, FieldError};
 use proto::v1;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
@@ -95,12 +95,8 @@ fn spliced(
     id: Uuid,
 ) -> Option<Vec<v1::Entity>> {
     let one = cfg.entity(kind, id)?;
-    let rank = |k: &str| ENTITY_KINDS.iter().position(|x| *x == k);
-    let target = rank(kind)?;
-    let key = |e: &v1::Entity| (rank(&e.kind).unwrap_or(usize::MAX), e.id.clone());
-    let wanted = (target, one.id.clone());
     let mut out = published.to_vec();
-    match out.binary_search_by(|e| key(e).cmp(&wanted)) {
+    match out.binary_search_by(|e| canonical_key(e).cmp(&canonical_key(&one))) {
         Ok(at) => out[at] = one,
         Err(at) => out.insert(at, one),
     }

@@ -2,6 +2,7 @@
 //! shipped to the DPs (timestamps null), and its timestamps in their own columns, stamped into
 //! the JSON only when the Admin API reads it. No SQL here (see `sql.rs`).
 
+use proto::schema::kind_rank;
 use proto::v1;
 use serde_json::Value;
 
@@ -16,7 +17,7 @@ pub fn entity(kind: String, id: String, body: String) -> v1::Entity {
 
 /// Sorts entities the way `Config::to_entities` orders them.
 pub fn sort(entities: &mut [v1::Entity]) {
-    entities.sort_by_key(|e| (rank(&e.kind), uuid_key(&e.id)));
+    entities.sort_by_key(|e| (kind_rank(&e.kind), uuid_key(&e.id)));
 }
 
 /// The unique natural key stored in the `name` column, for kinds that have one.
@@ -53,13 +54,6 @@ pub fn stamped(mut e: v1::Entity, created: i64, updated: i64) -> v1::Entity {
         e.json = Value::Object(m).to_string().into_bytes();
     }
     e
-}
-
-fn rank(kind: &str) -> usize {
-    proto::schema::ENTITY_KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(usize::MAX)
 }
 
 fn uuid_key(id: &str) -> uuid::Uuid {

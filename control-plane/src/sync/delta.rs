@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use proto::schema::ENTITY_KINDS;
+use proto::schema::canonical_key as key;
 use proto::v1::{self, Delta, EntityRef};
 
 use crate::snapshot::Snapshot;
@@ -68,18 +68,6 @@ pub fn between(base: &Snapshot, target: &Snapshot) -> Option<Delta> {
 }
 
 type Changes = (Vec<v1::Entity>, Vec<EntityRef>);
-
-/// Where `kind` sorts: its place in `ENTITY_KINDS`, unknown kinds last.
-fn rank(kind: &str) -> usize {
-    ENTITY_KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(ENTITY_KINDS.len())
-}
-
-fn key(e: &v1::Entity) -> (usize, &str, &str) {
-    (rank(&e.kind), &e.kind, &e.id)
-}
 
 /// Whether `entities` are strictly in canonical order.
 fn canonical(entities: &[v1::Entity]) -> bool {

@@ -7,16 +7,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use proto::schema::{hash, ENTITY_KINDS};
+use proto::schema::{hash, kind_rank as rank};
 use proto::v1::{Entity, EntityRef};
-
-/// Where `kind` sorts: its place in `ENTITY_KINDS`, unknown kinds last.
-fn rank(kind: &str) -> usize {
-    ENTITY_KINDS
-        .iter()
-        .position(|k| *k == kind)
-        .unwrap_or(ENTITY_KINDS.len())
-}
 
 /// An entity ordered canonically (by kind rank, kind, then id), with its part of the hash.
 #[derive(Debug, Clone, PartialEq)]

@@ -106,6 +106,20 @@ config! {
     plugins: Plugin,
 }
 
+/// Where entities of `kind` sort: its place in `ENTITY_KINDS`, unknown kinds last.
+pub fn kind_rank(kind: &str) -> usize {
+    ENTITY_KINDS
+        .iter()
+        .position(|k| *k == kind)
+        .unwrap_or(ENTITY_KINDS.len())
+}
+
+/// The canonical order of wire entities (`to_entities` order, which the config hash follows):
+/// kind rank, then kind, then id.
+pub fn canonical_key(e: &v1::Entity) -> (usize, &str, &str) {
+    (kind_rank(&e.kind), &e.kind, &e.id)
+}
+
 fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<T, FieldError> {
     // The common case without the cost of tracking paths; the slow path explains a failure.
     if let Ok(t) = serde_json::from_slice(json) {
