@@ -24,6 +24,6 @@ pub use credentials::{
 };
 pub use entities::{Consumer, ForeignKey, KeyAuthCredential, Route, Service};
 pub use error::{from_value, FieldError, SchemaError};
-pub use healthchecks::defaults as default_healthchecks;
+pub use healthchecks::filled as fill_healthchecks;
 pub use plugin::Plugin;
 pub use upstreams::{Target, Upstream};

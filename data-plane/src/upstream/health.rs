@@ -41,11 +41,10 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// Reads `healthchecks` under Kong's defaults (a missing field keeps its default).
+    /// Reads `healthchecks` under Kong's defaults (a missing field keeps its default), filled as
+    /// the CP fills them.
     pub fn from_value(v: &Value) -> Result<Rules, serde_json::Error> {
-        let mut full = proto::schema::default_healthchecks();
-        merge(&mut full, v);
-        serde_json::from_value(full)
+        serde_json::from_value(proto::schema::fill_healthchecks(v.clone()))
     }
 
     /// Whether any passive threshold is set (otherwise reports are not counted).
@@ -57,25 +56,6 @@ impl Rules {
     /// Whether active probing is on (an interval > 0 on either side).
     pub fn active_enabled(&self) -> bool {
         self.active.healthy.interval > 0.0 || self.active.unhealthy.interval > 0.0
-    }
-}
-
-fn merge(into: &mut Value, patch: &Value) {
-    match (into, patch) {
-        (Value::Object(a), Value::Object(b)) => {
-            for (k, v) in b {
-                match a.get_mut(k) {
-                    Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
-                    Some(slot) if !v.is_null() => *slot = v.clone(),
-                    Some(_) => {}
-                    None => {
-                        a.insert(k.clone(), v.clone());
-                    }
-                }
-            }
-        }
-        (_, Value::Null) => {}
-        (slot, v) => *slot = v.clone(),
     }
 }
 

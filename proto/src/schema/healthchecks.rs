@@ -29,7 +29,8 @@ pub fn defaults() -> Value {
     })
 }
 
-/// Merges `given` over the defaults (records merged field by field, a null keeps the default).
+/// Merges `given` over the defaults, record by record; a null keeps the default, as Kong fills
+/// a null field that has one. The CP and the DP both read health checks through this.
 pub fn filled(given: Value) -> Value {
     let mut full = defaults();
     merge(&mut full, given);
@@ -42,6 +43,7 @@ fn merge(into: &mut Value, patch: Value) {
             for (k, v) in b {
                 match a.get_mut(&k) {
                     Some(slot) if slot.is_object() && v.is_object() => merge(slot, v),
+                    Some(_) if v.is_null() => {}
                     _ => {
                         a.insert(k, v);
                     }
@@ -208,6 +210,9 @@ mod tests {
             json!([200, 302])
         );
         assert!(check(&full).is_empty());
+        let nulls = filled(json!({"active": {"healthy": {"interval": null}}, "threshold": null}));
+        assert_eq!(nulls["active"]["healthy"]["interval"], 0);
+        assert_eq!(nulls["threshold"], 0);
     }
 
     #[test]
