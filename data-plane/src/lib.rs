@@ -26,6 +26,10 @@ use metrics::{Metrics, MetricsError};
 use proxy::forward::{ForwardError, Upstream};
 use runtime::Runtime;
 
+/// How long the drain waits for the proxy workers to close their listeners (each does at its
+/// next turn of the event loop, so this bound is only reached by a stuck worker).
+const LISTENER_CLOSE_WAIT: Duration = Duration::from_secs(2);
+
 #[derive(Debug, thiserror::Error)]
 pub enum DpError {
     #[error(transparent)]
@@ -113,13 +117,21 @@ pub async fn run(settings: Settings) -> Result<(), DpError> {
             addr: proxy_addr,
             source,
         })?;
-    let proxy_task = tokio::spawn(workers.join());
+    let (listeners_closed, drained) = workers.split();
+    let proxy_task = tokio::spawn(drained.join());
     let tasks = [
         tokio::spawn(status::serve(status, state.clone())),
         tokio::spawn(sync::run(state.clone(), link, applier)),
     ];
     let result = shutdown_signal().await;
-    drain(&state, &stop, proxy_task, settings.drain_timeout).await;
+    drain(
+        &state,
+        &stop,
+        listeners_closed,
+        proxy_task,
+        settings.drain_timeout,
+    )
+    .await;
     tracing::info!("shutting down");
     for t in tasks {
         t.abort();
@@ -127,16 +139,24 @@ pub async fn run(settings: Settings) -> Result<(), DpError> {
     result
 }
 
-/// What a Kubernetes rolling restart needs: `/status/ready` turns 503, the proxy stops
-/// accepting, and requests and streams in flight finish, for at most `timeout`.
+/// What a Kubernetes rolling restart needs: the proxy stops accepting, `/status/ready` turns
+/// 503 (once no listener is left, so a 503 means a new connection is refused), and requests
+/// and streams in flight finish, for at most `timeout`.
 async fn drain(
     state: &State,
     stop: &tokio::sync::watch::Sender<bool>,
+    listeners_closed: proxy::workers::ListenersClosed,
     proxy: tokio::task::JoinHandle<()>,
     timeout: Duration,
 ) {
-    state.draining.store(true, Ordering::Relaxed);
     let _ = stop.send(true);
+    if tokio::time::timeout(LISTENER_CLOSE_WAIT, listeners_closed.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("a proxy worker did not close its listener in time");
+    }
+    state.draining.store(true, Ordering::Relaxed);
     tracing::info!(timeout_secs = timeout.as_secs_f64(), "draining");
     match tokio::time::timeout(timeout, proxy).await {
         Ok(_) => tracing::info!("drained: no request in flight"),

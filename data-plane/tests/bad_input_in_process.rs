@@ -117,6 +117,7 @@ async fn gateway(header_read_timeout: Duration) -> (SocketAddr, Arc<State>) {
     let (_keep, stop) = tokio::sync::watch::channel(false);
     let opts = ServeOptions {
         header_read_timeout,
+        ..ServeOptions::default()
     };
     let st = state.clone();
     tokio::spawn(async move {

@@ -27,12 +27,16 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ServeOptions {
     /// A client that has not sent a whole request head within this time loses its connection.
     pub header_read_timeout: Duration,
+    /// Told once the listener is closed, before the connections in flight drain: from then
+    /// on a new connection is refused.
+    pub listener_closed: Option<tokio::sync::mpsc::UnboundedSender<()>>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             header_read_timeout: HEADER_READ_TIMEOUT,
+            listener_closed: None,
         }
     }
 }
@@ -115,6 +119,9 @@ pub async fn serve_with(
         });
     }
     drop(listener);
+    if let Some(closed) = &opts.listener_closed {
+        let _ = closed.send(());
+    }
     tracing::info!(
         connections = graceful.count(),
         "proxy stopped accepting; draining connections"

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::{TcpListener, TcpSocket};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::serve::{serve_with, ServeOptions};
 use crate::State;
@@ -52,6 +52,7 @@ pub fn bind(addr: SocketAddr, count: usize) -> io::Result<Vec<std::net::TcpListe
 /// The running workers.
 pub struct Workers {
     done: Vec<oneshot::Receiver<()>>,
+    closed: mpsc::UnboundedReceiver<()>,
 }
 
 /// Starts one worker thread per listener; each serves until `stop` turns true and its
@@ -62,6 +63,7 @@ pub fn start(
     stop: watch::Receiver<bool>,
 ) -> io::Result<Workers> {
     let mut done = Vec::with_capacity(listeners.len());
+    let (closed_tx, closed) = mpsc::unbounded_channel();
     for (i, std_listener) in listeners.into_iter().enumerate() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -69,12 +71,16 @@ pub fn start(
         let (tx, rx) = oneshot::channel();
         let state = state.clone();
         let stop = stop.clone();
+        let opts = ServeOptions {
+            listener_closed: Some(closed_tx.clone()),
+            ..ServeOptions::default()
+        };
         std::thread::Builder::new()
             .name(format!("proxy-worker-{i}"))
             .spawn(move || {
                 runtime.block_on(async move {
                     match TcpListener::from_std(std_listener) {
-                        Ok(l) => serve_with(l, state, stop, ServeOptions::default()).await,
+                        Ok(l) => serve_with(l, state, stop, opts).await,
                         Err(e) => {
                             tracing::error!(worker = i, error = %e, "proxy worker cannot listen")
                         }
@@ -84,10 +90,47 @@ pub fn start(
             })?;
         done.push(rx);
     }
-    Ok(Workers { done })
+    Ok(Workers { done, closed })
 }
 
 impl Workers {
+    /// Splits the workers into what tells that every listener is closed (after `stop`) and
+    /// what waits for the connections in flight to drain.
+    pub fn split(self) -> (ListenersClosed, Drained) {
+        let count = self.done.len();
+        (
+            ListenersClosed {
+                rx: self.closed,
+                count,
+            },
+            Drained { done: self.done },
+        )
+    }
+}
+
+/// Resolves once every worker has closed its listener.
+pub struct ListenersClosed {
+    rx: mpsc::UnboundedReceiver<()>,
+    count: usize,
+}
+
+impl ListenersClosed {
+    /// Waits for every listener to close (a worker that ended early counts as closed).
+    pub async fn wait(mut self) {
+        for _ in 0..self.count {
+            if self.rx.recv().await.is_none() {
+                return;
+            }
+        }
+    }
+}
+
+/// Resolves once every worker has drained its connections.
+pub struct Drained {
+    done: Vec<oneshot::Receiver<()>>,
+}
+
+impl Drained {
     /// Waits until every worker has stopped accepting and drained its connections.
     pub async fn join(self) {
         for rx in self.done {
