@@ -1,12 +1,13 @@
 //! Every CP metric family, defined here and nowhere else: Kong's `kong_data_plane_*` gauges,
-//! rebuilt from the node registry on each scrape.
+//! rebuilt on each scrape from the rows of `GET /clustering/data-planes` (as Kong rebuilds
+//! them from `clustering_data_planes`): with several CPs on one PostgreSQL, every CP reports
+//! every DP, not only those connected to it.
 
 use prometheus::{Encoder, GaugeVec, Opts, Registry, TextEncoder};
+use serde_json::Value;
 
-use crate::sync::nodes::Node;
-
-/// Renders the CP's metrics in the Prometheus text format.
-pub fn render(nodes: &[Node]) -> String {
+/// Renders the CP's metrics in the Prometheus text format from the data-plane rows.
+pub fn render(nodes: &[Value]) -> String {
     let registry = Registry::new();
     let labels = ["node_id", "hostname", "ip"];
     let last_seen = gauge(
@@ -28,17 +29,19 @@ pub fn render(nodes: &[Node]) -> String {
         &["node_id", "hostname", "ip", "kong_version"],
     );
     for n in nodes {
-        let l = [n.id.as_str(), n.hostname.as_str(), n.ip.as_str()];
+        let text = |key: &str| n[key].as_str().unwrap_or_default();
+        let l = [text("id"), text("hostname"), text("ip")];
         if let Some(g) = &last_seen {
-            g.with_label_values(&l).set(n.last_seen as f64);
+            let seen = n["last_seen"].as_f64().unwrap_or_default();
+            g.with_label_values(&l).set(seen);
         }
         if let Some(g) = &hash {
-            g.with_label_values(&l).set(hash_value(&n.config_hash));
+            g.with_label_values(&l).set(hash_value(text("config_hash")));
         }
         if let Some(g) = &compatible {
-            let ok = !n.sync_status.ends_with("incompatible")
-                || n.sync_status == "filter_set_incompatible";
-            g.with_label_values(&[l[0], l[1], l[2], n.version.as_str()])
+            let status = text("sync_status");
+            let ok = !status.ends_with("incompatible") || status == "filter_set_incompatible";
+            g.with_label_values(&[l[0], l[1], l[2], text("version")])
                 .set(if ok { 1.0 } else { 0.0 });
         }
     }
@@ -84,7 +87,12 @@ mod tests {
             "unknown",
         );
         nodes.ack("n1", 3, "00000000000000000000000000000010");
-        let text = render(&nodes.list());
+        let rows: Vec<Value> = nodes
+            .list()
+            .iter()
+            .map(|n| serde_json::to_value(n).unwrap())
+            .collect();
+        let text = render(&rows);
         assert!(
             text.contains(
                 r#"kong_data_plane_config_hash{hostname="h",ip="127.0.0.1",node_id="n1"} 16"#

@@ -154,6 +154,23 @@ async fn two_cps_on_one_postgres_share_writes_and_take_over_dps() {
         let ids: std::collections::BTreeSet<&str> =
             rows.iter().filter_map(|r| r["id"].as_str()).collect();
         assert_eq!(ids.len(), 2, "two distinct DPs: {rows:?}");
+        // Its /metrics reports both DPs too, as Kong's (rebuilt from the shared rows).
+        let metrics = client
+            .get(&format!("{}/metrics", cp.admin_url()))
+            .await
+            .unwrap()
+            .text();
+        for id in &ids {
+            let node = format!("node_id=\"{id}\"");
+            let reported = metrics
+                .lines()
+                .any(|l| l.starts_with("kong_data_plane_config_hash{") && l.contains(&node));
+            assert!(
+                reported,
+                "{} /metrics lacks DP {id}:\n{metrics}",
+                cp.process.name()
+            );
+        }
     }
     assert_connected_to(&dp1, &cp1);
     assert_connected_to(&dp2, &cp2);

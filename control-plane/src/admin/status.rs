@@ -57,7 +57,9 @@ pub async fn data_planes(State(state): State<AppState>) -> Json<Value> {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    let text = metrics::render(&state.nodes.list());
+    let cp_id = state.node_id.to_string();
+    let rows = crate::cluster_nodes::list(&state.store, &state.nodes, &cp_id).await;
+    let text = metrics::render(&rows);
     (
         [(
             header::CONTENT_TYPE,
