@@ -26,6 +26,11 @@ use sql::{Conn, Writes};
 
 /// The PostgreSQL channel a write announces its new version on (payload: the version).
 pub const CHANNEL: &str = "kong_config_version";
+/// How long a statement waits for a PostgreSQL connection before the request fails (Kong's
+/// `pg_timeout` default).
+const PG_TIMEOUT: Duration = Duration::from_secs(5);
+/// `/status` and `/status/ready` answer within this even when the database hangs.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -41,6 +46,19 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the config changed on another control plane (database at version {current}, this control plane at {seen}); retry the write")]
     Stale { seen: u64, current: u64 },
+}
+
+impl StoreError {
+    /// Whether the database could not be reached (down, restarting, network cut): the request
+    /// may succeed later, unlike a refused statement.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Db(
+                sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+            ) | StoreError::Connect { .. }
+        )
+    }
 }
 
 #[derive(Clone)]
@@ -111,7 +129,7 @@ impl Store {
             probe.close().await?;
             let pool = PgPoolOptions::new()
                 .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
+                .acquire_timeout(PG_TIMEOUT)
                 .connect_with(opts)
                 .await
                 .map_err(|source| connect_error(url, source))?;
@@ -231,7 +249,10 @@ impl Store {
 
     /// Whether the database answers.
     pub async fn ping(&self) -> bool {
-        self.version().await.is_ok()
+        matches!(
+            tokio::time::timeout(PING_TIMEOUT, self.version()).await,
+            Ok(Ok(_))
+        )
     }
 
     /// Whether DP rows are shared through the database (PostgreSQL: several CPs may serve).

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use crate::fixture::{example_file, tutorial_body, API_KEY, CONSUMER_KEY, SYNC_TIMEOUT};
 use crate::sync_status::connected_rows;
 
-async fn status(cp: &ControlPlane, client: &HttpClient) -> (u64, String) {
+pub(crate) async fn status(cp: &ControlPlane, client: &HttpClient) -> (u64, String) {
     let s = cp.get_json(client, "/status").await.unwrap();
     (
         s["config_version"].as_u64().unwrap(),
@@ -27,7 +27,7 @@ async fn status(cp: &ControlPlane, client: &HttpClient) -> (u64, String) {
 }
 
 /// Waits until `cp` publishes `version` (it may have been written on the other CP).
-async fn wait_version(cp: &ControlPlane, client: &HttpClient, version: u64) -> String {
+pub(crate) async fn wait_version(cp: &ControlPlane, client: &HttpClient, version: u64) -> String {
     let what = format!("{} to publish version {version}", cp.process.name());
     wait::until(&what, SYNC_TIMEOUT, async || {
         let s = cp.get_json(client, "/status").await?;
@@ -39,7 +39,7 @@ async fn wait_version(cp: &ControlPlane, client: &HttpClient, version: u64) -> S
     .unwrap()
 }
 
-async fn wait_hash(dp: &DataPlane, client: &HttpClient, hash: &str) {
+pub(crate) async fn wait_hash(dp: &DataPlane, client: &HttpClient, hash: &str) {
     let what = format!("{} to serve {hash}", dp.process.name());
     wait::until(&what, SYNC_TIMEOUT, async || {
         Ok((dp.config_hash(client).await? == hash).then_some(()))
@@ -68,7 +68,7 @@ fn assert_connected_to(dp: &DataPlane, cp: &ControlPlane) {
     );
 }
 
-async fn request(client: &HttpClient, dp: &DataPlane, path: &str) -> Response {
+pub(crate) async fn request(client: &HttpClient, dp: &DataPlane, path: &str) -> Response {
     client
         .post_json(
             &dp.proxy_url(path),
@@ -80,7 +80,7 @@ async fn request(client: &HttpClient, dp: &DataPlane, path: &str) -> Response {
 }
 
 /// A route `name` on `/name` of the example service, created through `cp`'s Admin API.
-async fn add_route(cp: &ControlPlane, client: &HttpClient, name: &str) -> Value {
+pub(crate) async fn add_route(cp: &ControlPlane, client: &HttpClient, name: &str) -> Value {
     let url = format!("{}/services/example-clean-service/routes", cp.admin_url());
     let r = client
         .post_json(

@@ -66,6 +66,22 @@ impl Postgres {
         Err(last.unwrap_or_else(|| anyhow::anyhow!("PostgreSQL did not start")))
     }
 
+    /// Stops the server at once (`pg_ctl stop -m immediate`: clients see their connections
+    /// cut, as in a crash); `restart` brings it back on the same port with the same data.
+    pub fn stop(&self) -> Result<()> {
+        let mut cmd = server_cmd(&self.bin, self.run_as, "pg_ctl");
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"]);
+        run(cmd, "pg_ctl stop").map(|_| ())
+    }
+
+    /// Starts a stopped server again on its port.
+    pub fn restart(&self) -> Result<()> {
+        let log = self.dir.join("postgres.log");
+        pg_ctl_start(&self.bin, self.run_as, &self.data, &log, self.port)
+    }
+
     /// The server's port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
@@ -129,11 +145,7 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let mut cmd = server_cmd(&self.bin, self.run_as, "pg_ctl");
-        cmd.arg("-D")
-            .arg(&self.data)
-            .args(["-m", "immediate", "-w", "stop"]);
-        if let Err(e) = run(cmd, "pg_ctl stop") {
+        if let Err(e) = self.stop() {
             eprintln!("stopping the test PostgreSQL on port {}: {e:#}", self.port);
         }
     }

@@ -83,6 +83,11 @@ impl IntoResponse for AdminError {
             AdminError::Store(e @ StoreError::Stale { .. }) => {
                 (StatusCode::CONFLICT, json!({"message": e.to_string()}))
             }
+            AdminError::Store(e) if e.is_unreachable() => {
+                tracing::error!("store error: {e}");
+                let message = "failed to connect to database: nothing was changed, retry later";
+                (StatusCode::SERVICE_UNAVAILABLE, json!({"message": message}))
+            }
             AdminError::Store(e) => {
                 tracing::error!("store error: {e}");
                 (
