@@ -1,6 +1,7 @@
 //! Benchmark (not a test) of the stages `apply` runs on a large decK file, in one process, so
 //! the cost of each can be seen apart from the network and the database: render, YAML parse,
-//! JSON round trip, flatten + validate, wire entities, hash, diff.
+//! JSON round trip, flatten + validate, wire entities (all, and reusing an earlier config's),
+//! hash, diff.
 //!
 //! `cargo bench -p control-plane --bench apply_stages [-- N]` (N services, each with a route and
 //! a key-auth plugin; default 10000).
@@ -94,9 +95,14 @@ fn main() -> anyhow::Result<()> {
         &ProcessEnv,
     )
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let changed = declarative::from_documents(&changed, Some(&cfg))
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?
-        .to_entities();
+    let changed_cfg = declarative::from_owned_documents(changed, Some(&cfg))
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let (d, changed) = time(runs, || changed_cfg.to_entities_reusing(&again, &entities));
+    report("to_entities (reusing unchanged)", d);
+    anyhow::ensure!(
+        changed == changed_cfg.to_entities(),
+        "reuse changed the bytes"
+    );
     let (d, changes) = time(runs, || diff::compute(&entities, &changed));
     report("diff (one route changed)", d);
     anyhow::ensure!(changes.updating.len() == 1, "expected one update");

@@ -8,8 +8,10 @@ mod config;
 mod crud;
 mod error;
 mod flat_errors;
+mod lookup;
 mod page;
 mod schemas;
+mod stale;
 mod status;
 mod tags;
 mod validate;
@@ -90,6 +92,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(crud::nested_delete),
         )
         .fallback(|| async { AdminError::NotFound })
+        .layer(axum::middleware::from_fn(body::by_content_type))
         .with_state(state)
 }
 
@@ -97,3 +100,5 @@ pub fn router(state: AppState) -> Router {
 mod tests;
 #[cfg(test)]
 mod tests_basic_auth;
+#[cfg(test)]
+mod tests_kong_types;

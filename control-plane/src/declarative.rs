@@ -4,6 +4,7 @@
 //! inputs with the same messages.
 
 mod adopt;
+pub mod ca_refs;
 pub mod document;
 mod flatten;
 mod info;
@@ -35,7 +36,7 @@ pub struct LoadError {
 /// Renders, parses and flattens one or more files into one config.
 pub fn load(sources: &[Source], env: &dyn Env) -> Result<Config, LoadError> {
     let docs = render_and_parse(sources, env)?;
-    from_documents(&docs, None).map_err(|errs| LoadError {
+    from_owned_documents(docs, None).map_err(|errs| LoadError {
         errors: errs.iter().map(ToString::to_string).collect(),
     })
 }
@@ -74,12 +75,20 @@ pub fn from_documents(
     docs: &[(String, Value)],
     existing: Option<&Config>,
 ) -> Result<Config, Vec<FieldError>> {
+    from_owned_documents(docs.to_vec(), existing)
+}
+
+/// `from_documents`, taking the trees: their entities are moved into the config, not copied.
+pub fn from_owned_documents(
+    docs: Vec<(String, Value)>,
+    existing: Option<&Config>,
+) -> Result<Config, Vec<FieldError>> {
     let mut errs = Vec::new();
-    let mut maps = Vec::new();
-    for (label, doc) in docs {
+    let several = docs.len() > 1;
+    for (label, doc) in &docs {
         match document::check_top_level(doc) {
-            Ok(map) => maps.push((label.clone(), map)),
-            Err(e) if docs.len() > 1 => errs.extend(
+            Ok(_) => {}
+            Err(e) if several => errs.extend(
                 e.into_iter()
                     .map(|e| FieldError::new(format!("{label}:{}", e.path), e.message)),
             ),
@@ -89,13 +98,28 @@ pub fn from_documents(
     if !errs.is_empty() {
         return Err(errs);
     }
-    let info = info::Info::read(&maps)?;
-    let (mut cfg, explicit) = flatten::flatten(&maps, &info, existing)?;
+    // check_top_level passed: every document is a map.
+    let maps: Vec<(String, serde_json::Map<String, Value>)> = docs
+        .into_iter()
+        .filter_map(|(label, doc)| match doc {
+            Value::Object(map) => Some((label, map)),
+            _ => None,
+        })
+        .collect();
+    let refs: Vec<(String, &serde_json::Map<String, Value>)> =
+        maps.iter().map(|(l, m)| (l.clone(), m)).collect();
+    let info = info::Info::read(&refs)?;
+    drop(refs);
+    let (mut cfg, explicit) = flatten::flatten(maps, &info, existing)?;
     if let Some(existing) = existing {
         adopt::adopt_ids(&mut cfg, existing, &explicit);
         if !info.select_tags.is_empty() {
             keep_unselected(&mut cfg, existing, &info.select_tags)?;
         }
+    }
+    let errs = ca_refs::check(&cfg);
+    if !errs.is_empty() {
+        return Err(errs);
     }
     Ok(cfg)
 }
@@ -180,6 +204,12 @@ pub fn check_entity(collection: &str, body: Value) -> Result<Config, Vec<FieldEr
 /// Kong's uniqueness rules over a whole config (names, keys, plugin scopes, targets, …).
 pub fn check_unique(cfg: &Config) -> Vec<FieldError> {
     unique::check(cfg, &Default::default())
+}
+
+/// Kong's uniqueness rules over the entities of one kind (`collection`): what `check_unique`
+/// reports for that kind.
+pub fn check_unique_kind(cfg: &Config, collection: &str) -> Vec<FieldError> {
+    unique::check_kind(cfg, collection, &Default::default())
 }
 
 /// Rendered and parsed files as one document: collections concatenated in file order, the

@@ -1,19 +1,25 @@
 //! Store → snapshot: the whole config at one version, hashed, published on a watch channel that
 //! every DP stream follows. Rebuilt after each write that changed something.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use proto::schema::{hash, Config};
+use proto::schema::{canonical_cmp, hash, Config};
 use proto::v1;
 use tokio::sync::watch;
 
 use crate::store::{Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     pub version: u64,
     pub hash: String,
     pub entities: Vec<v1::Entity>,
+    /// Each entity's part of the hash (`hash::digest`), in `entities` order: the next
+    /// snapshot reuses those of unchanged entities.
+    pub digests: Vec<[u8; 16]>,
+    /// The typed config `entities` encode; kept with them so a reader always gets a matching
+    /// pair (a write reuses the bytes of entities it did not change).
+    pub config: Arc<Config>,
 }
 
 impl Snapshot {
@@ -26,52 +32,43 @@ impl Snapshot {
     }
 }
 
-/// Owns the current snapshot (and the typed config it was built from); cheap to clone.
+/// Owns the current snapshot (with the typed config it was built from); cheap to clone.
 #[derive(Clone)]
 pub struct Publisher {
     store: Store,
     tx: Arc<watch::Sender<Arc<Snapshot>>>,
-    config: Arc<RwLock<Arc<Config>>>,
 }
 
 impl Publisher {
     /// Builds the first snapshot from the store.
     pub async fn new(store: Store) -> Result<Self, StoreError> {
-        let (first, cfg) = build(&store).await?;
+        let first = build(&store).await?;
         let (tx, _) = watch::channel(Arc::new(first));
         Ok(Self {
             store,
             tx: Arc::new(tx),
-            config: Arc::new(RwLock::new(Arc::new(cfg))),
         })
     }
 
     /// The config the current snapshot was built from.
     pub fn current_config(&self) -> Arc<Config> {
-        match self.config.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        self.current().config.clone()
     }
 
     /// Publishes a config that was just stored as `version`; `entities` is its
-    /// `Config::to_entities`, passed in so it is not computed twice.
+    /// `Config::to_entities`, passed in so it is not computed twice. The hash reuses the
+    /// digests of entities the current snapshot holds unchanged.
     pub fn publish(&self, version: u64, cfg: Config, entities: Vec<v1::Entity>) -> Arc<Snapshot> {
+        let digests = digests_reusing(&self.current(), &entities);
         let snap = Arc::new(Snapshot {
             version,
-            hash: hash::of_entities(&entities),
+            hash: hash::of_digests(digests.iter().copied()),
             entities,
+            digests,
+            config: Arc::new(cfg),
         });
-        self.set_config(Arc::new(cfg));
         self.tx.send_replace(snap.clone());
         snap
-    }
-
-    fn set_config(&self, cfg: Arc<Config>) {
-        match self.config.write() {
-            Ok(mut g) => *g = cfg,
-            Err(poisoned) => *poisoned.into_inner() = cfg,
-        }
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
@@ -84,9 +81,7 @@ impl Publisher {
 
     /// Rebuilds the snapshot from the store and publishes it if it differs.
     pub async fn refresh(&self) -> Result<Arc<Snapshot>, StoreError> {
-        let (snap, cfg) = build(&self.store).await?;
-        let snap = Arc::new(snap);
-        self.set_config(Arc::new(cfg));
+        let snap = Arc::new(build(&self.store).await?);
         self.tx.send_if_modified(|cur| {
             if cur.version == snap.version && cur.hash == snap.hash {
                 false
@@ -99,13 +94,112 @@ impl Publisher {
     }
 }
 
-async fn build(store: &Store) -> Result<(Snapshot, Config), StoreError> {
+async fn build(store: &Store) -> Result<Snapshot, StoreError> {
     let (version, cfg) = store.load().await?;
     let entities = cfg.to_entities();
-    let snap = Snapshot {
+    let digests: Vec<[u8; 16]> = entities.iter().map(hash::digest).collect();
+    Ok(Snapshot {
         version,
-        hash: hash::of_entities(&entities),
+        hash: hash::of_digests(digests.iter().copied()),
         entities,
-    };
-    Ok((snap, cfg))
+        digests,
+        config: Arc::new(cfg),
+    })
+}
+
+/// The digests of `entities` (canonical order): an entity `prev` holds with the same kind, id
+/// and bytes keeps its digest, any other is digested.
+fn digests_reusing(prev: &Snapshot, entities: &[v1::Entity]) -> Vec<[u8; 16]> {
+    let mut at = 0;
+    entities
+        .iter()
+        .map(|e| {
+            // Both lists are in canonical order: walk `prev` alongside.
+            while at < prev.entities.len() && canonical_cmp(&prev.entities[at], e).is_lt() {
+                at += 1;
+            }
+            match (prev.entities.get(at), prev.digests.get(at)) {
+                (Some(p), Some(d)) if p == e => *d,
+                _ => hash::digest(e),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::schema::Service;
+    use serde_json::json;
+
+    fn service(name: &str) -> Service {
+        serde_json::from_value(json!({"id": uuid::Uuid::new_v4(), "name": name, "host": "h"}))
+            .unwrap()
+    }
+
+    fn config(n: usize) -> Config {
+        Config {
+            services: (0..n).map(|i| service(&format!("s{i}"))).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn unchanged_entities_keep_their_bytes_and_changed_ones_are_encoded_again() {
+        let prev = config(20);
+        // Mark every published entity's bytes: a reused entity keeps the mark.
+        let mut published = prev.to_entities();
+        for e in &mut published {
+            e.json.push(b' ');
+        }
+        let mut next = prev.clone();
+        next.services[3].port = 8443;
+        next.services.remove(7);
+        next.services.push(service("new"));
+        let reused = next.to_entities_reusing(&prev, &published);
+        let fresh = next.to_entities();
+        assert_eq!(reused.len(), fresh.len());
+        for (r, f) in reused.iter().zip(&fresh) {
+            assert_eq!((&r.kind, &r.id), (&f.kind, &f.id));
+            let changed =
+                f.id == next.services[3].id.to_string() || f.id == next.services[19].id.to_string();
+            if changed {
+                assert_eq!(r.json, f.json, "a changed or new entity is encoded again");
+            } else {
+                assert_eq!(
+                    r.json,
+                    [f.json.as_slice(), b" "].concat(),
+                    "an unchanged one is reused"
+                );
+            }
+        }
+        // Without a previous config nothing is reused.
+        assert_eq!(next.to_entities_reusing(&Config::default(), &[]), fresh);
+    }
+
+    #[test]
+    fn digests_are_reused_only_for_identical_entities() {
+        let cfg = config(10);
+        let entities = cfg.to_entities();
+        let prev = Snapshot {
+            digests: vec![[7u8; 16]; entities.len()],
+            entities: entities.clone(),
+            ..Default::default()
+        };
+        let mut changed = entities.clone();
+        changed[4].json = b"{}".to_vec();
+        changed.remove(2);
+        let digests = digests_reusing(&prev, &changed);
+        assert_eq!(digests.len(), changed.len());
+        for (d, e) in digests.iter().zip(&changed) {
+            if e.json == b"{}" {
+                assert_eq!(*d, hash::digest(e), "a changed entity is digested again");
+            } else {
+                assert_eq!(*d, [7u8; 16], "an identical entity keeps its digest");
+            }
+        }
+        // Against an empty snapshot every entity is digested: the hash is the full one.
+        let all = digests_reusing(&Snapshot::default(), &changed);
+        assert_eq!(hash::of_digests(all), hash::of_entities(&changed));
+    }
 }

@@ -15,10 +15,12 @@ pub mod ids;
 mod plugin;
 pub mod plugins;
 mod rules;
+mod scalars;
+mod tags;
 mod upstreams;
 
 pub use certificates::{CaCertificate, Certificate, Sni, Vault};
-pub use config::{canonical_key, kind_rank, Config, ENTITY_KINDS};
+pub use config::{canonical_cmp, canonical_key, kind_rank, Config, ENTITY_KINDS};
 pub use credentials::{
     Acl, BasicAuthCredential, HmacAuthCredential, JwtSecret, MtlsAuthCredential, Oauth2Credential,
 };
@@ -26,4 +28,6 @@ pub use entities::{Consumer, ForeignKey, KeyAuthCredential, Route, Service};
 pub use error::{from_value, FieldError, SchemaError};
 pub use healthchecks::filled as fill_healthchecks;
 pub use plugin::Plugin;
+pub use rules::header_regex;
+pub use scalars::{kong_message, with_scalars, Scalars};
 pub use upstreams::{Target, Upstream};

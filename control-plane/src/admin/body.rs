@@ -1,7 +1,14 @@
 //! Admin API request bodies: JSON, or the form encoding Kong's docs use everywhere
 //! (`--data name=svc --data url=http://…`, `config.key_names=apikey`, `paths[]=/a`).
+//! JSON is taken as typed; form values stay text here, and the entity's parse reads them by the
+//! schema's types, as Kong does: [`by_content_type`] notes which rule the request's body follows
+//! and `write::upsert` parses the entity under [`scalars`].
 
+use axum::extract::Request;
 use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use proto::schema::Scalars;
 use serde_json::{Map, Value};
 
 use super::AdminError;
@@ -18,6 +25,32 @@ const ARRAY_FIELDS: &[&str] = &[
     "ca_certificates",
     "targets",
 ];
+
+tokio::task_local! {
+    /// How the entity in this request's body is read (see [`by_content_type`]).
+    static SCALARS: Scalars;
+}
+
+/// Middleware: a JSON body is read as typed (`{"name": 123}` is "expected a string"); a form
+/// body, or one without a content type, as text the schema's types decide.
+pub async fn by_content_type(req: Request, next: Next) -> Response {
+    let json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json"));
+    let mode = if json {
+        Scalars::Strict
+    } else {
+        Scalars::Inferred
+    };
+    SCALARS.scope(mode, next.run(req)).await
+}
+
+/// The rule for the current request's body (form text outside a request).
+pub fn scalars() -> Scalars {
+    SCALARS.try_with(|m| *m).unwrap_or(Scalars::Inferred)
+}
 
 /// Parses a write body into a JSON map. An empty body is an empty map.
 pub fn parse(headers: &HeaderMap, bytes: &[u8]) -> Result<Map<String, Value>, AdminError> {
@@ -70,7 +103,7 @@ fn form(text: &str) -> Map<String, Value> {
                 let prev = existing.take();
                 *existing = Value::Array(vec![prev, value]);
             }
-            None if array => {
+            None if array && !value.is_null() => {
                 node.insert(last.to_string(), Value::Array(vec![value]));
             }
             None => {
@@ -81,16 +114,12 @@ fn form(text: &str) -> Map<String, Value> {
     root
 }
 
-/// Form values are strings; Kong coerces them by schema. Numbers and booleans are the cases
-/// that matter, and neither is a valid name or path.
+/// A form value: text, or null when empty (Kong's `infer_value`: `""` is `ngx.null`).
 fn scalar(v: &str) -> Value {
-    match v {
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => match v.parse::<i64>() {
-            Ok(n) if !v.starts_with('0') || v == "0" => Value::from(n),
-            _ => Value::String(v.to_string()),
-        },
+    if v.is_empty() {
+        Value::Null
+    } else {
+        Value::String(v.to_string())
     }
 }
 
@@ -122,11 +151,11 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn form_bodies_nest_and_coerce_like_kong() {
-        let m = form("name=key-auth&config.key_names=apikey&config.hide_credentials=true&paths[]=%2Fa&port=8080");
+    fn form_bodies_nest_and_stay_text_for_the_schema_to_read() {
+        let m = form("name=key-auth&config.key_names=apikey&config.hide_credentials=true&paths[]=%2Fa&port=8080&path=");
         assert_eq!(
             Value::Object(m),
-            json!({"name": "key-auth", "config": {"key_names": ["apikey"], "hide_credentials": true}, "paths": ["/a"], "port": 8080})
+            json!({"name": "key-auth", "config": {"key_names": ["apikey"], "hide_credentials": "true"}, "paths": ["/a"], "port": "8080", "path": null})
         );
     }
 

@@ -13,7 +13,6 @@ use serde_json::{json, Value};
 
 use super::{AdminError, AppState};
 use crate::declarative::{self, document};
-use crate::store::StoreError;
 use proto::schema::Config;
 
 #[derive(Debug, Default, Deserialize)]
@@ -47,40 +46,34 @@ pub async fn post(
         ));
     }
     let started = std::time::Instant::now();
-    let text: std::sync::Arc<str> = text.into();
     let flatten_errors = truthy(q.flatten_errors.as_deref());
     let dry_run = truthy(q.dry_run.as_deref());
     let _serial = state.write_lock.lock().await;
-    let mut stale = 0;
-    let (cfg, entities, applied, checked_ms) = loop {
-        let existing = state.publisher.current_config();
-        let text = text.clone();
+    let (cfg, entities, applied, checked_ms) = super::stale::redo_on_stale(&state, || async {
+        let known = state.publisher.current();
+        // The body itself (shared, not copied) goes to the check: it is UTF-8 (checked above).
+        let body = body.clone();
+        let published = known.clone();
         // Checking a large document is CPU work: keep it off the threads that serve the Admin
         // API and the DPs' sync streams.
-        let checked = tokio::task::spawn_blocking(move || check(&text, &existing, flatten_errors))
-            .await
-            .map_err(|e| {
-                AdminError::BadRequest(format!("the configuration check failed: {e}"))
-            })??;
-        let (cfg, entities) = checked;
+        let (cfg, entities) = tokio::task::spawn_blocking(move || {
+            check(
+                std::str::from_utf8(&body).unwrap_or_default(),
+                &published.config,
+                &published.entities,
+                flatten_errors,
+            )
+        })
+        .await
+        .map_err(|e| AdminError::BadRequest(format!("the configuration check failed: {e}")))??;
         let checked_ms = started.elapsed().as_millis();
-        let known = state.publisher.current();
         let known = Some((known.version, known.entities.as_slice()));
-        match state.store.replace_known(known, &entities, dry_run).await {
-            Ok(applied) => break (cfg, entities, applied, checked_ms),
-            // Another CP on the same database wrote since this one loaded its config (ids are
-            // adopted from it): load the newer config and check the document against it.
-            Err(StoreError::Stale { .. }) if stale < super::write::MAX_STALE_RETRIES => {
-                stale += 1;
-                let snap = state.publisher.refresh().await?;
-                tracing::info!(
-                    version = snap.version,
-                    "another control plane wrote first; redoing this write on top of its config"
-                );
-            }
-            Err(e) => return Err(e.into()),
-        }
-    };
+        // A `Stale` answer (another CP on the same database wrote since this one loaded its
+        // config; ids are adopted from it) redoes the check against the newer config.
+        let applied = state.store.replace_known(known, &entities, dry_run).await?;
+        Ok((cfg, entities, applied, checked_ms))
+    })
+    .await?;
     if q.check_hash.as_deref() == Some("1") && applied.changes.is_empty() {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
@@ -113,39 +106,48 @@ pub async fn post(
 }
 
 /// Parses and checks a declarative document against the current config; returns the new config
-/// and its wire entities.
+/// and its wire entities (unchanged entities keep the bytes in `published`, `existing`'s).
 fn check(
     text: &str,
     existing: &Config,
+    published: &[proto::v1::Entity],
     flatten_errors: bool,
 ) -> Result<(Config, Vec<proto::v1::Entity>), AdminError> {
-    let mut doc = document::parse(text).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
-    // Kong also accepts the document as a string in a `config` field.
-    if let Some(inner) = doc
-        .get("config")
-        .and_then(Value::as_str)
-        .filter(|_| doc.get("_format_version").is_none())
-    {
-        doc = document::parse(inner).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
-    }
+    let doc = parse(text)?;
     // Kong's `_transform: false`: basic-auth passwords in the document are digests already.
     let transform = doc.get("_transform") != Some(&Value::Bool(false));
-    let docs = [("config".to_string(), doc)];
-    let mut cfg = declarative::from_documents(&docs, Some(existing)).map_err(|errs| {
-        if flatten_errors {
-            let flat = super::flat_errors::flatten(&docs[0].1, &errs);
-            AdminError::InvalidConfigFlattened(errs, flat)
-        } else {
-            AdminError::InvalidConfig(errs)
+    // The document's entities move into the config (the tree is not kept alongside it).
+    let docs = vec![("config".to_string(), doc)];
+    let mut cfg = declarative::from_owned_documents(docs, Some(existing)).map_err(|errs| {
+        // The flattened error list places errors in the document: read it again (the text
+        // parsed once already, so it parses again).
+        match flatten_errors.then(|| parse(text)) {
+            Some(Ok(doc)) => {
+                let flat = super::flat_errors::flatten(&doc, &errs);
+                AdminError::InvalidConfigFlattened(errs, flat)
+            }
+            _ => AdminError::InvalidConfig(errs),
         }
     })?;
     if transform {
         super::basic_auth::hash_config(&mut cfg, existing);
     }
-    // The document tree is the largest thing alive here: free it before encoding.
-    drop(docs);
-    let entities = cfg.to_entities();
+    let entities = cfg.to_entities_reusing(existing, published);
     Ok((cfg, entities))
+}
+
+/// The declarative document in a `POST /config` body.
+fn parse(text: &str) -> Result<Value, AdminError> {
+    let doc = document::parse(text).map_err(|e| AdminError::InvalidConfig(vec![e]))?;
+    // Kong also accepts the document as a string in a `config` field.
+    match doc
+        .get("config")
+        .and_then(Value::as_str)
+        .filter(|_| doc.get("_format_version").is_none())
+    {
+        Some(inner) => document::parse(inner).map_err(|e| AdminError::InvalidConfig(vec![e])),
+        None => Ok(doc),
+    }
 }
 
 fn truthy(v: Option<&str>) -> bool {

@@ -100,24 +100,90 @@ impl IntoResponse for AdminError {
     }
 }
 
-/// `fields` nested the way Kong nests them: `config.key_names` → `{"config":{"key_names":…}}`.
+/// `fields` nested the way Kong nests them: `config.key_names` → `{"config":{"key_names":…}}`,
+/// an array element at its index with nulls before it (`paths[1]` → `{"paths":[null,…]}`, as
+/// cjson encodes Kong's sparse error tables), entity-level messages as a list under `@entity`.
+/// A field keeps its first message.
 pub fn nested_fields(errs: &[FieldError]) -> Value {
-    let mut root = Map::new();
+    let mut root = Value::Object(Map::new());
     for e in errs {
         let path = if e.path.is_empty() {
             "@entity"
         } else {
             e.path.as_str()
         };
-        let mut parts: Vec<&str> = path.split('.').collect();
-        let last = parts.pop().unwrap_or("@entity");
+        let segs = segments(path);
+        let Some((last, parents)) = segs.split_last() else {
+            continue;
+        };
         let mut node = &mut root;
-        for p in parts {
-            node = child(node, p);
+        for seg in parents {
+            node = step(node, seg);
         }
-        node.insert(last.to_string(), json!(e.message));
+        let slot = step(node, last);
+        match (last, &mut *slot) {
+            (Seg::Key("@entity"), Value::Array(list)) => list.push(json!(e.message)),
+            (Seg::Key("@entity"), v) => *v = json!([e.message]),
+            (_, v @ Value::Null) => *v = json!(e.message),
+            _ => {}
+        }
     }
-    Value::Object(root)
+    root
+}
+
+/// One step of an error path: a field name or an array index.
+#[derive(Debug, PartialEq, Eq)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `services[0].routes[1].paths[0]` → services, 0, routes, 1, paths, 0.
+fn segments(path: &str) -> Vec<Seg<'_>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (name, mut rest) = part.split_once('[').map_or((part, ""), |(n, r)| (n, r));
+        if !name.is_empty() {
+            out.push(Seg::Key(name));
+        }
+        while let Some((inside, after)) = rest.split_once(']') {
+            out.push(match inside.parse() {
+                Ok(i) => Seg::Index(i),
+                Err(_) => Seg::Key(inside),
+            });
+            rest = after.strip_prefix('[').unwrap_or(after);
+        }
+    }
+    out
+}
+
+/// The value at `seg` under `node`, made a map or an array (padded with nulls) as needed.
+fn step<'a>(node: &'a mut Value, seg: &Seg<'_>) -> &'a mut Value {
+    match seg {
+        Seg::Key(k) => {
+            if !node.is_object() {
+                *node = Value::Object(Map::new());
+            }
+            match node {
+                Value::Object(m) => m.entry(k.to_string()).or_insert(Value::Null),
+                other => other,
+            }
+        }
+        Seg::Index(i) => {
+            if !node.is_array() {
+                *node = Value::Array(Vec::new());
+            }
+            match node {
+                Value::Array(a) => {
+                    if a.len() <= *i {
+                        a.resize(i + 1, Value::Null);
+                    }
+                    &mut a[*i]
+                }
+                other => other,
+            }
+        }
+    }
 }
 
 /// The map under `key` in `node`, made a map if it was anything else.
@@ -134,23 +200,43 @@ pub fn child<'a>(node: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<Str
     }
 }
 
+/// Kong's code 2 body. The message as `kong/db/errors.lua` writes it: entity-level messages
+/// first, then `field: message` in field order, array positions counted from 1 (`paths.2: …`).
 fn schema_violation(errs: &[FieldError]) -> Value {
-    let mut parts: Vec<String> = errs
-        .iter()
-        .map(|e| {
-            if e.path.is_empty() {
-                e.message.clone()
-            } else {
-                format!("{}: {}", e.path, e.message)
-            }
-        })
+    let mut entity: Vec<String> = Vec::new();
+    let mut fields: Vec<(Vec<SortKey>, String)> = Vec::new();
+    for e in errs {
+        if e.path.is_empty() || e.path == "@entity" {
+            entity.push(e.message.clone());
+        } else {
+            let key = segments(&e.path)
+                .into_iter()
+                .map(|s| match s {
+                    Seg::Index(i) => SortKey::Index(i),
+                    Seg::Key(k) => SortKey::Key(k.to_string()),
+                })
+                .collect();
+            let field = super::flat_errors::kong_field(&e.path);
+            fields.push((key, format!("{field}: {}", e.message)));
+        }
+    }
+    fields.sort();
+    let parts: Vec<String> = entity
+        .into_iter()
+        .chain(fields.into_iter().map(|(_, p)| p))
         .collect();
-    parts.sort();
     let message = match parts.len() {
         1 => format!("schema violation ({})", parts[0]),
         n => format!("{n} schema violations ({})", parts.join("; ")),
     };
     json!({"code": 2, "name": "schema violation", "message": message, "fields": nested_fields(errs)})
+}
+
+/// Field order in a message: positions numerically, before names (as Lua sorts mixed keys).
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum SortKey {
+    Index(usize),
+    Key(String),
 }
 
 /// Kong's code 14 body; `fields` maps each error's path to its message, and `errors` keeps them
@@ -176,10 +262,37 @@ mod tests {
             FieldError::new("config.key_names", "bad"),
             FieldError::new("config.realm", "worse"),
             FieldError::new("", "entity level"),
+            FieldError::new("@entity", "another"),
         ]);
         assert_eq!(
             v,
-            json!({"config": {"key_names": "bad", "realm": "worse"}, "@entity": "entity level"})
+            json!({"config": {"key_names": "bad", "realm": "worse"}, "@entity": ["entity level", "another"]})
+        );
+    }
+
+    #[test]
+    fn array_elements_sit_at_their_index() {
+        let msg = "should start with: / (fixed path) or ~/ (regex path)";
+        let v = nested_fields(&[
+            FieldError::new("paths[1]", msg),
+            FieldError::new("config.targets[2].weight", "expected an integer"),
+            FieldError::new("tags[0]", "expected a string"),
+            FieldError::new("tags[0]", "a second message for the same element"),
+        ]);
+        assert_eq!(
+            v,
+            json!({"paths": [null, msg],
+                   "config": {"targets": [null, null, {"weight": "expected an integer"}]},
+                   "tags": ["expected a string"]})
+        );
+        // A declarative document: entities at their index too (Kong's code 14 `fields`).
+        let v = nested_fields(&[
+            FieldError::new("services[1].routes[0].paths[0]", "bad"),
+            FieldError::new("services[1].routes[0].@entity", "must set one of"),
+        ]);
+        assert_eq!(
+            v,
+            json!({"services": [null, {"routes": [{"paths": ["bad"], "@entity": ["must set one of"]}]}]})
         );
     }
 
@@ -192,5 +305,17 @@ mod tests {
         );
         let two = schema_violation(&[FieldError::new("b", "x"), FieldError::new("a", "y")]);
         assert_eq!(two["message"], "2 schema violations (a: y; b: x)");
+        let msg = "should start with: / (fixed path) or ~/ (regex path)";
+        let many = schema_violation(&[
+            FieldError::new("paths[10]", msg),
+            FieldError::new("paths[1]", msg),
+            FieldError::new("@entity", "must set one of 'methods'"),
+        ]);
+        assert_eq!(
+            many["message"],
+            format!(
+                "3 schema violations (must set one of 'methods'; paths.2: {msg}; paths.11: {msg})"
+            )
+        );
     }
 }

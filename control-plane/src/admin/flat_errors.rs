@@ -36,10 +36,13 @@ pub fn flatten(doc: &Value, errs: &[FieldError]) -> Value {
         let entry = groups
             .entry(entity_path)
             .or_insert_with(|| (entity_type, Vec::new()));
-        entry.1.push(match field.as_str() {
-            "" | "@entity" => json!({"type": "entity", "message": e.message}),
-            f => json!({"type": "field", "field": f, "message": e.message}),
-        });
+        entry
+            .1
+            .push(if field.is_empty() || field.ends_with("@entity") {
+                json!({"type": "entity", "message": e.message})
+            } else {
+                json!({"type": "field", "field": kong_field(&field), "message": e.message})
+            });
     }
     let items: Vec<Value> = groups
         .into_iter()
@@ -85,6 +88,32 @@ fn split(path: &str) -> (String, String, String) {
     }
 }
 
+/// A field path as Kong's `flatten_errors` joins it: keys and array positions with dots,
+/// positions counted from 1 as in Lua (`paths[0]` → `paths.1`, `config.targets[1].weight` →
+/// `config.targets.2.weight`).
+pub(super) fn kong_field(field: &str) -> String {
+    let mut out = String::with_capacity(field.len() + 2);
+    let mut rest = field;
+    while let Some((before, after)) = rest.split_once('[') {
+        out.push_str(before);
+        let Some((inside, tail)) = after.split_once(']') else {
+            out.push('[');
+            rest = after;
+            continue;
+        };
+        match inside.parse::<usize>() {
+            Ok(i) => out.push_str(&format!(".{}", i + 1)),
+            Err(_) => {
+                out.push('.');
+                out.push_str(inside);
+            }
+        }
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}
+
 fn lookup<'a>(doc: &'a Value, path: &str) -> Option<&'a Value> {
     let mut node = doc;
     for part in path.split('.').filter(|p| !p.is_empty()) {
@@ -123,7 +152,7 @@ mod tests {
         assert_eq!(route["entity_tags"], json!(["t"]));
         assert_eq!(
             route["errors"][0],
-            json!({"type": "field", "field": "paths[0]", "message": "should start with: /"})
+            json!({"type": "field", "field": "paths.1", "message": "should start with: /"})
         );
         assert_eq!(route["errors"][1]["type"], "entity");
         assert!(flat
@@ -131,5 +160,16 @@ mod tests {
             .unwrap()
             .iter()
             .any(|e| e["entity_type"] == "" && e["errors"][0]["field"] == "_format_version"));
+    }
+
+    #[test]
+    fn field_paths_count_array_positions_from_one_like_kong() {
+        assert_eq!(kong_field("tags[2]"), "tags.3");
+        assert_eq!(
+            kong_field("config.targets[0].weight"),
+            "config.targets.1.weight"
+        );
+        assert_eq!(kong_field("headers.x-version[1]"), "headers.x-version.2");
+        assert_eq!(kong_field("name"), "name");
     }
 }

@@ -454,7 +454,7 @@ async fn invalid_config_reports_every_error_and_flattened_errors(api: Api) {
     let flat = body["flattened_errors"].as_array().unwrap();
     let route = flat.iter().find(|e| e["entity_type"] == "route").unwrap();
     assert_eq!(route["entity_name"], "r");
-    assert_eq!(route["errors"][0]["field"], "paths[0]");
+    assert_eq!(route["errors"][0]["field"], "paths.1");
     assert_eq!(api.version(), 0, "nothing was stored");
     let (_, plain) = api
         .json(
@@ -525,8 +525,54 @@ async fn validate_endpoints_and_tags(api: Api) {
     assert_eq!(kinds.len(), 2, "{b}");
 }
 
+/// A service's `ca_certificates` must name existing CA certificates, and a CA certificate a
+/// service uses cannot be deleted (Kong's message).
+async fn services_ca_certificates_must_exist(api: Api) {
+    let pem = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ8t0\n-----END CERTIFICATE-----\n";
+    let (st, ca) = api
+        .json("POST", "/ca_certificates", json!({"cert": pem}))
+        .await;
+    assert_eq!(st, 201, "{ca}");
+    let ca_id = ca["id"].as_str().unwrap().to_string();
+    let ghost = "c0000000-0000-0000-0000-0000000000ff";
+    let (st, err) = api
+        .json(
+            "POST",
+            "/services",
+            json!({"name": "s", "url": "https://up.test", "ca_certificates": [ca_id, ghost]}),
+        )
+        .await;
+    assert_eq!((st, err["code"].clone()), (400, json!(4)), "{err}");
+    assert!(err["message"].as_str().unwrap().contains(ghost), "{err}");
+    let (st, svc) = api
+        .json(
+            "POST",
+            "/services",
+            json!({"name": "s", "url": "https://up.test", "ca_certificates": [ca_id]}),
+        )
+        .await;
+    assert_eq!(st, 201, "{svc}");
+    let (st, blocked) = api
+        .json("DELETE", &format!("/ca_certificates/{ca_id}"), Value::Null)
+        .await;
+    assert_eq!(st, 400, "{blocked}");
+    assert_eq!(
+        blocked["message"],
+        format!(
+            "ca certificate {ca_id} is still referenced by services (id = {})",
+            svc["id"].as_str().unwrap()
+        )
+    );
+    assert_eq!(api.json("DELETE", "/services/s", Value::Null).await.0, 204);
+    let (st, _) = api
+        .json("DELETE", &format!("/ca_certificates/{ca_id}"), Value::Null)
+        .await;
+    assert_eq!(st, 204);
+}
+
 on_both_backends!(
     services_and_routes_crud_like_kong,
+    services_ca_certificates_must_exist,
     consumers_credentials_and_plugins,
     lists_page_and_bad_bodies_are_refused,
     upstreams_targets_and_certificates,

@@ -45,7 +45,6 @@ fn check(s: &AppState, entity: &str, body: Map<String, Value>) -> Result<Json<Va
                 AdminError::Schema(vec![FieldError::new("id", "expected a valid UUID")])
             })?,
     };
-    let current = s.publisher.current_config();
-    write::upsert(s, &current, col, id, body, false)?;
+    write::upsert(&s.publisher.current(), col, id, body, false)?;
     Ok(Json(json!({"message": "schema validation successful"})))
 }

@@ -1,18 +1,17 @@
 //! One Admin API write (create, upsert, patch, delete) applied to the whole config: the change
-//! is checked like a declarative file (schema, references, uniqueness), stored in one
-//! transaction, and published to the DPs as a new version. Writes are serialized.
+//! is checked for what it affects (the entity's schema, its references, the unique fields of
+//! its kind, who refers to a deleted entity), stored in one transaction, and published to the
+//! DPs as a new version. Writes are serialized.
 
-use std::collections::BTreeMap;
-
-use proto::schema::{canonical_key, Config, FieldError};
+use proto::schema::{canonical_cmp, Config};
 use proto::v1;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::collection::{by_kind, Collection, COLLECTIONS};
-use super::{basic_auth, AdminError, AppState};
+use super::collection::Collection;
+use super::{basic_auth, lookup, stale, AdminError, AppState};
 use crate::declarative;
-use crate::store::StoreError;
+use crate::snapshot::Snapshot;
 
 pub enum Op {
     /// Insert or replace the entity with this id. `create` refuses an existing id.
@@ -26,9 +25,6 @@ pub enum Op {
     },
 }
 
-/// How many times a write based on a config another CP has since changed is redone.
-pub const MAX_STALE_RETRIES: usize = 5;
-
 /// Applies `op` to collection `col` and returns the stored entity (None after a delete).
 pub async fn write(
     state: &AppState,
@@ -36,45 +32,31 @@ pub async fn write(
     op: Op,
 ) -> Result<Option<Value>, AdminError> {
     let _serial = state.write_lock.lock().await;
-    let mut stale = 0;
-    let target_id = loop {
-        let cfg = state.publisher.current_config();
-        let (new, target_id) = match &op {
-            Op::Upsert { id, body, create } => (
-                upsert(state, &cfg, col, *id, body.clone(), *create)?,
-                Some(*id),
-            ),
-            Op::Delete { id } => (delete_one(&cfg, col, *id)?, None),
-        };
+    let op = &op;
+    let target_id = stale::redo_on_stale(state, || async move {
         let known = state.publisher.current();
-        // An upsert changes one entity: the others keep the bytes already published.
-        let entities = match target_id {
-            Some(id) => spliced(&known.entities, &new, col.kind, id),
-            None => None,
-        }
-        .unwrap_or_else(|| new.to_entities());
-        let known = Some((known.version, known.entities.as_slice()));
-        match state.store.replace_known(known, &entities, false).await {
-            Ok(applied) => {
-                if !applied.changes.is_empty() {
-                    let snap = state.publisher.publish(applied.version, new, entities);
-                    tracing::info!(version = snap.version, hash = %snap.hash, "config changed through the Admin API");
-                }
-                break target_id;
+        let (new, entities, target_id) = match op {
+            Op::Upsert { id, body, create } => {
+                let new = upsert(&known, col, *id, body.clone(), *create)?;
+                // An upsert changes one entity: the others keep the bytes already published.
+                let entities = spliced(&known.entities, &new, col.kind, *id)
+                    .unwrap_or_else(|| new.to_entities());
+                (new, entities, Some(*id))
             }
-            // Another CP on the same database wrote first: load its config and apply this
-            // change on top of it (after a few rounds, 409 and the client retries).
-            Err(StoreError::Stale { .. }) if stale < MAX_STALE_RETRIES => {
-                stale += 1;
-                let snap = state.publisher.refresh().await?;
-                tracing::info!(
-                    version = snap.version,
-                    "another control plane wrote first; redoing this write on top of its config"
-                );
+            Op::Delete { id } => {
+                let (new, entities) = delete_one(&known, col, *id)?;
+                (new, entities, None)
             }
-            Err(e) => return Err(e.into()),
+        };
+        let published = Some((known.version, known.entities.as_slice()));
+        let applied = state.store.replace_known(published, &entities, false).await?;
+        if !applied.changes.is_empty() {
+            let snap = state.publisher.publish(applied.version, new, entities);
+            tracing::info!(version = snap.version, hash = %snap.hash, "config changed through the Admin API");
         }
-    };
+        Ok(target_id)
+    })
+    .await?;
     match target_id {
         Some(id) => Ok(state
             .store
@@ -96,47 +78,56 @@ fn spliced(
 ) -> Option<Vec<v1::Entity>> {
     let one = cfg.entity(kind, id)?;
     let mut out = published.to_vec();
-    match out.binary_search_by(|e| canonical_key(e).cmp(&canonical_key(&one))) {
+    match out.binary_search_by(|e| canonical_cmp(e, &one)) {
         Ok(at) => out[at] = one,
         Err(at) => out.insert(at, one),
     }
     Some(out)
 }
 
-/// An insert or replace, checked on its own against the current config: the entity's schema,
-/// its references and the unique fields (a basic-auth password is hashed first). Only the
-/// collections involved are read as JSON. Returns the config with the entity in it, unstored:
-/// `POST /schemas/{entity}/validate` runs the same check.
+/// An insert or replace, checked on its own against the published config: the entity's
+/// schema, its references and the unique fields (a basic-auth password is hashed first). Only
+/// the entities that can clash or be referred to are read. Returns the config with the entity
+/// in it, unstored: `POST /schemas/{entity}/validate` runs the same check.
 pub(super) fn upsert(
-    state: &AppState,
-    cfg: &Config,
+    known: &Snapshot,
     col: &'static Collection,
     id: Uuid,
     mut body: Map<String, Value>,
     create: bool,
 ) -> Result<Config, AdminError> {
-    let mut kinds: Vec<&str> = vec![col.kind];
-    kinds.extend(col.foreign.iter().map(|(_, k)| *k));
-    let map = lists_for(state, &kinds);
+    let published = known.entities.as_slice();
     body.insert("id".into(), json!(id));
-    if create && list(&map, col.kind).any(|e| e["id"] == json!(id)) {
+    if create && lookup::by_id(published, col.kind, &id.to_string()).is_some() {
         return Err(AdminError::Unique {
             message: format!("primary key violation on key '{{id=\"{id}\"}}'"),
             fields: json!({"id": id}),
         });
     }
-    check_unique(&map, col, id, &body)?;
+    lookup::check_unique(published, col, id, &body)?;
     let mut body_map = body;
-    check_foreign(&map, col, &mut body_map)?;
+    lookup::check_foreign(published, col, &mut body_map)?;
     if col.kind == "basicauth_credentials" {
-        let stored = list(&map, col.kind).find(|e| e["id"] == json!(id));
-        basic_auth::hash_body(&mut body_map, stored);
+        let stored = lookup::by_id(published, col.kind, &id.to_string())
+            .and_then(|e| serde_json::from_slice::<Value>(&e.json).ok());
+        basic_auth::hash_body(&mut body_map, stored.as_ref());
     }
-    let one =
-        declarative::check_entity(col.kind, Value::Object(body_map)).map_err(AdminError::Schema)?;
-    let mut new = cfg.clone();
+    // Kong's Admin API types: JSON as sent, form text read by the schema (admin/body.rs).
+    let one = proto::schema::with_scalars(super::body::scalars(), || {
+        declarative::check_entity(col.kind, Value::Object(body_map))
+    })
+    .map_err(AdminError::Schema)?;
+    let mut new = (*known.config).clone();
     new.upsert(one);
-    let dups = declarative::check_unique(&new);
+    if let Some((_, ca)) = declarative::ca_refs::missing(&new, Some(id)).first() {
+        return Err(AdminError::ForeignKey {
+            message: format!("the foreign key '{{id=\"{ca}\"}}' does not reference an existing 'ca_certificates' entity."),
+            fields: json!({"ca_certificates": [ca]}),
+        });
+    }
+    // Unique fields are unique within a kind and the published config holds no duplicate:
+    // only the written entity's kind can hold one now.
+    let dups = declarative::check_unique_kind(&new, col.kind);
     if let Some(e) = dups.first() {
         return Err(AdminError::Unique {
             message: e.message.clone(),
@@ -146,211 +137,40 @@ pub(super) fn upsert(
     Ok(new)
 }
 
-/// A delete with Kong's cascade, the whole config re-checked.
-fn delete_one(cfg: &Config, col: &'static Collection, id: Uuid) -> Result<Config, AdminError> {
-    let mut lists = Lists::new();
-    if let Value::Object(doc) = declarative::to_document(cfg) {
-        for (k, v) in doc {
-            if let Value::Array(a) = v {
-                lists.insert(k, a);
-            }
+/// A delete with Kong's cascade: the config and the published entities without what the
+/// delete removes (nothing else changes, so nothing else is checked again).
+fn delete_one(
+    known: &Snapshot,
+    col: &'static Collection,
+    id: Uuid,
+) -> Result<(Config, Vec<v1::Entity>), AdminError> {
+    if col.kind == "ca_certificates" {
+        if let Some(service) = declarative::ca_refs::user(&known.config, id) {
+            return Err(AdminError::ForeignKey {
+                message: format!(
+                    "ca certificate {id} is still referenced by services (id = {service})"
+                ),
+                fields: json!({}),
+            });
         }
     }
-    delete(&mut lists, col, id)?;
-    let mut doc: Map<String, Value> = lists
-        .into_iter()
-        .map(|(k, v)| (k, Value::Array(v)))
-        .collect();
-    doc.insert("_format_version".into(), json!("3.0"));
-    declarative::from_documents(&[("admin".into(), Value::Object(doc))], None)
-        .map_err(|errs| classify(errs, None))
-}
-
-/// The current entities of `kinds`, as Admin API JSON, from the published snapshot.
-fn lists_for(state: &AppState, kinds: &[&str]) -> Lists {
-    let snap = state.publisher.current();
-    let mut lists = Lists::new();
-    for e in snap
+    let plan = lookup::delete_plan(&known.entities, col, id)?;
+    let mut new = (*known.config).clone();
+    for (kind, ids) in &plan {
+        new.remove(kind, ids);
+    }
+    let gone = |e: &v1::Entity| {
+        plan.iter().any(|(kind, ids)| {
+            *kind == e.kind && Uuid::parse_str(&e.id).is_ok_and(|id| ids.contains(&id))
+        })
+    };
+    let entities = known
         .entities
         .iter()
-        .filter(|e| kinds.contains(&e.kind.as_str()))
-    {
-        if let Ok(v) = serde_json::from_slice::<Value>(&e.json) {
-            lists.entry(e.kind.clone()).or_default().push(v);
-        }
-    }
-    lists
-}
-
-/// The config being changed: each collection's entities as Admin API JSON.
-type Lists = BTreeMap<String, Vec<Value>>;
-
-fn list_mut<'a>(map: &'a mut Lists, kind: &str) -> &'a mut Vec<Value> {
-    map.entry(kind.to_string()).or_default()
-}
-
-fn list<'a>(map: &'a Lists, kind: &str) -> impl Iterator<Item = &'a Value> {
-    map.get(kind).into_iter().flatten()
-}
-
-/// Kong's 409: another entity of the collection already holds a unique value of this one.
-fn check_unique(
-    map: &Lists,
-    col: &Collection,
-    id: Uuid,
-    body: &Map<String, Value>,
-) -> Result<(), AdminError> {
-    let others = list(map, col.kind).filter(|e| e["id"] != json!(id));
-    for other in others {
-        for key in col.keys {
-            if let Some(v) = body.get(*key).filter(|v| !v.is_null()) {
-                if other.get(*key) == Some(v) {
-                    return Err(AdminError::Unique {
-                        message: format!("UNIQUE violation detected on '{{{key}={v}}}'"),
-                        fields: json!({ *key: v }),
-                    });
-                }
-            }
-        }
-        if col.kind == "plugins"
-            && other["name"] == body.get("name").cloned().unwrap_or(Value::Null)
-        {
-            let same = ["consumer", "route", "service"]
-                .iter()
-                .all(|f| fk_id(other.get(*f)) == fk_id(body.get(*f)));
-            if same {
-                let part = |f: &str| {
-                    fk_id(body.get(f)).map_or("null".to_string(), |id| format!("{{id=\"{id}\"}}"))
-                };
-                return Err(AdminError::Unique {
-                    message: format!(
-                        "UNIQUE violation detected on '{{consumer={},name={},route={},service={}}}'",
-                        part("consumer"),
-                        body.get("name").cloned().unwrap_or(Value::Null),
-                        part("route"),
-                        part("service")
-                    ),
-                    fields: json!({"name": body.get("name")}),
-                });
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Kong's foreign-key check; a reference by name is turned into `{"id": …}`.
-fn check_foreign(
-    map: &Lists,
-    col: &Collection,
-    body: &mut Map<String, Value>,
-) -> Result<(), AdminError> {
-    for (field, kind) in col.foreign {
-        let Some(v) = body.get(*field).filter(|v| !v.is_null()).cloned() else {
-            continue;
-        };
-        let wanted = match &v {
-            Value::String(s) => s.clone(),
-            Value::Object(m) => ["id", "name", "username"]
-                .iter()
-                .find_map(|k| m.get(*k).and_then(Value::as_str))
-                .unwrap_or_default()
-                .to_string(),
-            _ => {
-                return Err(AdminError::Schema(vec![FieldError::new(
-                    *field,
-                    "expected a record",
-                )]))
-            }
-        };
-        let target = by_kind(kind).map_or(&[][..], |c| c.keys);
-        let found = list(map, kind).find(|e| {
-            e["id"].as_str() == Some(wanted.as_str())
-                || target
-                    .iter()
-                    .any(|k| e[*k].as_str() == Some(wanted.as_str()))
-        });
-        match found {
-            Some(e) => {
-                body.insert((*field).into(), json!({"id": e["id"]}));
-            }
-            None => {
-                return Err(AdminError::ForeignKey {
-                    message: format!("the foreign key '{{id=\"{wanted}\"}}' does not reference an existing '{kind}' entity."),
-                    fields: json!({ *field: {"id": wanted} }),
-                })
-            }
-        }
-    }
-    Ok(())
-}
-
-/// References that cascade on delete, as in Kong's schemas: (child kind, field). Any other
-/// reference blocks the delete (`on_delete = restrict`).
-const CASCADE: &[(&str, &str)] = &[
-    ("plugins", "service"),
-    ("plugins", "route"),
-    ("plugins", "consumer"),
-    ("targets", "upstream"),
-    ("snis", "certificate"),
-    ("keyauth_credentials", "consumer"),
-    ("basicauth_credentials", "consumer"),
-    ("hmacauth_credentials", "consumer"),
-    ("jwt_secrets", "consumer"),
-    ("acls", "consumer"),
-    ("oauth2_credentials", "consumer"),
-    ("mtls_auth_credentials", "consumer"),
-];
-
-/// Removes an entity with what belongs to it (Kong's cascade); an entity still referenced
-/// otherwise (a route pointing at a service) blocks the delete, as in Kong.
-fn delete(map: &mut Lists, col: &Collection, id: Uuid) -> Result<(), AdminError> {
-    let id_v = json!(id);
-    for other in COLLECTIONS {
-        for (field, kind) in other.foreign {
-            if *kind != col.kind {
-                continue;
-            }
-            let refs = |e: &Value| e.get(*field).and_then(|f| f.get("id")) == Some(&id_v);
-            if CASCADE.contains(&(other.kind, *field)) {
-                list_mut(map, other.kind).retain(|e| !refs(e));
-            } else if list(map, other.kind).any(refs) {
-                return Err(AdminError::ForeignKey {
-                    message: format!(
-                        "an existing '{}' entity references this '{}' entity",
-                        other.kind, col.kind
-                    ),
-                    fields: json!({"@referenced_by": other.kind}),
-                });
-            }
-        }
-    }
-    list_mut(map, col.kind).retain(|e| e["id"] != id_v);
-    Ok(())
-}
-
-/// Sorts whole-config errors into Kong's kinds, with paths relative to the written entity.
-fn classify(errs: Vec<FieldError>, at: Option<&str>) -> AdminError {
-    let local: Vec<FieldError> = errs
-        .into_iter()
-        .map(|e| match at.and_then(|p| e.path.strip_prefix(p)) {
-            Some(rest) => FieldError::new(rest.trim_start_matches('.'), e.message),
-            None => e,
-        })
+        .filter(|e| !gone(e))
+        .cloned()
         .collect();
-    if let Some(e) = local
-        .iter()
-        .find(|e| e.message.starts_with("uniqueness violation"))
-    {
-        return AdminError::Unique {
-            message: e.message.clone(),
-            fields: json!({}),
-        };
-    }
-    AdminError::Schema(local)
-}
-
-fn fk_id(v: Option<&Value>) -> Option<String> {
-    v?.get("id")?.as_str().map(str::to_string)
+    Ok((new, entities))
 }
 
 #[cfg(test)]

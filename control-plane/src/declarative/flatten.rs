@@ -42,7 +42,7 @@ struct Walker<'a> {
 /// `external` is the CP's current config, where references covered by `_info.default_lookup_tags`
 /// are looked up; offline (None) such references are accepted unresolved.
 pub fn flatten(
-    docs: &[(String, &Map<String, Value>)],
+    docs: Vec<(String, Map<String, Value>)>,
     info: &Info,
     external: Option<&Config>,
 ) -> Result<(Config, HashSet<Uuid>), Vec<FieldError>> {
@@ -52,25 +52,24 @@ pub fn flatten(
         pending: Vec::new(),
         errs: Vec::new(),
     };
-    for (label, doc) in docs {
-        let base = if docs.len() > 1 {
+    let several = docs.len() > 1;
+    for (label, mut doc) in docs {
+        let base = if several {
             format!("{label}:")
         } else {
             String::new()
         };
         for kind in TOP_LEVEL {
             let key = kind.info().collection;
-            for (i, item) in doc
-                .get(key)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
+            // The entities are moved out of the document, not copied.
+            let Some(Value::Array(items)) = doc.remove(key) else {
+                continue;
+            };
+            for (i, item) in items.into_iter().enumerate() {
                 let path = format!("{base}{key}[{i}]");
-                match item.as_object() {
-                    Some(obj) => w.entity(*kind, obj.clone(), path, None),
-                    None => w.errs.push(FieldError::new(path, "expected a map")),
+                match item {
+                    Value::Object(obj) => w.entity(*kind, obj, path, None),
+                    _ => w.errs.push(FieldError::new(path, "expected a map")),
                 }
             }
         }

@@ -4,26 +4,50 @@
 
 use foldhash::{HashMap, HashSet, HashSetExt};
 
-use proto::schema::{Config, FieldError, ForeignKey};
+use proto::schema::{Config, FieldError, ForeignKey, ENTITY_KINDS};
 use uuid::Uuid;
 
 /// Collects keys and reports each duplicate at the place of its second occurrence.
 struct Seen<'a> {
+    ids: HashSet<(&'static str, Uuid)>,
     keys: HashSet<(&'static str, &'static str, String)>,
     paths: &'a HashMap<Uuid, String>,
     errs: Vec<FieldError>,
 }
 
-impl Seen<'_> {
+impl<'a> Seen<'a> {
+    fn new(paths: &'a HashMap<Uuid, String>) -> Self {
+        Seen {
+            ids: HashSet::new(),
+            keys: HashSet::new(),
+            paths,
+            errs: Vec::new(),
+        }
+    }
+
     fn key(&mut self, kind: &'static str, field: &'static str, value: Option<String>, id: Uuid) {
         let Some(value) = value else { return };
-        if !self.keys.insert((kind, field, value.clone())) {
-            let at = self.paths.get(&id).cloned().unwrap_or_default();
-            self.errs.push(FieldError::new(
-                at,
-                format!("uniqueness violation: '{kind}' entity with {field} set to '{value}' already declared"),
-            ));
+        let key = (kind, field, value);
+        if self.keys.contains(&key) {
+            self.duplicate(kind, field, &key.2, id);
+        } else {
+            self.keys.insert(key);
         }
+    }
+
+    /// `key(kind, "id", …)` without writing every id out.
+    fn id(&mut self, kind: &'static str, id: Uuid) {
+        if !self.ids.insert((kind, id)) {
+            self.duplicate(kind, "id", &id.to_string(), id);
+        }
+    }
+
+    fn duplicate(&mut self, kind: &str, field: &str, value: &str, id: Uuid) {
+        let at = self.paths.get(&id).cloned().unwrap_or_default();
+        self.errs.push(FieldError::new(
+            at,
+            format!("uniqueness violation: '{kind}' entity with {field} set to '{value}' already declared"),
+        ));
     }
 }
 
@@ -33,16 +57,53 @@ fn fk(f: &Option<ForeignKey>) -> String {
 
 /// Reports every duplicate in `cfg`; `paths` maps ids to their place in the files.
 pub fn check(cfg: &Config, paths: &HashMap<Uuid, String>) -> Vec<FieldError> {
-    let mut s = Seen {
-        keys: HashSet::new(),
-        paths,
-        errs: Vec::new(),
-    };
+    let mut s = Seen::new(paths);
+    for kind in ENTITY_KINDS {
+        ids(cfg, kind, &mut s);
+    }
+    for kind in FIELD_ORDER {
+        fields(cfg, kind, &mut s);
+    }
+    s.errs
+}
+
+/// The duplicates among the entities of one kind (every unique key is unique within a kind):
+/// what `check` reports for that kind, in the same order.
+pub fn check_kind(cfg: &Config, kind: &str, paths: &HashMap<Uuid, String>) -> Vec<FieldError> {
+    let mut s = Seen::new(paths);
+    ids(cfg, kind, &mut s);
+    fields(cfg, kind, &mut s);
+    s.errs
+}
+
+/// The kinds with unique fields besides the id, in the order `check` looks at them.
+const FIELD_ORDER: &[&str] = &[
+    "services",
+    "routes",
+    "upstreams",
+    "snis",
+    "vaults",
+    "consumers",
+    "keyauth_credentials",
+    "basicauth_credentials",
+    "hmacauth_credentials",
+    "jwt_secrets",
+    "oauth2_credentials",
+    "targets",
+    "acls",
+    "plugins",
+];
+
+/// No two entities of `kind` share an id.
+fn ids(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
     macro_rules! ids {
         ($($field:ident),*) => {
-            $(for e in &cfg.$field {
-                s.key(stringify!($field), "id", Some(e.id.to_string()), e.id);
-            })*
+            match kind {
+                $(stringify!($field) => for e in &cfg.$field {
+                    s.id(stringify!($field), e.id);
+                },)*
+                _ => {}
+            }
         };
     }
     ids!(
@@ -64,88 +125,122 @@ pub fn check(cfg: &Config, paths: &HashMap<Uuid, String>) -> Vec<FieldError> {
         mtls_auth_credentials,
         plugins
     );
-    for e in &cfg.services {
-        s.key("services", "name", e.name.clone(), e.id);
+}
+
+/// No two entities of `kind` share a unique field (or plugin scope, target address, …).
+fn fields(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
+    match kind {
+        "services" => {
+            for e in &cfg.services {
+                s.key("services", "name", e.name.clone(), e.id);
+            }
+        }
+        "routes" => {
+            for e in &cfg.routes {
+                s.key("routes", "name", e.name.clone(), e.id);
+            }
+        }
+        "upstreams" => {
+            for e in &cfg.upstreams {
+                s.key("upstreams", "name", Some(e.name.clone()), e.id);
+            }
+        }
+        "snis" => {
+            for e in &cfg.snis {
+                s.key("snis", "name", Some(e.name.clone()), e.id);
+            }
+        }
+        "vaults" => {
+            for e in &cfg.vaults {
+                s.key("vaults", "prefix", Some(e.prefix.clone()), e.id);
+            }
+        }
+        "consumers" => {
+            for e in &cfg.consumers {
+                s.key("consumers", "username", e.username.clone(), e.id);
+                s.key("consumers", "custom_id", e.custom_id.clone(), e.id);
+            }
+        }
+        "keyauth_credentials" => {
+            for e in &cfg.keyauth_credentials {
+                s.key("keyauth_credentials", "key", Some(e.key.clone()), e.id);
+            }
+        }
+        "basicauth_credentials" => {
+            for e in &cfg.basicauth_credentials {
+                s.key(
+                    "basicauth_credentials",
+                    "username",
+                    Some(e.username.clone()),
+                    e.id,
+                );
+            }
+        }
+        "hmacauth_credentials" => {
+            for e in &cfg.hmacauth_credentials {
+                s.key(
+                    "hmacauth_credentials",
+                    "username",
+                    Some(e.username.clone()),
+                    e.id,
+                );
+            }
+        }
+        "jwt_secrets" => {
+            for e in &cfg.jwt_secrets {
+                s.key("jwt_secrets", "key", Some(e.key.clone()), e.id);
+            }
+        }
+        "oauth2_credentials" => {
+            for e in &cfg.oauth2_credentials {
+                s.key(
+                    "oauth2_credentials",
+                    "client_id",
+                    Some(e.client_id.clone()),
+                    e.id,
+                );
+            }
+        }
+        "targets" => {
+            for e in &cfg.targets {
+                s.key(
+                    "targets",
+                    "upstream, target",
+                    Some(format!("{}, {}", e.upstream.id, e.target)),
+                    e.id,
+                );
+            }
+        }
+        "acls" => {
+            for e in &cfg.acls {
+                s.key(
+                    "acls",
+                    "consumer, group",
+                    Some(format!("{}, {}", e.consumer.id, e.group)),
+                    e.id,
+                );
+            }
+        }
+        "plugins" => {
+            for p in &cfg.plugins {
+                let scope = format!(
+                    "{}, {}, {}, {}",
+                    p.name,
+                    fk(&p.route),
+                    fk(&p.service),
+                    fk(&p.consumer)
+                );
+                s.key(
+                    "plugins",
+                    "name, route, service, consumer",
+                    Some(scope),
+                    p.id,
+                );
+                s.key("plugins", "instance_name", p.instance_name.clone(), p.id);
+            }
+        }
+        _ => {}
     }
-    for e in &cfg.routes {
-        s.key("routes", "name", e.name.clone(), e.id);
-    }
-    for e in &cfg.upstreams {
-        s.key("upstreams", "name", Some(e.name.clone()), e.id);
-    }
-    for e in &cfg.snis {
-        s.key("snis", "name", Some(e.name.clone()), e.id);
-    }
-    for e in &cfg.vaults {
-        s.key("vaults", "prefix", Some(e.prefix.clone()), e.id);
-    }
-    for e in &cfg.consumers {
-        s.key("consumers", "username", e.username.clone(), e.id);
-        s.key("consumers", "custom_id", e.custom_id.clone(), e.id);
-    }
-    for e in &cfg.keyauth_credentials {
-        s.key("keyauth_credentials", "key", Some(e.key.clone()), e.id);
-    }
-    for e in &cfg.basicauth_credentials {
-        s.key(
-            "basicauth_credentials",
-            "username",
-            Some(e.username.clone()),
-            e.id,
-        );
-    }
-    for e in &cfg.hmacauth_credentials {
-        s.key(
-            "hmacauth_credentials",
-            "username",
-            Some(e.username.clone()),
-            e.id,
-        );
-    }
-    for e in &cfg.jwt_secrets {
-        s.key("jwt_secrets", "key", Some(e.key.clone()), e.id);
-    }
-    for e in &cfg.oauth2_credentials {
-        s.key(
-            "oauth2_credentials",
-            "client_id",
-            Some(e.client_id.clone()),
-            e.id,
-        );
-    }
-    for e in &cfg.targets {
-        s.key(
-            "targets",
-            "upstream, target",
-            Some(format!("{}, {}", e.upstream.id, e.target)),
-            e.id,
-        );
-    }
-    for e in &cfg.acls {
-        s.key(
-            "acls",
-            "consumer, group",
-            Some(format!("{}, {}", e.consumer.id, e.group)),
-            e.id,
-        );
-    }
-    for p in &cfg.plugins {
-        let scope = format!(
-            "{}, {}, {}, {}",
-            p.name,
-            fk(&p.route),
-            fk(&p.service),
-            fk(&p.consumer)
-        );
-        s.key(
-            "plugins",
-            "name, route, service, consumer",
-            Some(scope),
-            p.id,
-        );
-        s.key("plugins", "instance_name", p.instance_name.clone(), p.id);
-    }
-    s.errs
 }
 
 #[cfg(test)]
@@ -170,6 +265,64 @@ mod tests {
                 .contains("'plugins' entity with name, route, service, consumer"),
             "{}",
             errs[0].message
+        );
+    }
+
+    #[test]
+    fn one_kind_is_checked_as_in_the_whole_config() {
+        let svc = |name: &str| {
+            serde_json::from_value::<proto::schema::Service>(
+                serde_json::json!({"id": Uuid::new_v4(), "name": name, "host": "h"}),
+            )
+            .unwrap()
+        };
+        let plugin: proto::schema::Plugin =
+            serde_json::from_value(serde_json::json!({"id": Uuid::new_v4(), "name": "cors"}))
+                .unwrap();
+        let mut twin = plugin.clone();
+        twin.id = Uuid::new_v4();
+        let cfg = Config {
+            services: vec![svc("a"), svc("b"), svc("a")],
+            plugins: vec![plugin, twin],
+            ..Default::default()
+        };
+        let all = check(&cfg, &HashMap::default());
+        assert_eq!(all.len(), 2);
+        for kind in ["services", "plugins"] {
+            let one = check_kind(&cfg, kind, &HashMap::default());
+            let expected: Vec<_> = all
+                .iter()
+                .filter(|e| e.message.contains(&format!("'{kind}'")))
+                .cloned()
+                .collect();
+            assert_eq!(one, expected, "{kind}");
+        }
+        assert!(check_kind(&cfg, "routes", &HashMap::default()).is_empty());
+    }
+
+    #[test]
+    fn a_duplicate_id_is_reported_at_its_second_place() {
+        let one: proto::schema::Service = serde_json::from_value(
+            serde_json::json!({"id": Uuid::new_v4(), "name": "a", "host": "h"}),
+        )
+        .unwrap();
+        let mut two = one.clone();
+        two.name = Some("b".into());
+        let id = one.id;
+        let cfg = Config {
+            services: vec![one, two],
+            ..Default::default()
+        };
+        let mut paths = HashMap::default();
+        paths.insert(id, "services[1]".to_string());
+        let errs = check(&cfg, &paths);
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].path, "services[1]");
+        assert_eq!(
+            errs[0].message,
+            format!(
+                "uniqueness violation: 'services' entity with id set to '{id}' already declared"
+            )
         );
     }
 }

@@ -160,6 +160,7 @@ mod tests {
             version,
             hash: proto::schema::hash::of_entities(&entities),
             entities,
+            ..Default::default()
         }
     }
 

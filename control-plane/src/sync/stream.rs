@@ -173,6 +173,7 @@ mod tests {
             version,
             hash: hash.into(),
             entities: Vec::new(),
+            ..Default::default()
         })
     }
 

@@ -28,6 +28,12 @@ pub struct Certificate {
 
 impl Certificate {
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
         for (field, v) in [("cert", &self.cert), ("key", &self.key)] {
             if !pem_or_reference(v) {
@@ -63,6 +69,12 @@ pub struct Sni {
 
 impl Sni {
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         let wild = self.name.matches('*').count();
         let ok = !self.name.is_empty()
             && !self.name.contains(':')
@@ -96,6 +108,12 @@ pub struct CaCertificate {
 
 impl CaCertificate {
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         if pem_or_reference(&self.cert) {
             Vec::new()
         } else {
@@ -127,6 +145,12 @@ pub struct Vault {
 
 impl Vault {
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
         if !matches!(
             self.name.as_str(),

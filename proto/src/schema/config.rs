@@ -57,6 +57,33 @@ macro_rules! config {
                 out
             }
 
+            /// `to_entities`, except that an entity equal to the one with its id in `prev` takes
+            /// that one's bytes from `prev_entities` (which must be `prev.to_entities()`)
+            /// instead of being encoded again: equal entities encode to equal bytes.
+            pub fn to_entities_reusing(
+                &self,
+                prev: &Config,
+                prev_entities: &[v1::Entity],
+            ) -> Vec<v1::Entity> {
+                let mut out = Vec::with_capacity(prev_entities.len());
+                $(push_reusing(
+                    &mut out,
+                    stringify!($field),
+                    &self.$field,
+                    (&prev.$field, prev_entities),
+                    |e| e.id,
+                );)*
+                out
+            }
+
+            /// Removes the entities of `kind` whose ids are in `ids`.
+            pub fn remove(&mut self, kind: &str, ids: &std::collections::HashSet<uuid::Uuid>) {
+                match kind {
+                    $(stringify!($field) => self.$field.retain(|e| !ids.contains(&e.id)),)*
+                    _ => {}
+                }
+            }
+
             /// One entity as a wire entity (the bytes `to_entities` gives it), by kind and id.
             pub fn entity(&self, kind: &str, id: uuid::Uuid) -> Option<v1::Entity> {
                 match kind {
@@ -120,6 +147,15 @@ pub fn canonical_key(e: &v1::Entity) -> (usize, &str, &str) {
     (kind_rank(&e.kind), &e.kind, &e.id)
 }
 
+/// `canonical_key(a).cmp(&canonical_key(b))`, without ranking kinds when both are the same.
+pub fn canonical_cmp(a: &v1::Entity, b: &v1::Entity) -> std::cmp::Ordering {
+    if a.kind == b.kind {
+        a.id.cmp(&b.id)
+    } else {
+        canonical_key(a).cmp(&canonical_key(b))
+    }
+}
+
 fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<T, FieldError> {
     // The common case without the cost of tracking paths; the slow path explains a failure.
     if let Ok(t) = serde_json::from_slice(json) {
@@ -133,6 +169,51 @@ fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<T, FieldError> {
             e.into_inner().to_string(),
         )
     })
+}
+
+/// `push`, taking the bytes of an item equal to its namesake in `prev` (the typed list and the
+/// wire entities it was encoded to) instead of encoding it. All three lists are walked in id
+/// order side by side.
+fn push_reusing<T: Serialize + PartialEq>(
+    out: &mut Vec<v1::Entity>,
+    kind: &str,
+    items: &[T],
+    prev: (&[T], &[v1::Entity]),
+    id: impl Fn(&T) -> uuid::Uuid,
+) {
+    let (prev_items, prev_entities) = prev;
+    let rank = kind_rank(kind);
+    let start =
+        prev_entities.partition_point(|e| (kind_rank(&e.kind), e.kind.as_str()) < (rank, kind));
+    let len = prev_entities[start..].partition_point(|e| e.kind == kind);
+    let run = &prev_entities[start..start + len];
+    let mut before: Vec<&T> = prev_items.iter().collect();
+    before.sort_by_key(|t| id(t));
+    let mut sorted: Vec<&T> = items.iter().collect();
+    sorted.sort_by_key(|t| id(t));
+    let (mut b, mut r) = (0, 0);
+    let mut buf = uuid::Uuid::encode_buffer();
+    for item in sorted {
+        let item_uuid = id(item);
+        let item_id: &str = item_uuid.hyphenated().encode_lower(&mut buf);
+        while b < before.len() && id(before[b]) < item_uuid {
+            b += 1;
+        }
+        while r < run.len() && run[r].id.as_str() < item_id {
+            r += 1;
+        }
+        let same = before
+            .get(b)
+            .is_some_and(|p| id(p) == item_uuid && *p == item);
+        out.push(match run.get(r) {
+            Some(e) if same && e.id == item_id => e.clone(),
+            _ => v1::Entity {
+                kind: kind.to_string(),
+                id: item_id.to_string(),
+                json: serde_json::to_vec(item).unwrap_or_default(),
+            },
+        });
+    }
 }
 
 fn push<T: Serialize>(

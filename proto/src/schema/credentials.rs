@@ -106,6 +106,12 @@ const JWT_ALGORITHMS: &[&str] = &[
 
 impl JwtSecret {
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         if JWT_ALGORITHMS.contains(&self.algorithm.as_str()) {
             Vec::new()
         } else {
@@ -116,6 +122,12 @@ impl JwtSecret {
 
 impl Oauth2Credential {
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         if matches!(self.client_type.as_str(), "confidential" | "public") {
             Vec::new()
         } else {

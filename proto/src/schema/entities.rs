@@ -71,6 +71,12 @@ pub struct Service {
 impl Service {
     /// Kong's field rules for a service; paths are relative to the service.
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
         if !SERVICE_PROTOCOLS.contains(&self.protocol.as_str()) {
             errs.push(one_of("protocol", SERVICE_PROTOCOLS));
@@ -172,6 +178,12 @@ pub struct Route {
 impl Route {
     /// Kong's field and entity rules for a route; paths are relative to the route.
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         let mut errs = Vec::new();
         if self.protocols.is_empty() {
             errs.push(FieldError::new("protocols", "length must be at least 1"));
@@ -289,6 +301,12 @@ pub struct Consumer {
 
 impl Consumer {
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         let empty = |v: &Option<String>| v.as_deref().is_none_or(str::is_empty);
         if empty(&self.username) && empty(&self.custom_id) {
             return vec![FieldError::new(
@@ -317,6 +335,12 @@ pub struct KeyAuthCredential {
 
 impl KeyAuthCredential {
     pub fn validate(&self) -> Vec<FieldError> {
+        let mut errs = self.field_rules();
+        errs.extend(super::tags::check(&self.tags));
+        errs
+    }
+
+    fn field_rules(&self) -> Vec<FieldError> {
         if self.key.is_empty() {
             return vec![FieldError::new("key", "length must be at least 1")];
         }

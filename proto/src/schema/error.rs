@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::scalars;
+
 /// One problem with one value, at a dotted path such as `services[0].routes[1].paths[0]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
@@ -80,9 +82,10 @@ impl fmt::Display for SchemaError {
     }
 }
 
-/// Deserializes `value` into `T`, turning a serde failure into a `FieldError` at its exact path.
-/// Like decK (whose YAML reader turns scalars into strings), a number or boolean given where a
-/// string is expected is taken as its text: `key: 12345` is the key "12345".
+/// Deserializes `value` into `T`, turning a serde failure into a `FieldError` at its exact path,
+/// in Kong's words ("expected a string"). A scalar of the wrong type is first read as the
+/// thread's [`scalars::Scalars`] rule says (decK files: numbers as text; Admin API form bodies:
+/// text as numbers, booleans, arrays; Admin API JSON: nothing), and refused otherwise.
 pub fn from_value<T: serde::de::DeserializeOwned>(
     value: &serde_json::Value,
 ) -> Result<T, FieldError> {
@@ -90,6 +93,7 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
     if let Ok(t) = T::deserialize(value) {
         return Ok(t);
     }
+    let mode = scalars::mode();
     let mut owned: Option<serde_json::Value> = None;
     // Each round fixes one scalar; a document has far fewer than this many.
     for _ in 0..256 {
@@ -98,52 +102,37 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
             Ok(t) => return Ok(t),
             Err(e) => {
                 let msg = e.inner().to_string();
-                let scalar = [
-                    "invalid type: integer",
-                    "invalid type: floating point",
-                    "invalid type: boolean",
-                ]
-                .iter()
-                .any(|p| msg.starts_with(p));
-                if scalar && msg.ends_with("expected a string") {
-                    let target = owned.get_or_insert_with(|| value.clone());
-                    if stringify_at(target, e.path()) {
+                let target = owned.get_or_insert_with(|| value.clone());
+                if let Some(slot) = at_path(target, e.path()) {
+                    if let Some(fixed) = scalars::repair(mode, &msg, slot) {
+                        *slot = fixed;
                         continue;
                     }
                 }
                 let path = e.path().to_string();
                 let path = if path == "." { String::new() } else { path };
-                return Err(FieldError::new(path, msg));
+                return Err(FieldError::new(path, scalars::kong_message(&msg)));
             }
         }
     }
     Err(FieldError::new("", "too many values of the wrong type"))
 }
 
-/// Replaces the number or boolean at `path` by its text; false when the path leads nowhere.
-fn stringify_at(root: &mut serde_json::Value, path: &serde_path_to_error::Path) -> bool {
+/// The value at `path` in `root`, if the path leads somewhere.
+fn at_path<'a>(
+    root: &'a mut serde_json::Value,
+    path: &serde_path_to_error::Path,
+) -> Option<&'a mut serde_json::Value> {
     use serde_path_to_error::Segment;
     let mut node = root;
     for seg in path.iter() {
         node = match (seg, node) {
-            (Segment::Seq { index }, serde_json::Value::Array(a)) => match a.get_mut(*index) {
-                Some(n) => n,
-                None => return false,
-            },
-            (Segment::Map { key }, serde_json::Value::Object(m)) => match m.get_mut(key) {
-                Some(n) => n,
-                None => return false,
-            },
-            _ => return false,
+            (Segment::Seq { index }, serde_json::Value::Array(a)) => a.get_mut(*index)?,
+            (Segment::Map { key }, serde_json::Value::Object(m)) => m.get_mut(key)?,
+            _ => return None,
         };
     }
-    let text = match node {
-        serde_json::Value::Number(n) => n.to_string(),
-        serde_json::Value::Bool(b) => b.to_string(),
-        _ => return false,
-    };
-    *node = serde_json::Value::String(text);
-    true
+    Some(node)
 }
 
 #[cfg(test)]
@@ -168,5 +157,39 @@ mod tests {
         let e = from_value::<T>(&serde_json::json!({"name": "a", "port": "eighty", "tags": []}))
             .unwrap_err();
         assert_eq!(e.path, "port");
+        assert_eq!(e.message, "expected an integer");
+    }
+
+    #[test]
+    fn admin_bodies_refuse_numbers_for_strings_and_infer_form_text() {
+        use super::scalars::{with_scalars, Scalars};
+        let form = |v| with_scalars(Scalars::Inferred, || from_value::<T>(&v));
+        let strict = |v| with_scalars(Scalars::Strict, || from_value::<T>(&v));
+        let e = strict(serde_json::json!({"name": 123, "port": 80, "tags": []})).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            ("name", "expected a string")
+        );
+        let e =
+            strict(serde_json::json!({"name": "a", "port": 80, "tags": ["ok", 1]})).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            ("tags[1]", "expected a string")
+        );
+        let e = strict(serde_json::json!({"name": "a", "port": "8080", "tags": []})).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            ("port", "expected an integer")
+        );
+        let e = form(serde_json::json!({"name": 123, "port": "80", "tags": []})).unwrap_err();
+        assert_eq!(
+            (e.path.as_str(), e.message.as_str()),
+            ("name", "expected a string")
+        );
+        let t = form(serde_json::json!({"name": "123", "port": "8080", "tags": "one"})).unwrap();
+        assert_eq!(
+            (t.name.as_str(), t.port, t.tags),
+            ("123", 8080, vec!["one".to_string()])
+        );
     }
 }

@@ -55,6 +55,52 @@ fn merge(into: &mut Value, patch: Value) {
     }
 }
 
+/// Form text (an Admin API form body, `healthchecks.active.timeout=5`) read by the record's
+/// types, as Kong's `infer_value` reads it: numbers and booleans from their text, one status
+/// as a list of one. The text fields (`type`, `http_path`, `https_sni`, `headers`) stay text.
+pub fn infer_text(v: &mut Value) {
+    let Value::Object(map) = v else { return };
+    for (k, v) in map.iter_mut() {
+        match (k.as_str(), &mut *v) {
+            ("type" | "http_path" | "https_sni" | "headers", _) => {}
+            ("http_statuses", Value::String(_)) => {
+                *v = Value::Array(vec![v.take()]);
+                infer_text_items(v);
+            }
+            ("http_statuses", Value::Array(_)) => infer_text_items(v),
+            (_, Value::Object(_)) => infer_text(v),
+            (_, Value::String(s)) => {
+                if let Some(typed) = typed_text(s) {
+                    *v = typed;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn infer_text_items(v: &mut Value) {
+    for item in v.as_array_mut().into_iter().flatten() {
+        if let Some(typed) = item.as_str().and_then(typed_text) {
+            *item = typed;
+        }
+    }
+}
+
+/// A number or boolean written as text; None for other text.
+fn typed_text(s: &str) -> Option<Value> {
+    match s {
+        "true" => Some(Value::Bool(true)),
+        "false" => Some(Value::Bool(false)),
+        _ => s.parse::<i64>().map(Value::from).ok().or_else(|| {
+            s.parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+                .map(Value::Number)
+        }),
+    }
+}
+
 /// Every problem in a filled `healthchecks` record, each named by its path.
 pub fn check(hc: &Value) -> Vec<FieldError> {
     let mut errs = Vec::new();
@@ -163,7 +209,7 @@ fn statuses(v: &Value, at: &str, errs: &mut Vec<FieldError>) {
         return;
     };
     for (i, s) in items.iter().enumerate() {
-        integer(s, &format!("{at}[{}]", i + 1), 100, 999, errs);
+        integer(s, &format!("{at}[{i}]"), 100, 999, errs);
     }
 }
 
@@ -251,7 +297,7 @@ mod tests {
             "healthchecks.active.concurrency",
             "healthchecks.active.http_path",
             "healthchecks.active.headers.x-a",
-            "healthchecks.active.healthy.http_statuses[2]",
+            "healthchecks.active.healthy.http_statuses[1]",
             "healthchecks.passive.interval",
             "healthchecks.passive.healthy.interval",
             "healthchecks.extra",
@@ -271,5 +317,22 @@ mod tests {
                 "expected a record".to_string()
             )
         );
+    }
+
+    #[test]
+    fn form_text_is_read_by_the_record_types() {
+        let mut v = json!({"threshold": "25", "active": {"type": "tcp", "http_path": "/h",
+            "timeout": "1.5", "https_verify_certificate": "false", "headers": {"x-a": ["1"]},
+            "healthy": {"interval": "5", "http_statuses": "200"},
+            "unhealthy": {"http_statuses": ["500", "502"]}}});
+        infer_text(&mut v);
+        assert_eq!(
+            v,
+            json!({"threshold": 25, "active": {"type": "tcp", "http_path": "/h",
+                "timeout": 1.5, "https_verify_certificate": false, "headers": {"x-a": ["1"]},
+                "healthy": {"interval": 5, "http_statuses": [200]},
+                "unhealthy": {"http_statuses": [500, 502]}}})
+        );
+        assert!(check(&filled(v)).is_empty());
     }
 }

@@ -50,7 +50,7 @@ pub struct Plugin {
 impl Plugin {
     /// Checks the plugin and its config, and returns it with every config default filled.
     pub fn validated(mut self) -> Result<Self, Vec<FieldError>> {
-        let mut errs = Vec::new();
+        let mut errs = super::tags::check(&self.tags);
         for (field, set, what) in [
             (
                 "consumer_group",

@@ -1,5 +1,7 @@
 //! Kong's cross-field rules for services and routes (`entity_checks` in Kong's schemas): which
-//! fields a protocol allows, which protocols may be mixed on one route, where `snis` may appear.
+//! fields a protocol allows, which protocols may be mixed on one route, where `snis` may appear,
+//! and whether the router can compile the route's header regexes (Kong validates the route's
+//! router expression when it is written, so a bad one never reaches a data plane).
 
 use super::entities::{Route, Service};
 use super::error::FieldError;
@@ -81,6 +83,20 @@ pub fn route(r: &Route) -> Vec<FieldError> {
             "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'",
         ));
     }
+    for (name, values) in r.headers.iter().flatten() {
+        for v in values {
+            if let Some(Err(e)) = header_regex(v) {
+                errs.push(FieldError::new(
+                    "@entity",
+                    format!(
+                        "Router Expression failed validation: header '{name}': invalid regex '{}': {}",
+                        v.strip_prefix("~*").unwrap_or(v),
+                        regex_reason(&e)
+                    ),
+                ));
+            }
+        }
+    }
     for (i, p) in r.paths.iter().flatten().enumerate() {
         if !p.starts_with('~') && (p.contains("/./") || p.ends_with("/.") || p.contains("/../")) {
             errs.push(FieldError::new(
@@ -93,6 +109,24 @@ pub fn route(r: &Route) -> Vec<FieldError> {
         }
     }
     errs
+}
+
+/// A route header value `~*<regex>` compiled as the router matches it (case-insensitive); None
+/// for a plain value. The one definition for both planes: the CP refuses what fails here.
+pub fn header_regex(value: &str) -> Option<Result<regex::Regex, regex::Error>> {
+    let re = value.strip_prefix("~*")?;
+    Some(regex::Regex::new(&format!("(?i){re}")))
+}
+
+/// The reason in a regex error, on one line (`unclosed group`).
+fn regex_reason(e: &regex::Error) -> String {
+    let text = e.to_string();
+    let last = text
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    last.trim().trim_start_matches("error: ").to_string()
 }
 
 fn conditional(field: &str) -> FieldError {
@@ -192,5 +226,22 @@ mod tests {
             json!({"protocols": ["https"], "snis": ["a.com"], "paths": ["/a"]})
         ))
         .is_empty());
+    }
+
+    #[test]
+    fn header_regexes_must_compile() {
+        let e = route(&rt(
+            json!({"headers": {"x-version": ["v1", "~*(unclosed", "~*^v[0-9]+$"]}}),
+        ));
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].path, "@entity");
+        assert_eq!(
+            e[0].message,
+            "Router Expression failed validation: header 'x-version': invalid regex '(unclosed': unclosed group"
+        );
+        assert!(route(&rt(json!({"headers": {"x-v": ["~*^V1$", "plain(text"]}}))).is_empty());
+        let re = header_regex("~*^v1$").unwrap().unwrap();
+        assert!(re.is_match("V1"), "case-insensitive, as the router matches");
+        assert!(header_regex("v1").is_none());
     }
 }

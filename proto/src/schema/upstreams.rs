@@ -78,8 +78,12 @@ pub struct Upstream {
 impl Upstream {
     /// Fills health-check defaults under whatever the user gave, then checks Kong's rules.
     pub fn normalize_and_validate(&mut self) -> Vec<FieldError> {
+        if super::scalars::mode() == super::scalars::Scalars::Inferred {
+            super::healthchecks::infer_text(&mut self.healthchecks);
+        }
         self.healthchecks = super::healthchecks::filled(std::mem::take(&mut self.healthchecks));
         let mut errs = super::healthchecks::check(&self.healthchecks);
+        errs.extend(super::tags::check(&self.tags));
         if self.name.is_empty()
             || self.name.contains(':')
             || self.name.parse::<std::net::IpAddr>().is_ok()
@@ -105,6 +109,37 @@ impl Upstream {
         }
         if self.hash_on == "cookie" && self.hash_on_cookie.is_none() {
             errs.push(FieldError::new("hash_on_cookie", "required field missing"));
+        }
+        // Kong: the field naming what to hash on must be present for query_arg and uri_capture.
+        for (kind, on, field, value) in [
+            (
+                "query_arg",
+                &self.hash_on,
+                "hash_on_query_arg",
+                &self.hash_on_query_arg,
+            ),
+            (
+                "query_arg",
+                &self.hash_fallback,
+                "hash_fallback_query_arg",
+                &self.hash_fallback_query_arg,
+            ),
+            (
+                "uri_capture",
+                &self.hash_on,
+                "hash_on_uri_capture",
+                &self.hash_on_uri_capture,
+            ),
+            (
+                "uri_capture",
+                &self.hash_fallback,
+                "hash_fallback_uri_capture",
+                &self.hash_fallback_uri_capture,
+            ),
+        ] {
+            if on == kind && value.is_none() {
+                errs.push(FieldError::new(field, "required field missing"));
+            }
         }
         if self.hash_on == "none" && self.hash_fallback != "none" {
             errs.push(FieldError::new(
@@ -140,7 +175,7 @@ pub struct Target {
 impl Target {
     /// Appends Kong's default port (8000) when none is given, then checks the fields.
     pub fn normalize_and_validate(&mut self) -> Vec<FieldError> {
-        let mut errs = Vec::new();
+        let mut errs = super::tags::check(&self.tags);
         let has_port = match self.target.strip_prefix('[') {
             Some(v6) => v6.contains("]:"),
             None => self.target.matches(':').count() == 1,
@@ -208,6 +243,20 @@ mod tests {
             .map(|e| e.path)
             .collect();
         assert_eq!(paths, ["name", "hash_on_header", "slots"]);
+        let mut u: Upstream = serde_json::from_value(json!({"id": Uuid::nil(), "name": "u",
+            "hash_on": "uri_capture", "hash_fallback": "query_arg"}))
+        .unwrap();
+        let paths: Vec<String> = u
+            .normalize_and_validate()
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(paths, ["hash_fallback_query_arg", "hash_on_uri_capture"]);
+        let mut u: Upstream = serde_json::from_value(json!({"id": Uuid::nil(), "name": "u",
+            "hash_on": "uri_capture", "hash_on_uri_capture": "tenant",
+            "hash_fallback": "uri_capture", "hash_fallback_uri_capture": "user"}))
+        .unwrap();
+        assert!(u.normalize_and_validate().is_empty());
     }
 
     #[test]

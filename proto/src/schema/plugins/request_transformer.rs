@@ -1,6 +1,8 @@
 //! `request-transformer` config (Kong 3.15 schema): headers, querystring and body changes, in
 //! Kong's order remove → rename → replace → add → append, plus `http_method` and `replace.uri`.
 
+pub mod template;
+
 use serde::{Deserialize, Serialize};
 
 use crate::schema::error::FieldError;
@@ -56,9 +58,14 @@ pub fn split_pair(s: &str) -> Option<(&str, &str)> {
     (!name.is_empty() && !value.is_empty()).then_some((name, value))
 }
 
-/// Templates (`$(headers.x)`) need Lua-like evaluation we do not have.
-fn templated(value: &str) -> bool {
-    value.contains("$(")
+/// A value's template error in Kong's words ("value '…' is not in supported format, error:…").
+fn template_error(value: &str) -> Option<String> {
+    if !template::is_templated(value) {
+        return None;
+    }
+    template::parse(value)
+        .err()
+        .map(|e| format!("value '{value}' is not in supported format, error:{e}"))
 }
 
 fn check_pairs(errs: &mut Vec<FieldError>, path: &str, entries: &[String], need_value: bool) {
@@ -75,11 +82,11 @@ fn check_pairs(errs: &mut Vec<FieldError>, path: &str, entries: &[String], need_
                 let name = e.split(':').next().unwrap_or("");
                 errs.push(FieldError::new(at, format!("key '{name}' has no value")));
             }
-            Some((_, v)) if templated(v) => errs.push(FieldError::new(
-                at,
-                format!("value '{v}' is a template; templates are not supported by this gateway"),
-            )),
-            Some(_) => {}
+            Some((_, v)) => {
+                if let Some(msg) = template_error(v) {
+                    errs.push(FieldError::new(at, msg));
+                }
+            }
         }
     }
 }
@@ -119,15 +126,8 @@ impl RequestTransformerConfig {
         check_pairs(&mut errs, "replace.body", &r.body, true);
         check_pairs(&mut errs, "replace.headers", &r.headers, true);
         check_pairs(&mut errs, "replace.querystring", &r.querystring, true);
-        if let Some(uri) = &r.uri {
-            if templated(uri) {
-                errs.push(FieldError::new(
-                    "replace.uri",
-                    format!(
-                        "value '{uri}' is a template; templates are not supported by this gateway"
-                    ),
-                ));
-            }
+        if let Some(msg) = r.uri.as_deref().and_then(template_error) {
+            errs.push(FieldError::new("replace.uri", msg));
         }
         errs
     }
@@ -167,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn kong_messages_and_refused_templates() {
+    fn kong_messages_and_templates() {
         assert_eq!(
             errors(json!({"add": {"headers": ["x-a"]}})),
             vec!["add.headers[0]: key 'x-a' has no value"]
@@ -176,8 +176,23 @@ mod tests {
             errors(json!({"http_method": "get"})),
             vec!["http_method: invalid value: get"]
         );
-        let e = errors(json!({"replace": {"headers": ["x:$(headers.y)"]}}));
-        assert!(e[0].contains("templates are not supported"), "{e:?}");
+        // Templates: the supported lookups pass, a malformed one is refused in Kong's words.
+        assert!(errors(
+            json!({"replace": {"headers": ["x:$(headers.y)"], "uri": "/$(uri_captures[1])"},
+            "add": {"querystring": ["q:$(query_params.q or 'd')"]}})
+        )
+        .is_empty());
+        assert_eq!(
+            errors(json!({"add": {"querystring": ["uri_param2:$(uri_captures user2)"]}})),
+            vec![
+                "add.querystring[0]: value '$(uri_captures user2)' is not in supported format, \
+                  error:'uri_captures user2' must read one field of headers, query_params or \
+                  uri_captures (supported: headers.<name>, headers[\"<name>\"], \
+                  query_params.<name>, uri_captures.<name>, uri_captures[<n>], '<text>' and 'or')"
+            ]
+        );
+        let e = errors(json!({"replace": {"uri": "/$(10 * uri_captures.a)"}}));
+        assert!(e[0].starts_with("replace.uri: value '/$(10 * uri_captures.a)' is not in supported format, error:unexpected '*'"), "{e:?}");
         assert!(
             errors(json!({"add": {"headers": ["x-a:b:c"]}, "remove": {"body": ["k"]}})).is_empty()
         );
