@@ -60,13 +60,19 @@ pub struct State {
 
 impl State {
     pub fn new(node_id: String) -> Result<Self, DpError> {
+        Self::trusting(node_id, "system")
+    }
+
+    /// A state whose upstream TLS trusts the CA certificates `trusted` names (Kong's
+    /// `lua_ssl_trusted_certificate`).
+    pub fn trusting(node_id: String, trusted: &str) -> Result<Self, DpError> {
         Ok(State {
             runtime: ArcSwap::from_pointee(Runtime::empty()),
             metrics: Metrics::new(&node_id, env!("CARGO_PKG_VERSION"))?,
             node_id,
             cp_connected: AtomicBool::new(false),
             draining: AtomicBool::new(false),
-            upstream: Upstream::new()?,
+            upstream: Upstream::trusting(trusted)?,
         })
     }
 }
@@ -89,7 +95,10 @@ pub async fn run(settings: Settings) -> Result<(), DpError> {
         .node_id
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let state = Arc::new(State::new(node_id.clone())?);
+    let state = Arc::new(State::trusting(
+        node_id.clone(),
+        &settings.lua_ssl_trusted_certificate,
+    )?);
 
     let proxy = proxy::workers::bind(settings.proxy_listen, proxy::workers::default_count())
         .map_err(|source| DpError::Bind {

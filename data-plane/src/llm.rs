@@ -20,6 +20,7 @@ pub mod mcp;
 pub mod ollama;
 pub mod openai;
 pub mod provider;
+pub mod reply;
 pub mod sigv4;
 pub mod sse;
 pub mod stream;
@@ -125,6 +126,19 @@ impl AiAnalytics {
             self.response_model = m.to_string();
         }
         self.mcp = mcp::McpItem::from_response(v);
+        self.ttft_ms = self.llm_latency_ms;
+    }
+
+    /// `observe_response` from the fast read of a reply without MCP items (`reply::observe`).
+    pub fn observe_reply(&mut self, r: reply::Observed) {
+        self.usage = match r.usage {
+            Some(u) => u,
+            None => self.estimated(0),
+        };
+        if let Some(m) = r.model {
+            self.response_model = m;
+        }
+        self.mcp = Vec::new();
         self.ttft_ms = self.llm_latency_ms;
     }
 

@@ -30,7 +30,7 @@ use crate::plugins::response_headers::HeaderChange;
 use crate::plugins::{correlation_id, cors, key_auth, rate_limiting, Instance};
 use crate::router::RequestInfo;
 use crate::State;
-use body::{boxed, Finisher, LoggedBody, ProxyBody};
+use body::{boxed, BodyWatch, ClientBody, Finisher, LoggedBody, ProxyBody};
 use forward::ForwardError;
 
 pub use serve::serve;
@@ -57,6 +57,10 @@ struct Ctx {
     loggers: Vec<Arc<Instance>>,
     /// The upstream path set by request-transformer's `replace.uri` (query kept).
     upstream_path: Option<String>,
+    /// Tells whether the client's request body timed out (then any Kong reply becomes 408).
+    body_watch: BodyWatch,
+    /// A gRPC request: Kong's own replies carry `grpc-status`/`grpc-message`, no body.
+    grpc: bool,
 }
 
 impl Ctx {
@@ -92,7 +96,22 @@ impl Ctx {
         body: String,
         extra: Vec<(http::HeaderName, http::HeaderValue)>,
     ) -> Response<ProxyBody> {
+        // nginx's client_body_timeout: whatever failed after the body stalled, the request ends
+        // as 408 in the log and the connection closes without a response.
+        let timed_out = self.body_watch.timed_out();
+        let (status, body) = if timed_out {
+            (StatusCode::REQUEST_TIMEOUT, reply::REQUEST_TIMEOUT.into())
+        } else {
+            (status, body)
+        };
+        let grpc_body = self.grpc.then(|| body.clone());
         let mut resp = reply::kong(status, body, extra, &self.request_id, self.started);
+        if let Some(b) = grpc_body {
+            resp = reply::grpc(resp, &b);
+        }
+        if timed_out {
+            resp.extensions_mut().insert(body::Terminate);
+        }
         self.header_filter(resp.headers_mut());
         self.log_response(resp.headers());
         self.record.status = status.as_u16();
@@ -131,10 +150,11 @@ fn ms(since: Instant) -> f64 {
 fn request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let n = rand::random::<u128>();
-    (0..32)
-        .rev()
-        .map(|i| char::from(HEX[((n >> (i * 4)) & 0xf) as usize]))
-        .collect()
+    let mut id = [0u8; 32];
+    for (i, d) in id.iter_mut().enumerate() {
+        *d = HEX[((n >> ((31 - i) * 4)) & 0xf) as usize];
+    }
+    String::from_utf8(id.to_vec()).unwrap_or_default()
 }
 
 /// What a client connection knows about its peer, worked out once per connection.
@@ -142,6 +162,8 @@ pub struct Peer {
     pub remote: SocketAddr,
     pub local: Option<SocketAddr>,
     remote_ip: http::HeaderValue,
+    /// nginx's `client_body_timeout`: the longest wait for the next chunk of a request body.
+    body_read_timeout: Duration,
 }
 
 impl Peer {
@@ -152,7 +174,14 @@ impl Peer {
             local,
             remote_ip: http::HeaderValue::from_str(&ip)
                 .unwrap_or(http::HeaderValue::from_static("")),
+            body_read_timeout: body::BODY_READ_TIMEOUT,
         }
+    }
+
+    /// This connection's request body read timeout.
+    pub fn with_body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
     }
 }
 
@@ -163,12 +192,22 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> R
     let rt = state.runtime.load_full();
     let request_id = request_id();
     let (mut parts, body) = req.into_parts();
+    let (body, body_watch) = ClientBody::new(body, peer.body_read_timeout);
+    let grpc = reply::is_grpc(parts.version, &parts.headers);
+    let early = |status, msg: &str| {
+        let r = reply::kong(status, msg, vec![], &request_id, started);
+        if grpc {
+            reply::grpc(r, msg)
+        } else {
+            r
+        }
+    };
     if let Err(e) = headers::check_head(&parts.uri, &parts.headers) {
         let (status, msg) = match e {
             headers::HeadTooLarge::Uri => (StatusCode::URI_TOO_LONG, reply::URI_TOO_LONG),
             headers::HeadTooLarge::Headers => (StatusCode::BAD_REQUEST, reply::HEADER_TOO_LARGE),
         };
-        return reply::kong(status, msg, vec![], &request_id, started);
+        return early(status, msg);
     }
     let client_host = parts
         .headers
@@ -184,13 +223,7 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> R
         headers: &parts.headers,
     });
     let Some((m, route)) = found.and_then(|m| rt.routes.get(m.index).map(|r| (m, r))) else {
-        return reply::kong(
-            StatusCode::NOT_FOUND,
-            reply::NO_ROUTE,
-            vec![],
-            &request_id,
-            started,
-        );
+        return early(StatusCode::NOT_FOUND, reply::NO_ROUTE);
     };
     let route_id = route.route.id;
     let service_id = route.service.as_ref().map(|s| s.id);
@@ -212,6 +245,8 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> R
         response_headers: Vec::new(),
         loggers: Vec::new(),
         upstream_path: None,
+        body_watch,
+        grpc,
     };
     ctx.start_log(&rt, route, &parts, None);
 
@@ -317,13 +352,12 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> R
         .lookup("request-transformer", route_id, service_id, consumer_id)
     {
         if let Instance::RequestTransformer(cfg) = &*inst {
-            let r = transform::request(&mut ctx, cfg, &mut parts, &mut body, &mut buffered).await;
-            if r.is_err() {
-                return ctx.reply(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    r#"{"message":"Request body is too large"}"#.into(),
-                    vec![],
-                );
+            let paths = route.route.paths.as_deref().unwrap_or_default();
+            let r = transform::request(&mut ctx, cfg, paths, &mut parts, &mut body, &mut buffered)
+                .await;
+            if let Err(e) = r {
+                let (status, msg) = e.reply();
+                return ctx.reply(status, msg.into(), vec![]);
             }
         }
     }
@@ -366,7 +400,7 @@ fn content_length(h: &http::HeaderMap) -> u64 {
         .unwrap_or(0)
 }
 
-async fn read_body(body: Option<Incoming>, limit: usize) -> Result<Bytes, body::BoxError> {
+async fn read_body(body: Option<ClientBody>, limit: usize) -> Result<Bytes, body::BoxError> {
     match body {
         Some(b) => Ok(Limited::new(b, limit).collect().await?.to_bytes()),
         None => Ok(Bytes::new()),

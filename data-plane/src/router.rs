@@ -2,6 +2,7 @@
 //! `traditional_compatible` priority order. Pure: built once per config (off the request path,
 //! by `runtime::compile`), no I/O; `find` runs on every proxied request.
 
+pub mod captures;
 mod index;
 mod matchers;
 #[cfg(test)]
@@ -110,13 +111,11 @@ impl Router {
             for (name, values) in &r.headers {
                 let mut vs = Vec::new();
                 for v in values {
-                    if let Some(re) = v.strip_prefix("~*") {
-                        let re = Regex::new(&format!("(?i){re}")).map_err(|source| {
-                            RouterError::Regex {
-                                route: r.id,
-                                path: v.clone(),
-                                source,
-                            }
+                    if let Some(re) = proto::schema::header_regex(v) {
+                        let re = re.map_err(|source| RouterError::Regex {
+                            route: r.id,
+                            path: v.clone(),
+                            source,
                         })?;
                         vs.push(HeaderValue::Regex(re));
                     } else {

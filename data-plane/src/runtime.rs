@@ -11,9 +11,11 @@ use proto::schema::{Config, Consumer, Plugin, Route, Service};
 use uuid::Uuid;
 
 pub mod sources;
+mod tls;
 pub use sources::Sources;
 
 use crate::plugins::{Instance, PluginIndex};
+use crate::proxy::forward::{TlsProfile, TlsProfiles};
 use crate::router::{RouteSpec, Router, RouterError};
 use crate::upstream::{self, Balancer, Balancers, UpstreamError};
 
@@ -33,6 +35,14 @@ pub enum CompileError {
     MissingConsumer { credential: Uuid, consumer: Uuid },
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    #[error(
+        "services[{service}]: ca_certificates: ca_certificate {ca_certificate} does not exist"
+    )]
+    MissingCaCertificate { service: Uuid, ca_certificate: Uuid },
+    #[error("services[{service}]: client_certificate: certificate {certificate} does not exist")]
+    MissingCertificate { service: Uuid, certificate: Uuid },
+    #[error("services[{service}]: upstream TLS: {message}")]
+    ServiceTls { service: Uuid, message: String },
 }
 
 /// A route with what the proxy needs after matching it.
@@ -43,6 +53,8 @@ pub struct CompiledRoute {
     /// The upstream named by the service's host, when there is one: requests are balanced
     /// over its targets instead of resolving the host.
     pub balancer: Option<Arc<Balancer>>,
+    /// The service's own upstream TLS settings, compiled; `None`: the node's defaults.
+    pub tls: Option<Arc<TlsProfile>>,
 }
 
 impl CompiledRoute {
@@ -104,6 +116,8 @@ pub struct Runtime {
     pub upstream_health_metrics: bool,
     /// Each enabled plugin's instance and the entity it was built from, for the next compile.
     instances: Arc<Instances>,
+    /// The services' TLS profiles, for the next compile to reuse.
+    tls_profiles: Arc<TlsProfiles>,
 }
 
 /// Plugin id → (the plugin entity, the instance built from it).
@@ -147,6 +161,8 @@ pub fn compile_sources(
         _ => upstream::compile(&src.upstream_config())?,
     };
     let mut routes = Vec::new();
+    let mut tls_profiles = TlsProfiles::new();
+    let prev_tls = prev.map(|(_, rt)| rt.tls_profiles.as_ref());
     for r in src.routes.values() {
         let service = match r.service {
             Some(fk) => match services.get(&fk.id) {
@@ -167,10 +183,15 @@ pub fn compile_sources(
         let balancer = service
             .as_ref()
             .and_then(|s| upstreams.get(&s.host).cloned());
+        let tls = match &service {
+            Some(s) => tls::profile(src, s, prev_tls, &mut tls_profiles)?,
+            None => None,
+        };
         routes.push(CompiledRoute {
             route: r.clone(),
             service,
             balancer,
+            tls,
         });
     }
     let specs: Vec<RouteSpec> = routes.iter().map(|c| spec(&c.route)).collect();
@@ -212,6 +233,7 @@ pub fn compile_sources(
         upstreams,
         upstream_health_metrics,
         instances,
+        tls_profiles: Arc::new(tls_profiles),
     })
 }
 

@@ -64,6 +64,16 @@ pub struct Settings {
     #[arg(long, env = "KONG_DRAIN_TIMEOUT", value_parser = parse_duration, default_value = "30s")]
     pub drain_timeout: Duration,
 
+    /// CA certificates that upstream TLS certificates are verified against (Kong's
+    /// `lua_ssl_trusted_certificate`): comma-separated `system` (the system's CA bundle),
+    /// `bundled` (the webpki roots built in) and/or paths to PEM files.
+    #[arg(
+        long,
+        env = "KONG_LUA_SSL_TRUSTED_CERTIFICATE",
+        default_value = "system"
+    )]
+    pub lua_ssl_trusted_certificate: String,
+
     /// This node's id; a random UUID v4 when unset.
     #[arg(long, env = "KONG_NODE_ID")]
     pub node_id: Option<String>,

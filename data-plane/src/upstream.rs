@@ -91,17 +91,28 @@ impl Balancer {
                 name: u.name.clone(),
                 source,
             })?;
-        let field = |kind: &str, header: &Option<String>, arg: &Option<String>| match kind {
+        let field = |kind: &str, [header, arg, capture]: [&Option<String>; 3]| match kind {
             "header" => header.clone(),
             "cookie" => u.hash_on_cookie.clone(),
             "query_arg" => arg.clone(),
+            "uri_capture" => capture.clone(),
             _ => None,
         };
-        let on = field(&u.hash_on, &u.hash_on_header, &u.hash_on_query_arg);
+        let on = field(
+            &u.hash_on,
+            [
+                &u.hash_on_header,
+                &u.hash_on_query_arg,
+                &u.hash_on_uri_capture,
+            ],
+        );
         let fb = field(
             &u.hash_fallback,
-            &u.hash_fallback_header,
-            &u.hash_fallback_query_arg,
+            [
+                &u.hash_fallback_header,
+                &u.hash_fallback_query_arg,
+                &u.hash_fallback_uri_capture,
+            ],
         );
         Ok(Balancer {
             name: u.name.clone(),
@@ -128,6 +139,14 @@ impl Balancer {
 
     pub fn target(&self, i: usize) -> Option<&Target> {
         self.targets.get(i)
+    }
+
+    /// Whether the hash key reads the route's `uri_captures` (then the caller works them out).
+    pub fn hashes_on_captures(&self) -> bool {
+        self.algorithm == Algorithm::ConsistentHashing
+            && [&self.hash_on, &self.hash_fallback]
+                .iter()
+                .any(|h| matches!(h, HashOn::UriCapture(_)))
     }
 
     /// The consistent-hashing key of a request (`hash_on`, else `hash_fallback`); `None` for

@@ -100,3 +100,52 @@ async fn upstream_sees_the_transformed_request() {
     let len: usize = h["content-length"].as_str().unwrap().parse().unwrap();
     assert_eq!(len, v["body"].to_string().len());
 }
+
+#[tokio::test]
+async fn templates_render_from_the_request_as_it_arrived() {
+    let up = upstream().await;
+    let route = "10000000-0000-0000-0000-0000000000d2";
+    let mut ents = config(up, &[], vec![]);
+    ents.push(common::entity(
+        "routes",
+        json!({"id": route, "name": "users", "paths": ["~/users/(?<user>\\w+)/orders/(\\d+)$"],
+            "service": {"id": common::SERVICE}}),
+    ));
+    ents.push(common::entity(
+        "plugins",
+        json!({"id": "20000000-0000-0000-0000-0000000000d2", "name": "request-transformer",
+        "route": {"id": route},
+        "config": {
+            "remove": {"headers": ["x-tenant"]},
+            "replace": {"uri": "/v2/$(uri_captures.user)/$(uri_captures[2])"},
+            "add": {
+                "headers": ["x-from-tenant:$(headers[\"x-tenant\"])", "x-absent:$(headers.x_none)",
+                            "x-q:$(query_params.q or 'none')"],
+                "querystring": ["order:$(uri_captures[2])", "miss:$(query_params.nope)"],
+                "body": ["user:$(uri_captures.user)"]
+            }
+        }}),
+    ));
+    let (gw, _state) = gateway(&ents).await;
+    let req = hyper::Request::builder()
+        .method("POST")
+        .uri(format!("http://{gw}/users/ann/orders/42?keep=1"))
+        .header("content-type", "application/json")
+        .header("x-tenant", "acme")
+        .body(Full::new(Bytes::from(r#"{"a":1}"#)))
+        .unwrap();
+    let r = client().request(req).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value =
+        serde_json::from_slice(&r.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(v["path"], "/v2/ann/42");
+    // A missing value renders empty: `miss=` in the query, no header at all.
+    assert_eq!(v["query"], "keep=1&order=42&miss=");
+    let h = &v["headers"];
+    // The removed header is still readable by templates (Kong reads the original headers).
+    assert!(h.get("x-tenant").is_none(), "{h}");
+    assert_eq!(h["x-from-tenant"], "acme");
+    assert!(h.get("x-absent").is_none(), "{h}");
+    assert_eq!(h["x-q"], "none");
+    assert_eq!(v["body"], json!({"a": 1, "user": "ann"}));
+}

@@ -14,9 +14,15 @@
 # DP's RSS (from /proc).
 #
 # Usage: tests/bench/proxy.sh [--duration SECONDS] [--no-10k] [--no-build] [--soak SECONDS]
+#                             [--instructions]
 #   --no-build uses target/release/{control-plane,data-plane} as they are.
 #   --soak loads /plain and /ai together (c=16 each) for SECONDS at the end and prints the
 #   DP's RSS every 30 s (memory growth under steady load).
+#   --instructions also runs a second data plane under valgrind's callgrind and prints the
+#   instructions it executes per request on /plain and /ai (wrk c=4, 5 s each; userland only):
+#   a count that does not depend on what else the machine runs, for A/B comparisons of code
+#   changes when req/s and CPU time are too noisy. The callgrind profiles stay in the work
+#   directory (with BENCH_KEEP=1) for callgrind_annotate.
 # Env:   BENCH_KEEP=1 keeps the work directory (configs and logs) for inspection.
 #        BENCH_TARGET_DIR=DIR builds into / runs the binaries of DIR/release instead of
 #          target/release (e.g. a separate profiling build).
@@ -34,13 +40,15 @@ DURATION=10
 SOAK=0
 WITH_10K=1
 BUILD=1
+INSTRUCTIONS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
     --no-10k) WITH_10K=0; shift ;;
     --no-build) BUILD=0; shift ;;
     --soak) SOAK=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --instructions) INSTRUCTIONS=1; shift ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -57,6 +65,7 @@ need nginx nginx
 [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx || NGINX=$(command -v nginx)
 need wrk wrk
 need curl curl
+[ "$INSTRUCTIONS" = 0 ] || need valgrind valgrind
 
 if [ "$BUILD" = 1 ]; then
   echo "bench: building release binaries" >&2
@@ -371,6 +380,37 @@ if [ "$SOAK" -gt 0 ]; then
   wait "$soak_plain" "$soak_ai" || true
 fi
 
+# Instructions per request: a second DP under callgrind (same control plane, 2 routes).
+declare -A IR
+if [ "$INSTRUCTIONS" = 1 ]; then
+  [ "$WITH_10K" = 1 ] && apply_config 0 && wait_routes 0
+  I_PROXY=$(free_port)
+  I_STATUS=$(free_port)
+  mkdir -p "$WORK/dp-cache-instr"
+  RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$WORK/callgrind.%p" \
+    "$DP_BIN" --control-plane "127.0.0.1:$CLUSTER_PORT" \
+    --proxy-listen "127.0.0.1:$I_PROXY" --status-listen "127.0.0.1:$I_STATUS" \
+    --cache-dir "$WORK/dp-cache-instr" >"$WORK/data-plane-callgrind.log" 2>&1 &
+  I_PID=$!
+  PIDS+=($I_PID)
+  for i in $(seq 1 1200); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'apikey: bench-key' "http://127.0.0.1:$I_PROXY/plain")" = 200 ] && break
+    sleep 0.1
+  done
+  for t in plain ai; do
+    path=/plain
+    [ "$t" = ai ] && path=/ai/v1/responses
+    wrk -t1 -c4 -d2s -s "$WORK/bench.lua" "http://127.0.0.1:$I_PROXY$path" >/dev/null 2>&1
+    callgrind_control -z "$I_PID" >/dev/null
+    n=$(wrk -t1 -c4 -d5s -s "$WORK/bench.lua" "http://127.0.0.1:$I_PROXY$path" 2>&1 | awk '/requests in/ { print $1 }')
+    callgrind_control -d "$t" "$I_PID" >/dev/null
+    dump=$(ls -t "$WORK"/callgrind."$I_PID".* 2>/dev/null | head -1 || true)
+    ir=$(awk '/^(summary|totals):/ { print $2; exit }' "$dump" 2>/dev/null || true)
+    IR[$t]=$(awk -v ir="${ir:-0}" -v n="${n:-0}" 'BEGIN { if (n > 0) printf "%.0f", ir / n; else print "n/a" }')
+    echo "bench: callgrind $path: ${n:-0} requests, ${IR[$t]} instructions per request" >&2
+  done
+fi
+
 # --- report --------------------------------------------------------------------------------
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 has() { [ -n "${RPS[$1,$2]:-}" ]; }
@@ -407,5 +447,8 @@ else
 fi
 if [ "$SOAK" -gt 0 ]; then
   echo "soak ${SOAK}s (/plain and /ai at c=16 each): DP RSS MB ${SOAK_RSS[*]}; $(awk '/^RESULT/ { printf "/plain %s req/s, errors %s; ", $2, $5 }' "$WORK/soak-plain.log")$(awk '/^RESULT/ { printf "/ai %s req/s, errors %s", $2, $5 }' "$WORK/soak-ai.log")"
+fi
+if [ "$INSTRUCTIONS" = 1 ]; then
+  echo "DP instructions per request (callgrind, userland, c=4): /plain ${IR[plain]}, /ai ${IR[ai]}"
 fi
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

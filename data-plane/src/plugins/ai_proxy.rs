@@ -331,7 +331,7 @@ mod attempts;
 mod auth;
 pub mod client;
 mod compile;
-mod secrets;
+pub(crate) mod secrets;
 pub use attempts::Seen;
 mod response;
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::plugins::ai_mcp_proxy::McpRpc;
 
 mod handles;
 
-use handles::{Direction, Latency, WORKSPACE};
+use handles::{AiTiming, Direction, Latency, WORKSPACE};
 
 /// What the log phase knows about one routed request.
 #[derive(Debug, Clone, Default)]
@@ -111,41 +111,36 @@ fn log_mcp(metrics: &Metrics, rec: &LogRecord, mcp: &McpRpc) {
 }
 
 fn log_ai(metrics: &Metrics, ai: &AiAnalytics) {
-    let labels = [
-        ai.provider.as_str(),
-        ai.request_model.as_str(),
-        "",
-        "",
-        "",
-        "",
-        WORKSPACE,
-    ];
-    metrics.ai_requests.with_label_values(&labels).inc();
-    let cost = ai.cost();
-    if cost > 0.0 {
-        metrics.ai_cost.with_label_values(&labels).inc_by(cost);
-    }
-    for (kind, n) in [
-        ("prompt_tokens", ai.usage.prompt_tokens),
-        ("completion_tokens", ai.usage.completion_tokens),
-        ("total_tokens", ai.usage.total_tokens),
-    ] {
-        if n > 0 {
-            metrics
-                .ai_tokens
-                .with_label_values(&[labels[0], labels[1], "", "", "", "", kind, WORKSPACE])
-                .inc_by(n);
+    let (provider, model) = (ai.provider.as_str(), ai.request_model.as_str());
+    handles::with_ai(metrics, provider, model, |h| {
+        h.requests(metrics).inc();
+        let cost = ai.cost();
+        if cost > 0.0 {
+            h.cost(metrics).inc_by(cost);
         }
-    }
-    if let Some(l) = ai.llm_latency_ms.filter(|l| *l >= 0.0) {
-        metrics.ai_latency.with_label_values(&labels).observe(l);
-    }
-    if let Some(t) = ai.ttft_ms.filter(|t| *t >= 0.0) {
-        metrics.ai_ttft.with_label_values(&labels).observe(t);
-    }
-    if let Some(t) = ai.tpot_ms().filter(|t| *t >= 0.0) {
-        metrics.ai_tpot.with_label_values(&labels).observe(t);
-    }
+        let tokens = [
+            ai.usage.prompt_tokens,
+            ai.usage.completion_tokens,
+            ai.usage.total_tokens,
+        ];
+        for (i, n) in tokens.into_iter().enumerate() {
+            if n > 0 {
+                if let Some(c) = h.tokens(metrics, i) {
+                    c.inc_by(n);
+                }
+            }
+        }
+        if let Some(l) = ai.llm_latency_ms.filter(|l| *l >= 0.0) {
+            h.timing(metrics, AiTiming::Latency).observe(l);
+        }
+        if let Some(t) = ai.ttft_ms.filter(|t| *t >= 0.0) {
+            h.timing(metrics, AiTiming::Ttft).observe(t);
+        }
+        if let Some(t) = ai.tpot_ms().filter(|t| *t >= 0.0) {
+            h.timing(metrics, AiTiming::Tpot).observe(t);
+        }
+    });
+    let labels = [provider, model];
     for m in &ai.mcp {
         metrics
             .ai_mcp_calls

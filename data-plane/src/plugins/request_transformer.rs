@@ -1,21 +1,47 @@
 //! `request-transformer` access phase (priority 801, after authentication, before the AI
 //! plugins and the upstream): rewrites the method, headers, query string and (JSON or form)
-//! body of the request, in Kong's order, and may replace the upstream path.
+//! body of the request, in Kong's order, and may replace the upstream path. Values may be
+//! templates (`$(headers.x)`, `$(query_params.y)`, `$(uri_captures.z)`), rendered from the
+//! request as it arrived (`env`).
 
 mod args;
 pub mod body;
+pub mod env;
 
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::request::Parts;
 use http::{HeaderMap, Method, Uri};
-use proto::schema::plugins::request_transformer::{split_pair, RequestTransformerConfig};
+use proto::schema::plugins::request_transformer::RequestTransformerConfig;
 
+use crate::router::captures::UriCaptures;
 use args::Args;
+use env::{Changes, Env, RenderError};
+
+/// The template environment for a request (empty when `cfg` has no template; `captures` is
+/// asked only then).
+pub fn env(
+    cfg: &RequestTransformerConfig,
+    parts: &Parts,
+    captures: impl FnOnce() -> Option<UriCaptures>,
+) -> Env {
+    if !env::templated(cfg) {
+        return Env::default();
+    }
+    Env::new(parts.headers.clone(), parts.uri.query(), captures())
+}
 
 /// Rewrites method, headers and query string in place (Kong: uri, method, headers, …,
 /// querystring). Returns the upstream path set by `replace.uri`, if any.
-pub fn access(cfg: &RequestTransformerConfig, parts: &mut Parts) -> Option<String> {
+pub fn access(
+    cfg: &RequestTransformerConfig,
+    env: &Env,
+    parts: &mut Parts,
+) -> Result<Option<String>, RenderError> {
+    let uri = match cfg.replace.uri.as_deref() {
+        Some(u) => Some(env.render(u)?.into_owned()),
+        None => None,
+    };
     if let Some(m) = cfg
         .http_method
         .as_deref()
@@ -23,7 +49,7 @@ pub fn access(cfg: &RequestTransformerConfig, parts: &mut Parts) -> Option<Strin
     {
         parts.method = m;
     }
-    headers(cfg, &mut parts.headers);
+    headers(&env.headers(cfg)?, &mut parts.headers);
     if [
         &cfg.remove.querystring,
         &cfg.rename.querystring,
@@ -35,13 +61,7 @@ pub fn access(cfg: &RequestTransformerConfig, parts: &mut Parts) -> Option<Strin
     .any(|l| !l.is_empty())
     {
         let mut a = Args::parse(parts.uri.query().unwrap_or(""));
-        a.transform(
-            &cfg.remove.querystring,
-            &cfg.rename.querystring,
-            &cfg.replace.querystring,
-            &cfg.add.querystring,
-            &cfg.append.querystring,
-        );
+        a.transform(&env.querystring(cfg)?);
         let q = a.encode();
         let pq = if q.is_empty() {
             parts.uri.path().to_string()
@@ -56,28 +76,30 @@ pub fn access(cfg: &RequestTransformerConfig, parts: &mut Parts) -> Option<Strin
             }
         }
     }
-    cfg.replace.uri.clone()
+    Ok(uri)
 }
 
-fn pair(e: &str) -> Option<(HeaderName, HeaderValue)> {
-    let (n, v) = split_pair(e)?;
-    Some((
-        HeaderName::try_from(n.trim()).ok()?,
-        HeaderValue::try_from(v).ok()?,
-    ))
+/// A header entry; a value that renders empty is none (nginx does not send an empty header
+/// that a plugin sets, it clears it).
+fn header(n: &str, v: &str) -> Option<(HeaderName, Option<HeaderValue>)> {
+    let name = HeaderName::try_from(n.trim()).ok()?;
+    if v.is_empty() {
+        return Some((name, None));
+    }
+    Some((name, Some(HeaderValue::try_from(v).ok()?)))
 }
 
-fn headers(cfg: &RequestTransformerConfig, h: &mut HeaderMap) {
-    for name in &cfg.remove.headers {
+fn headers(c: &Changes<'_>, h: &mut HeaderMap) {
+    for name in c.remove {
         if let Ok(n) = HeaderName::try_from(name.as_str()) {
             h.remove(n);
         }
     }
-    for e in &cfg.rename.headers {
-        let Some((from, to)) = split_pair(e) else {
-            continue;
-        };
-        let (Ok(from), Ok(to)) = (HeaderName::try_from(from), HeaderName::try_from(to)) else {
+    for (from, to) in &c.rename {
+        let (Ok(from), Ok(to)) = (
+            HeaderName::try_from(*from),
+            HeaderName::try_from(to.as_ref()),
+        ) else {
             continue;
         };
         let values: Vec<HeaderValue> = h.get_all(&from).iter().cloned().collect();
@@ -89,18 +111,23 @@ fn headers(cfg: &RequestTransformerConfig, h: &mut HeaderMap) {
             }
         }
     }
-    for (n, v) in cfg.replace.headers.iter().filter_map(|e| pair(e)) {
+    for (n, v) in c.replace.iter().filter_map(|(n, v)| header(n, v)) {
         if h.contains_key(&n) {
+            match v {
+                Some(v) => h.insert(n, v),
+                None => h.remove(n),
+            };
+        }
+    }
+    for (n, v) in c.add.iter().filter_map(|(n, v)| header(n, v)) {
+        if let (false, Some(v)) = (h.contains_key(&n), v) {
             h.insert(n, v);
         }
     }
-    for (n, v) in cfg.add.headers.iter().filter_map(|e| pair(e)) {
-        if !h.contains_key(&n) {
-            h.insert(n, v);
+    for (n, v) in c.append.iter().filter_map(|(n, v)| header(n, v)) {
+        if let Some(v) = v {
+            h.append(n, v);
         }
-    }
-    for (n, v) in cfg.append.headers.iter().filter_map(|e| pair(e)) {
-        h.append(n, v);
     }
 }
 
@@ -116,7 +143,12 @@ pub fn wants_body(cfg: &RequestTransformerConfig, h: &HeaderMap) -> bool {
 
 /// The transformed body (the headers get a content type when Kong would set one), or the
 /// body unchanged.
-pub fn transform_body(cfg: &RequestTransformerConfig, h: &mut HeaderMap, b: Bytes) -> Bytes {
+pub fn transform_body(
+    cfg: &RequestTransformerConfig,
+    env: &Env,
+    h: &mut HeaderMap,
+    b: Bytes,
+) -> Result<Bytes, RenderError> {
     let ct = h.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let kind = match (body::kind(ct), ct) {
         (Some(k), _) => k,
@@ -124,9 +156,9 @@ pub fn transform_body(cfg: &RequestTransformerConfig, h: &mut HeaderMap, b: Byte
             h.insert(CONTENT_TYPE, HeaderValue::from_static(body::FORM));
             body::Kind::Form
         }
-        _ => return b,
+        _ => return Ok(b),
     };
-    body::transform(cfg, kind, &b).unwrap_or(b)
+    Ok(body::transform(&env.body(cfg)?, kind, &b).unwrap_or(b))
 }
 
 #[cfg(test)]
@@ -165,7 +197,7 @@ mod tests {
                 ("x-multi", "one"),
             ],
         );
-        let uri = access(&c, &mut p);
+        let uri = access(&c, &Env::default(), &mut p).unwrap();
         assert_eq!(uri.as_deref(), Some("/v2/things"));
         assert_eq!(p.method, Method::POST);
         assert_eq!(p.uri.to_string(), "/path?q2=b&q3=c");
@@ -185,7 +217,7 @@ mod tests {
         let c = cfg(json!({"add": {"body": ["k:v"]}}));
         let mut h = HeaderMap::new();
         assert!(wants_body(&c, &h));
-        let out = transform_body(&c, &mut h, Bytes::new());
+        let out = transform_body(&c, &Env::default(), &mut h, Bytes::new()).unwrap();
         assert_eq!(&out[..], b"k=v");
         assert_eq!(h[CONTENT_TYPE], body::FORM);
         h.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));

@@ -45,11 +45,7 @@ fn ai_upstream_request(ctx: &Ctx, parts: &Parts, plan: &AiRequest) -> Request<Pr
     if !headers.contains_key(CONTENT_TYPE) {
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     }
-    reply::set(
-        &mut headers,
-        CONTENT_LENGTH.as_str(),
-        &plan.body.len().to_string(),
-    );
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(plan.body.len()));
     let mut req = Request::new(full(plan.body.clone()));
     *req.method_mut() = parts.method.clone();
     *req.uri_mut() = plan.uri.clone();
@@ -104,7 +100,7 @@ pub(super) async fn flow(
     mut ctx: Ctx,
     plugin: &AiPlugin,
     parts: Parts,
-    body: Option<Incoming>,
+    body: Option<super::body::ClientBody>,
     buffered: Option<Bytes>,
     service: Option<&Service>,
 ) -> Response<ProxyBody> {
@@ -268,20 +264,22 @@ pub(super) async fn flow(
                 return ctx.reply(rej.status, body, vec![]);
             }
         };
-        if let (Ok(v), Some(ai)) = (
-            serde_json::from_slice::<serde_json::Value>(&bytes),
-            ctx.record.ai.as_mut(),
-        ) {
-            ai.observe_response(&v);
+        if let Some(ai) = ctx.record.ai.as_mut() {
+            // One pass without a `Value` tree; other shapes (MCP items) read as a `Value`.
+            match crate::llm::reply::observe(&bytes) {
+                Some(seen) => ai.observe_reply(seen),
+                None => {
+                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                        ai.observe_response(&v);
+                    }
+                }
+            }
         }
         if let Some(ai) = ctx.record.ai.as_mut().filter(|a| a.log_payloads) {
             ai.response_payload = Some(String::from_utf8_lossy(&bytes).into_owned());
         }
-        reply::set(
-            &mut head.headers,
-            CONTENT_LENGTH.as_str(),
-            &bytes.len().to_string(),
-        );
+        head.headers
+            .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
         LoggedBody::new(full(bytes), ctx.record, None, ctx.started, finish)
     } else {
         let sse = (ok && is_sse).then(|| SseUsage::new(plan.analytics.log_payloads));

@@ -10,12 +10,12 @@ use http::header::CONTENT_LENGTH;
 use http::request::Parts;
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body::Body as _;
-use hyper::body::Incoming;
 use proto::schema::Service;
 
-use super::body::{boxed, full, ProxyBody};
+use super::body::{boxed, full, ClientBody, ProxyBody};
 use super::forward::{upstream_path, ForwardError};
 use super::{headers, ms, plain, read_body, reply, Ctx};
+use crate::router::captures::UriCaptures;
 use crate::runtime::CompiledRoute;
 use crate::upstream::guard::Guarded;
 use crate::upstream::hash_key::RequestFacts;
@@ -29,15 +29,15 @@ const REPLAY_LIMIT: u64 = 1024 * 1024;
 /// The request body: kept for replays, or streamed once.
 enum ReqBody {
     Replay { bytes: Bytes, set_length: bool },
-    Stream(Option<Incoming>),
+    Stream(Option<ClientBody>),
 }
 
 pub(super) async fn flow(
     mut ctx: Ctx,
     route: &CompiledRoute,
     matched_len: usize,
-    parts: Parts,
-    body: Option<Incoming>,
+    mut parts: Parts,
+    body: Option<ClientBody>,
     buffered: Option<Bytes>,
 ) -> Response<ProxyBody> {
     let (Some(service), Some(balancer)) = (route.service.clone(), route.balancer.clone()) else {
@@ -61,12 +61,19 @@ pub(super) async fn flow(
         None => path,
     };
     let client_ip = ctx.remote.ip().to_string();
+    let captures = if balancer.hashes_on_captures() {
+        let paths = route.route.paths.as_deref().unwrap_or_default();
+        UriCaptures::of(paths, parts.uri.path())
+    } else {
+        None
+    };
     let key = balancer.hash_key(&RequestFacts {
         consumer: ctx.record.consumer.as_deref(),
         client_ip: &client_ip,
         headers: &parts.headers,
         path: parts.uri.path(),
         query: parts.uri.query(),
+        captures: captures.as_ref(),
     });
     let mut req_body = match (buffered, body) {
         (Some(b), _) => ReqBody::Replay {
@@ -151,6 +158,7 @@ pub(super) async fn flow(
         *req.method_mut() = parts.method.clone();
         *req.uri_mut() = uri;
         *req.headers_mut() = headers;
+        super::forward::for_service(&mut req, route, &mut parts.extensions);
         ctx.log_upstream(req.uri());
         let guard = balancer.start(i);
         let sent = Instant::now();
@@ -165,6 +173,10 @@ pub(super) async fn flow(
         };
         drop(guard);
         ctx.record.upstream_latency_ms = Some(ms(sent));
+        if ctx.body_watch.timed_out() {
+            // The client stalled, not the target: no health report, no retry.
+            return ctx.reply(StatusCode::REQUEST_TIMEOUT, String::new(), vec![]);
+        }
         let (outcome, retry) = match &err {
             ForwardError::Connect(_) => (Outcome::TcpFailure, true),
             ForwardError::Timeout => (Outcome::Timeout, idempotent),
@@ -188,7 +200,7 @@ pub(super) async fn flow(
 
 /// Whether a body with content is read up front for retries: the service retries, the route
 /// buffers requests and the declared length is small.
-fn replayable(service: &Service, route: &CompiledRoute, body: &Incoming) -> bool {
+fn replayable(service: &Service, route: &CompiledRoute, body: &ClientBody) -> bool {
     service.retries > 0
         && route.route.request_buffering
         && body.size_hint().exact().is_some_and(|n| n <= REPLAY_LIMIT)

@@ -1,13 +1,20 @@
-//! Response bodies on the way to the client: the boxed body type, and `LoggedBody`, which counts
+//! Bodies through the proxy: the boxed body type; `ClientBody`, the client's request body with
+//! nginx's `client_body_timeout` between two chunks; and `LoggedBody`, which counts response
 //! bytes, feeds the SSE usage parser and runs the log phase once the body ends or is dropped.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use tokio::time::{Instant, Sleep};
 
 use crate::llm::sse::SseUsage;
 use crate::plugins::prometheus::LogRecord;
@@ -27,6 +34,109 @@ where
     B::Error: Into<BoxError>,
 {
     b.map_err(Into::into).boxed_unsync()
+}
+
+/// nginx's default `client_body_timeout` (Kong does not change it).
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The client sent nothing of its request body for longer than the body read timeout.
+#[derive(Debug, thiserror::Error)]
+#[error("client sent no request body data for {0:?} (client_body_timeout)")]
+pub struct BodyTimeout(pub Duration);
+
+/// Whether the request body of a request timed out; shared between the body and the request's
+/// context, so that whichever error the stalled body caused (a failed read, a failed upstream
+/// write) becomes nginx's 408.
+#[derive(Debug, Clone, Default)]
+pub struct BodyWatch(Option<Arc<AtomicBool>>);
+
+impl BodyWatch {
+    pub fn timed_out(&self) -> bool {
+        self.0.as_ref().is_some_and(|t| t.load(Ordering::Relaxed))
+    }
+}
+
+/// Marks a Kong-made response that nginx would not send: the listener drops it and closes the
+/// connection (nginx terminates a request whose body read timed out without a response).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("request terminated without a response (client body read timed out)")]
+pub struct Terminate;
+
+/// The client's request body. A read that waits longer than `timeout` for the next chunk fails
+/// with `BodyTimeout` (the timer runs only while the body is polled and has nothing, as nginx's
+/// runs only between two reads).
+pub struct ClientBody {
+    inner: Incoming,
+    timeout: Duration,
+    /// Allocated at the first wait, re-armed at each later one.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Whether the timer runs for the current wait.
+    armed: bool,
+    watch: BodyWatch,
+}
+
+impl ClientBody {
+    pub fn new(inner: Incoming, timeout: Duration) -> (Self, BodyWatch) {
+        // A request without a body (most GETs) never waits: nothing to share.
+        let watch = BodyWatch((!inner.is_end_stream()).then(Arc::default));
+        let body = ClientBody {
+            inner,
+            timeout,
+            timer: None,
+            armed: false,
+            watch: watch.clone(),
+        };
+        (body, watch)
+    }
+}
+
+impl Body for ClientBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(r) => {
+                // The next wait starts its own clock.
+                this.armed = false;
+                Poll::Ready(r.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let timeout = this.timeout;
+                let timer = match &mut this.timer {
+                    Some(t) => {
+                        if !this.armed {
+                            t.as_mut().reset(Instant::now() + timeout);
+                        }
+                        t
+                    }
+                    None => this.timer.insert(Box::pin(tokio::time::sleep(timeout))),
+                };
+                this.armed = true;
+                match timer.as_mut().poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(()) => {
+                        if let Some(t) = &this.watch.0 {
+                            t.store(true, Ordering::Relaxed);
+                        }
+                        Poll::Ready(Some(Err(Box::new(BodyTimeout(this.timeout)))))
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Runs when the response is over (fully sent or abandoned).

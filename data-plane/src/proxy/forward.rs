@@ -1,18 +1,31 @@
-//! Forwarding to the upstream: plain HTTP through the per-thread pool (`pool`), HTTPS through
-//! the keep-alive client (webpki roots, one pool per thread); the upstream URI for a service
+//! Forwarding to the upstream: plain HTTP/1.1 through the per-thread pool (`pool`); HTTPS
+//! (HTTP/1.1 over TLS) and gRPC (HTTP/2: h2c for `grpc`, ALPN h2 for `grpcs`) through keep-alive
+//! clients, one pool per thread and connector kind (`tls`); the upstream URI for a service
 //! (Kong `get_upstream_uri_v0`), and timeout classification.
+
+mod depth;
+mod profile;
+mod tls;
+mod upgrade;
+
+pub use profile::{TlsProfile, TlsProfiles, TlsSpec};
 
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use http::header::{HeaderValue, TE};
+use http::{Request, Version};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::RootCertStore;
 
 use super::body::ProxyBody;
+use crate::runtime::CompiledRoute;
+use tls::Kind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ForwardError {
@@ -29,73 +42,146 @@ pub enum ForwardError {
 
 type PooledClient = Client<HttpsConnector<HttpConnector>, ProxyBody>;
 
-/// The pooled upstream client. Each thread that sends gets its own keep-alive pool (built on
+/// Marks a request to a service with `tls_verify = false`: its certificate is not checked.
+#[derive(Debug, Clone, Copy)]
+struct SkipVerify;
+
+/// Marks a request to a service with TLS settings of its own: sent through its profile.
+#[derive(Debug, Clone)]
+struct Profiled(Arc<TlsProfile>);
+
+/// Prepares `req` for `service`'s protocol: `grpc`/`grpcs` go over HTTP/2 with `TE: trailers`
+/// (as nginx's `grpc_pass` sends), `http`/`https` over HTTP/1.1; `tls_verify = false` turns
+/// certificate verification off for this request's connection, and a service with TLS settings
+/// of its own (`ca_certificates`, `client_certificate`, `tls_verify_depth`) sends through the
+/// profile compiled for them. The client's pending protocol upgrade (a WebSocket handshake), if
+/// any, moves from `client` onto `req`.
+pub fn for_service(
+    req: &mut Request<ProxyBody>,
+    route: &CompiledRoute,
+    client: &mut http::Extensions,
+) {
+    if let Some(slot) = upgrade::slot(client) {
+        req.extensions_mut().insert(slot);
+    }
+    let Some(service) = route.service.as_deref() else {
+        return;
+    };
+    if let Some(p) = &route.tls {
+        req.extensions_mut().insert(Profiled(p.clone()));
+    }
+    if matches!(service.protocol.as_str(), "grpc" | "grpcs") {
+        *req.version_mut() = Version::HTTP_2;
+        req.headers_mut()
+            .insert(TE, HeaderValue::from_static("trailers"));
+    }
+    if service.tls_verify == Some(false) {
+        req.extensions_mut().insert(SkipVerify);
+    }
+}
+
+/// The pooled upstream clients. Each thread that sends gets its own keep-alive pools (built on
 /// first use): a proxy worker reuses the connections it opened, whose tasks run on its own
 /// runtime, without sharing a pool lock or waking another thread.
 #[derive(Clone)]
 pub struct Upstream {
-    connector: HttpsConnector<HttpConnector>,
+    /// By `Kind::index`.
+    connectors: Arc<[HttpsConnector<HttpConnector>; 4]>,
+    /// The trusted roots, for the profiles that bring none of their own.
+    roots: Arc<RootCertStore>,
     /// Identifies this client's per-thread pools; they are dropped once every clone is gone.
     token: Arc<()>,
 }
 
 thread_local! {
-    /// This thread's pools, one per live `Upstream` (by its token's address).
-    static POOLS: RefCell<Vec<(Weak<()>, PooledClient)>> = const { RefCell::new(Vec::new()) };
+    /// This thread's pools, per live `Upstream` (by its token's address) and connector kind.
+    static POOLS: RefCell<Vec<(Weak<()>, Kind, PooledClient)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Upstream {
+    /// The client trusting the system's CA bundle (Kong's default `lua_ssl_trusted_certificate`).
     pub fn new() -> Result<Self, ForwardError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(Duration::from_secs(60)));
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .map_err(|e| ForwardError::Tls(e.to_string()))?
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
+        Self::trusting("system")
+    }
+
+    /// The client trusting the roots `spec` names (see `tls::trusted_roots`).
+    pub fn trusting(spec: &str) -> Result<Self, ForwardError> {
+        let roots = Arc::new(tls::trusted_roots(spec)?);
+        let [a, b, c, d] = Kind::ALL.map(|k| tls::connector(k, &roots));
         Ok(Upstream {
-            connector,
+            connectors: Arc::new([a?, b?, c?, d?]),
+            roots,
             token: Arc::new(()),
         })
     }
 
-    /// Starts `req` on this thread's pool for this client.
-    fn start(&self, req: http::Request<ProxyBody>) -> ResponseFuture {
+    /// Starts `req` on this thread's pool of `kind` for this client, or of `profile`'s.
+    fn start(
+        &self,
+        kind: Kind,
+        profile: Option<&TlsProfile>,
+        req: Request<ProxyBody>,
+    ) -> Result<ResponseFuture, ForwardError> {
+        let token = profile.map_or(&self.token, |p| &p.token);
         POOLS.with(|pools| {
             let mut pools = pools.borrow_mut();
-            if let Some((_, c)) = pools
+            let me = Arc::as_ptr(token);
+            if let Some((_, _, c)) = pools
                 .iter()
-                .find(|(t, _)| std::ptr::eq(t.as_ptr(), Arc::as_ptr(&self.token)))
+                .find(|(t, k, _)| std::ptr::eq(t.as_ptr(), me) && *k == kind)
             {
-                return c.request(req);
+                return Ok(c.request(req));
             }
-            pools.retain(|(t, _)| t.strong_count() > 0);
-            let client = Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(Duration::from_secs(60))
+            pools.retain(|(t, _, _)| t.strong_count() > 0);
+            let mut b = Client::builder(TokioExecutor::new());
+            b.pool_idle_timeout(Duration::from_secs(60))
                 .pool_timer(TokioTimer::new())
-                .build(self.connector.clone());
+                .http2_only(kind.h2);
+            if kind.h2 {
+                b.timer(TokioTimer::new());
+            }
+            let connector = match profile {
+                Some(p) => p.connector(kind.h2, &self.roots)?,
+                None => self.connectors[kind.index()].clone(),
+            };
+            let client = b.build(connector);
             let fut = client.request(req);
-            pools.push((Arc::downgrade(&self.token), client));
-            fut
+            pools.push((Arc::downgrade(token), kind, client));
+            Ok(fut)
         })
     }
 
     /// Sends `req` and waits at most `timeout` for the response headers.
     pub async fn send(
         &self,
-        req: http::Request<ProxyBody>,
+        mut req: Request<ProxyBody>,
         timeout: Duration,
     ) -> Result<http::Response<Incoming>, ForwardError> {
-        if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+        let client_upgrade = upgrade::take(&mut req);
+        let mut resp = self.send_once(req, timeout).await?;
+        upgrade::finish(client_upgrade, &mut resp);
+        Ok(resp)
+    }
+
+    async fn send_once(
+        &self,
+        mut req: Request<ProxyBody>,
+        timeout: Duration,
+    ) -> Result<http::Response<Incoming>, ForwardError> {
+        let h2 = req.version() == Version::HTTP_2;
+        if !h2 && req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
             return match tokio::time::timeout(timeout, super::pool::send(req)).await {
                 Err(_) => Err(ForwardError::Timeout),
                 Ok(r) => r,
             };
         }
-        match tokio::time::timeout(timeout, self.start(req)).await {
+        let kind = Kind {
+            h2,
+            verify: req.extensions().get::<SkipVerify>().is_none(),
+        };
+        let profile = req.extensions_mut().remove::<Profiled>();
+        let started = self.start(kind, profile.as_ref().map(|p| p.0.as_ref()), req)?;
+        match tokio::time::timeout(timeout, started).await {
             Err(_) => Err(ForwardError::Timeout),
             Ok(Err(e)) => {
                 let mut msg = e.to_string();

@@ -4,12 +4,11 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::CONTENT_LENGTH;
+use http::header::{HeaderValue, CONTENT_LENGTH};
 use http::request::Parts;
 use http::{Request, Response, StatusCode, Uri};
-use hyper::body::Incoming;
 
-use super::body::{boxed, full, LoggedBody, ProxyBody};
+use super::body::{boxed, full, ClientBody, LoggedBody, ProxyBody};
 use super::forward::upstream_path;
 use super::{headers, ms, reply, Ctx};
 use crate::llm::sse::SseUsage;
@@ -19,8 +18,8 @@ pub(super) async fn flow(
     ctx: Ctx,
     route: &CompiledRoute,
     matched_len: usize,
-    parts: Parts,
-    body: Option<Incoming>,
+    mut parts: Parts,
+    body: Option<ClientBody>,
     buffered: Option<Bytes>,
 ) -> Response<ProxyBody> {
     let Some(service) = route.service.clone() else {
@@ -45,25 +44,29 @@ pub(super) async fn flow(
             parts.uri.path().get(..matched_len).unwrap_or(""),
         ),
     };
-    let pq = match parts.uri.query() {
-        Some(q) => format!("{path}?{q}"),
-        None => path,
-    };
-    let uri: Uri = match format!("{scheme}://{}:{}{pq}", service.host, service.port).parse() {
-        Ok(u) => u,
-        Err(_) => return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![]),
+    let uri = match upstream_uri(
+        scheme,
+        &service.host,
+        service.port,
+        &path,
+        parts.uri.query(),
+    ) {
+        Some(u) => u,
+        None => return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![]),
     };
     let host = if route.route.preserve_host && !ctx.client_host.is_empty() {
         ctx.client_host.clone()
     } else if service.port == default_port {
         service.host.clone()
     } else {
-        format!("{}:{}", service.host, service.port)
+        // `host:port`, as written in the URI.
+        uri.authority()
+            .map_or_else(String::new, |a| a.as_str().to_string())
     };
     let mut headers = headers::into_upstream(&ctx, parts.headers, &host);
     let req_body = match (buffered, body) {
         (Some(b), _) => {
-            reply::set(&mut headers, CONTENT_LENGTH.as_str(), &b.len().to_string());
+            headers.insert(CONTENT_LENGTH, HeaderValue::from(b.len()));
             full(b)
         }
         (None, Some(b)) => boxed(b),
@@ -73,8 +76,50 @@ pub(super) async fn flow(
     *req.method_mut() = parts.method;
     *req.uri_mut() = uri;
     *req.headers_mut() = headers;
+    super::forward::for_service(&mut req, route, &mut parts.extensions);
     let timeout = Duration::from_millis(service.read_timeout.max(1));
     forward_and_log(ctx, req, timeout).await
+}
+
+/// `scheme://host:port/path?query`, written into one buffer and parsed in place (no
+/// formatting machinery, no second copy).
+fn upstream_uri(
+    scheme: &str,
+    host: &str,
+    port: u16,
+    path: &str,
+    query: Option<&str>,
+) -> Option<Uri> {
+    let mut port_buf = [0u8; 5];
+    let port = decimal(port, &mut port_buf);
+    let len =
+        scheme.len() + 4 + host.len() + port.len() + path.len() + query.map_or(0, |q| q.len() + 1);
+    let mut s = String::with_capacity(len);
+    s.push_str(scheme);
+    s.push_str("://");
+    s.push_str(host);
+    s.push(':');
+    s.push_str(port);
+    s.push_str(path);
+    if let Some(q) = query {
+        s.push('?');
+        s.push_str(q);
+    }
+    Uri::try_from(s).ok()
+}
+
+/// `n` in decimal, in `buf`.
+fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Sends `req`, adds Kong's headers and wraps the body (streamed) for the log phase.
@@ -127,4 +172,23 @@ where
     let rpc = ctx.record.mcp.is_some().then(SseUsage::default);
     let logged = LoggedBody::new(boxed(body), ctx.record, rpc, ctx.started, finish);
     Response::from_parts(head, boxed(logged))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decimal, upstream_uri};
+
+    #[test]
+    fn upstream_uris() {
+        let u = upstream_uri("http", "127.0.0.1", 8080, "/a/b", Some("x=1&y")).unwrap();
+        assert_eq!(u.to_string(), "http://127.0.0.1:8080/a/b?x=1&y");
+        assert_eq!(u.authority().unwrap().as_str(), "127.0.0.1:8080");
+        let u = upstream_uri("https", "example.com", 443, "/", None).unwrap();
+        assert_eq!(u.to_string(), "https://example.com:443/");
+        assert!(upstream_uri("http", "bad host", 80, "/", None).is_none());
+        let mut buf = [0u8; 5];
+        for n in [0u16, 7, 10, 80, 65535] {
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
+    }
 }

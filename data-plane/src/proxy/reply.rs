@@ -20,6 +20,12 @@ pub const UPSTREAM_TIMEOUT: &str = r#"{"message":"The upstream server is timing 
 /// Kong's error handler for nginx's 494 (sent as 400).
 pub const HEADER_TOO_LARGE: &str = r#"{"message":"Request header or cookie too large"}"#;
 pub const URI_TOO_LONG: &str = r#"{"message":"URI too long"}"#;
+/// Kong's body for 413 from a plugin that reads the request body.
+pub const BODY_TOO_LARGE: &str = r#"{"message":"Request body is too large"}"#;
+/// Kong's error handler for 500.
+pub const UNEXPECTED: &str = r#"{"message":"An unexpected error occurred"}"#;
+/// Kong's error handler for 408 (logged for a request whose body read timed out).
+pub const REQUEST_TIMEOUT: &str = r#"{"message":"Request timeout"}"#;
 pub const JSON: &str = "application/json; charset=utf-8";
 
 fn ms(since: Instant) -> u128 {
@@ -53,6 +59,65 @@ pub fn kong(
     h.insert(SERVER, HeaderValue::from_static(SERVER_VALUE));
     h.insert(X_KONG_RESPONSE_LATENCY.clone(), millis(ms(started)));
     set_request_id(h, request_id);
+    resp
+}
+
+static GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+static GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+
+/// Whether Kong treats a request as gRPC: HTTP/2 with an `application/grpc…` content type.
+pub fn is_grpc(version: http::Version, h: &HeaderMap) -> bool {
+    version == http::Version::HTTP_2
+        && h.get(CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// Kong's HTTP → gRPC status (`kong/pdk/response.lua`: its table, then by status class) and
+/// the code's name.
+fn grpc_status(status: StatusCode) -> (u8, &'static str) {
+    match status.as_u16() {
+        200..=299 => (0, "OK"),
+        401 => (16, "Unauthenticated"),
+        403 => (7, "PermissionDenied"),
+        404 => (5, "NotFound"),
+        409 => (6, "AlreadyExists"),
+        429 => (8, "ResourceExhausted"),
+        499 => (1, "Canceled"),
+        501 => (12, "Unimplemented"),
+        503 => (14, "Unavailable"),
+        504 => (4, "DeadlineExceeded"),
+        400..=498 => (3, "InvalidArgument"),
+        500..=599 => (13, "Internal"),
+        _ => (2, "Unknown"),
+    }
+}
+
+/// A Kong-made reply the way Kong sends it to a gRPC client: the same status, an empty body,
+/// `grpc-status` mapped from the status and the message (`json_body`'s `message`) in
+/// `grpc-message`.
+pub fn grpc(mut resp: Response<ProxyBody>, json_body: &str) -> Response<ProxyBody> {
+    let (code, name) = grpc_status(resp.status());
+    let message = serde_json::from_str::<serde_json::Value>(json_body)
+        .ok()
+        .and_then(|v| {
+            v.get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| json_body.to_string());
+    let message = if message.is_empty() {
+        name.to_string()
+    } else {
+        message
+    };
+    let h = resp.headers_mut();
+    h.remove(CONTENT_TYPE);
+    h.insert(http::header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+    h.insert(GRPC_STATUS.clone(), HeaderValue::from(u16::from(code)));
+    if let Ok(v) = HeaderValue::from_str(&message) {
+        h.insert(GRPC_MESSAGE.clone(), v);
+    }
+    *resp.body_mut() = full(bytes::Bytes::new());
     resp
 }
 
@@ -99,13 +164,25 @@ fn is_hop_by_hop(n: &HeaderName) -> bool {
         || *n == PROXY_CONNECTION
 }
 
-/// Removes hop-by-hop headers (and those named in `Connection`).
+/// Removes hop-by-hop headers (and those named in `Connection`). A message that asks for a
+/// protocol upgrade (`Connection: upgrade` with `Upgrade`, e.g. a WebSocket handshake) keeps
+/// its `Upgrade` header and `Connection: upgrade`, as Kong's `upstream_upgrade` passes them on;
+/// the upstream client drops `Upgrade` from responses other than 101.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
     // Most messages have none: one pass over the names, no hashing.
     if !h.keys().any(is_hop_by_hop) {
         return;
     }
+    let mut upgrade = None;
     if h.contains_key(CONNECTION) {
+        let asks = h.get_all(CONNECTION).iter().any(|v| {
+            v.as_bytes()
+                .split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"upgrade"))
+        });
+        if asks {
+            upgrade = h.get(UPGRADE).cloned();
+        }
         // Headers named in `Connection` (no allocation for the usual `keep-alive`/`close`).
         let mut named: Vec<HeaderName> = Vec::new();
         for v in h.get_all(CONNECTION) {
@@ -128,11 +205,14 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
         }
         h.remove(CONNECTION);
     }
-    for n in [TE, TRAILER, TRANSFER_ENCODING, UPGRADE] {
+    // Only the names present (one pass over the names; a removal hashes).
+    let present: Vec<HeaderName> = h.keys().filter(|n| is_hop_by_hop(n)).cloned().collect();
+    for n in present {
         h.remove(n);
     }
-    for n in [&KEEP_ALIVE, &PROXY_CONNECTION] {
-        h.remove(n);
+    if let Some(u) = upgrade {
+        h.insert(UPGRADE, u);
+        h.insert(CONNECTION, HeaderValue::from_static("upgrade"));
     }
 }
 
@@ -156,6 +236,53 @@ mod tests {
     }
 
     #[test]
+    fn kong_replies_to_grpc_clients_carry_grpc_status_and_message() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/grpc+proto"),
+        );
+        assert!(is_grpc(http::Version::HTTP_2, &h));
+        assert!(!is_grpc(http::Version::HTTP_11, &h));
+        assert!(!is_grpc(http::Version::HTTP_2, &HeaderMap::new()));
+        for (status, body, code, message) in [
+            (
+                StatusCode::NOT_FOUND,
+                NO_ROUTE,
+                "5",
+                "no Route matched with those values",
+            ),
+            (
+                StatusCode::BAD_GATEWAY,
+                BAD_UPSTREAM,
+                "13",
+                "An invalid response was received from the upstream server",
+            ),
+            (
+                StatusCode::GATEWAY_TIMEOUT,
+                UPSTREAM_TIMEOUT,
+                "4",
+                "The upstream server is timing out",
+            ),
+            (
+                StatusCode::UNAUTHORIZED,
+                r#"{"message":"No API key found in request"}"#,
+                "16",
+                "No API key found in request",
+            ),
+            (StatusCode::OK, "", "0", "OK"),
+        ] {
+            let r = grpc(kong(status, body, vec![], "rid", Instant::now()), body);
+            assert_eq!(r.status(), status);
+            assert_eq!(r.headers()["grpc-status"], code, "{status}");
+            assert_eq!(r.headers()["grpc-message"], message, "{status}");
+            assert_eq!(r.headers()["content-length"], "0");
+            assert!(!r.headers().contains_key(CONTENT_TYPE));
+            assert_eq!(r.headers()["x-kong-request-id"], "rid");
+        }
+    }
+
+    #[test]
     fn hop_by_hop_removed() {
         let mut h = HeaderMap::new();
         h.insert("connection", HeaderValue::from_static("close, x-private"));
@@ -167,5 +294,27 @@ mod tests {
         assert_eq!(h["via"], format!("1.1 kong/{VERSION}").as_str());
         assert_eq!(h["x-kong-upstream-latency"], "3");
         assert!(h.contains_key("x-keep"));
+    }
+
+    #[test]
+    fn an_upgrade_keeps_its_upgrade_headers_and_nothing_else() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "connection",
+            HeaderValue::from_static("keep-alive, Upgrade"),
+        );
+        h.insert("upgrade", HeaderValue::from_static("websocket"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert("sec-websocket-key", HeaderValue::from_static("k"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["connection"], "upgrade");
+        assert!(!h.contains_key("keep-alive"));
+        assert_eq!(h["sec-websocket-key"], "k");
+        // `Upgrade` without `Connection: upgrade` is not an upgrade.
+        let mut h = HeaderMap::new();
+        h.insert("upgrade", HeaderValue::from_static("h2c"));
+        strip_hop_by_hop(&mut h);
+        assert!(h.is_empty());
     }
 }

@@ -4,9 +4,10 @@
 //! not received within `header_read_timeout` closes that connection (nginx's
 //! `client_header_timeout`), without touching the others; the same bound applies to an idle
 //! keep-alive connection waiting for its next request (nginx's default `keepalive_timeout` is
-//! 75 s).
+//! 75 s). A request body that stalls longer than `body_read_timeout` between two chunks ends
+//! its request as 408 (logged and counted) and closes the connection without a response, as
+//! nginx's `client_body_timeout` does.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct ServeOptions {
     /// A client that has not sent a whole request head within this time loses its connection.
     pub header_read_timeout: Duration,
+    /// A request body with no new data for this long fails its request (see `body::ClientBody`).
+    pub body_read_timeout: Duration,
     /// Told once the listener is closed, before the connections in flight drain: from then
     /// on a new connection is refused.
     pub listener_closed: Option<tokio::sync::mpsc::UnboundedSender<()>>,
@@ -36,6 +39,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             header_read_timeout: HEADER_READ_TIMEOUT,
+            body_read_timeout: super::body::BODY_READ_TIMEOUT,
             listener_closed: None,
         }
     }
@@ -101,11 +105,20 @@ pub async fn serve_with(
         state.metrics.connection_opened();
         let metrics = state.metrics.clone();
         let state = state.clone();
-        let peer = Arc::new(super::Peer::new(remote, local));
+        let peer = Arc::new(
+            super::Peer::new(remote, local).with_body_read_timeout(opts.body_read_timeout),
+        );
         let svc = service_fn(move |req| {
             let state = state.clone();
             let peer = peer.clone();
-            async move { Ok::<_, Infallible>(super::handle(state, req, &peer).await) }
+            async move {
+                let resp = super::handle(state, req, &peer).await;
+                // A request nginx terminates: no response, the connection closes.
+                match resp.extensions().get::<super::body::Terminate>() {
+                    Some(t) => Err(*t),
+                    None => Ok(resp),
+                }
+            }
         });
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), svc)

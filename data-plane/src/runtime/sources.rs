@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proto::schema::{
-    Config, Consumer, KeyAuthCredential, Plugin, Route, Service, Target, Upstream,
+    CaCertificate, Certificate, Config, Consumer, KeyAuthCredential, Plugin, Route, Service,
+    Target, Upstream,
 };
 use proto::v1::EntityRef;
 use uuid::Uuid;
@@ -23,6 +24,10 @@ pub struct Sources {
     pub keyauth_credentials: BTreeMap<Uuid, Arc<KeyAuthCredential>>,
     pub upstreams: BTreeMap<Uuid, Arc<Upstream>>,
     pub targets: BTreeMap<Uuid, Arc<Target>>,
+    /// For services' (and upstreams') `client_certificate`.
+    pub certificates: BTreeMap<Uuid, Arc<Certificate>>,
+    /// For services' `ca_certificates`.
+    pub ca_certificates: BTreeMap<Uuid, Arc<CaCertificate>>,
 }
 
 fn insert_all<T>(map: &mut BTreeMap<Uuid, Arc<T>>, items: Vec<T>, id: impl Fn(&T) -> Uuid) {
@@ -55,6 +60,8 @@ impl Sources {
                 "keyauth_credentials" => drop(s.keyauth_credentials.remove(&id)),
                 "upstreams" => drop(s.upstreams.remove(&id)),
                 "targets" => drop(s.targets.remove(&id)),
+                "certificates" => drop(s.certificates.remove(&id)),
+                "ca_certificates" => drop(s.ca_certificates.remove(&id)),
                 _ => {}
             }
         }
@@ -74,6 +81,8 @@ impl Sources {
         );
         insert_all(&mut self.upstreams, cfg.upstreams, |e| e.id);
         insert_all(&mut self.targets, cfg.targets, |e| e.id);
+        insert_all(&mut self.certificates, cfg.certificates, |e| e.id);
+        insert_all(&mut self.ca_certificates, cfg.ca_certificates, |e| e.id);
     }
 
     /// Whether upstreams and targets are the very same entities as in `other` (then the

@@ -1,7 +1,10 @@
 //! The consistent-hashing key of a request: what `hash_on` (then `hash_fallback`) names — the
-//! consumer, the client IP, a header, a cookie, the path or a query argument.
+//! consumer, the client IP, a header, a cookie, the path, a query argument or a named capture
+//! of the route's regex path.
 
 use http::HeaderMap;
+
+use crate::router::captures::UriCaptures;
 
 /// One `hash_on`/`hash_fallback` choice with its field (header, cookie or argument name).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +16,9 @@ pub enum HashOn {
     Cookie(String),
     Path,
     QueryArg(String),
-    /// Needs the route's regex captures, which the router does not hand over yet: no key.
-    UriCapture,
+    /// A named group of the matched regex path (Kong looks `uri_captures[name]` up by its
+    /// string name, so numbered groups never match).
+    UriCapture(String),
 }
 
 impl HashOn {
@@ -29,7 +33,7 @@ impl HashOn {
             "cookie" => named(HashOn::Cookie),
             "path" => HashOn::Path,
             "query_arg" => named(HashOn::QueryArg),
-            "uri_capture" => HashOn::UriCapture,
+            "uri_capture" => named(HashOn::UriCapture),
             _ => HashOn::None,
         }
     }
@@ -43,12 +47,15 @@ pub struct RequestFacts<'a> {
     pub headers: &'a HeaderMap,
     pub path: &'a str,
     pub query: Option<&'a str>,
+    /// The route's `uri_captures`, when the upstream hashes on one (else not worked out).
+    pub captures: Option<&'a UriCaptures>,
 }
 
 /// The key for `on`, or `None` when the request does not carry it (then the fallback applies).
 pub fn key(on: &HashOn, r: &RequestFacts<'_>) -> Option<String> {
     let k = match on {
-        HashOn::None | HashOn::UriCapture => None,
+        HashOn::None => None,
+        HashOn::UriCapture(name) => r.captures.and_then(|c| c.name(name)).map(str::to_string),
         HashOn::Consumer => r.consumer.map(str::to_string),
         HashOn::Ip => Some(r.client_ip.to_string()),
         HashOn::Header(name) => {
@@ -98,6 +105,7 @@ mod tests {
             headers: &h,
             path: "/p/q",
             query: Some("x=1&user=bob&flag"),
+            captures: None,
         };
         let k = |kind: &str, f: Option<&str>| key(&HashOn::new(kind, f), &r);
         assert_eq!(k("consumer", None).as_deref(), Some("alice"));
@@ -110,5 +118,27 @@ mod tests {
         assert_eq!(k("query_arg", Some("flag")), None);
         assert_eq!(k("none", None), None);
         assert_eq!(k("header", None), None);
+        assert_eq!(k("uri_capture", Some("user")), None);
+    }
+
+    #[test]
+    fn uri_capture_keys_come_from_named_groups() {
+        let paths = ["~/t/(?<tenant>[a-z]+)/(\\d+)".to_string()];
+        let caps = UriCaptures::of(&paths, "/t/acme/7").unwrap();
+        let h = HeaderMap::new();
+        let r = RequestFacts {
+            consumer: None,
+            client_ip: "10.0.0.9",
+            headers: &h,
+            path: "/t/acme/7",
+            query: None,
+            captures: Some(&caps),
+        };
+        let k = |f: &str| key(&HashOn::new("uri_capture", Some(f)), &r);
+        assert_eq!(k("tenant").as_deref(), Some("acme"));
+        // Kong indexes the captures with the field's string: numbered groups are not found.
+        assert_eq!(k("1"), None);
+        assert_eq!(k("absent"), None);
+        assert_eq!(HashOn::new("uri_capture", None), HashOn::None);
     }
 }

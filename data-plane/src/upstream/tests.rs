@@ -85,6 +85,7 @@ fn consistent_hashing_on_header_with_fallback() {
         headers,
         path: "/",
         query: None,
+        captures: None,
     };
     assert_eq!(b.hash_key(&facts(&h)).as_deref(), Some("u1"));
     let empty = http::HeaderMap::new();
@@ -101,6 +102,61 @@ fn consistent_hashing_on_header_with_fallback() {
         seen[b.pick(Some(&format!("k{k}")), &[]).unwrap()] = true;
     }
     assert_eq!(seen, [true; 3]);
+}
+
+#[test]
+fn consistent_hashing_on_a_uri_capture_and_as_fallback() {
+    use crate::router::captures::UriCaptures;
+    let targets = [("a:1", 100), ("b:2", 100), ("c:3", 100)];
+    let on = balancer(
+        json!({"algorithm": "consistent-hashing", "hash_on": "uri_capture",
+               "hash_on_uri_capture": "tenant"}),
+        &targets,
+    );
+    let fallback = balancer(
+        json!({"algorithm": "consistent-hashing", "hash_on": "header",
+               "hash_on_header": "x-user", "hash_fallback": "uri_capture",
+               "hash_fallback_uri_capture": "tenant"}),
+        &targets,
+    );
+    assert!(on.hashes_on_captures() && fallback.hashes_on_captures());
+    assert!(!balancer(json!({}), &targets).hashes_on_captures());
+    let paths = ["~/t/(?<tenant>[a-z0-9]+)/".to_string()];
+    let h = http::HeaderMap::new();
+    let pick = |b: &Balancer, path: &str| {
+        let caps = UriCaptures::of(&paths, path);
+        let key = b.hash_key(&RequestFacts {
+            consumer: None,
+            client_ip: "10.1.1.1",
+            headers: &h,
+            path,
+            query: None,
+            captures: caps.as_ref(),
+        });
+        (key.clone(), b.pick(key.as_deref(), &[]).unwrap())
+    };
+    let (key, first) = pick(&on, "/t/acme/orders/1");
+    assert_eq!(key.as_deref(), Some("acme"));
+    // The same capture picks the same target, whatever else the path holds.
+    for i in 0..20 {
+        assert_eq!(
+            pick(&on, &format!("/t/acme/orders/{i}")),
+            (key.clone(), first)
+        );
+    }
+    // As the fallback (no x-user header) it keys the same way.
+    let (fb_key, fb_first) = pick(&fallback, "/t/acme/x");
+    assert_eq!(fb_key.as_deref(), Some("acme"));
+    for _ in 0..20 {
+        assert_eq!(pick(&fallback, "/t/acme/y").1, fb_first);
+    }
+    // Different captures reach every target; no capture means no key.
+    let mut seen = [false; 3];
+    for k in 0..100 {
+        seen[pick(&on, &format!("/t/tenant{k}/")).1] = true;
+    }
+    assert_eq!(seen, [true; 3]);
+    assert_eq!(pick(&on, "/other").0, None);
 }
 
 #[test]

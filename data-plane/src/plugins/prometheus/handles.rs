@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
-use prometheus::{Histogram, IntCounter};
+use prometheus::{Counter, Histogram, IntCounter};
 
 use crate::metrics::Metrics;
 
@@ -164,6 +164,122 @@ pub(super) fn with<R>(
     })
 }
 
+/// The AI series of one (provider, request model), each resolved when first used.
+pub(super) struct AiHandles {
+    provider: String,
+    model: String,
+    metrics_id: u64,
+    requests: Option<IntCounter>,
+    cost: Option<Counter>,
+    /// `prompt_tokens`, `completion_tokens`, `total_tokens`.
+    tokens: [Option<IntCounter>; 3],
+    /// `kong_ai_llm_latency_ms`, `…_time_to_first_token_ms`, `…_time_per_output_token_ms`.
+    timings: [Option<Histogram>; 3],
+}
+
+/// The AI timing families, by position in `AiHandles::timings`.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum AiTiming {
+    Latency = 0,
+    Ttft = 1,
+    Tpot = 2,
+}
+
+/// The token kinds, by position in `AiHandles::tokens`.
+pub(super) const TOKEN_KINDS: [&str; 3] = ["prompt_tokens", "completion_tokens", "total_tokens"];
+
+impl AiHandles {
+    fn new(m: &Metrics, provider: &str, model: &str) -> Self {
+        AiHandles {
+            provider: provider.to_string(),
+            model: model.to_string(),
+            metrics_id: m.id(),
+            requests: None,
+            cost: None,
+            tokens: [None, None, None],
+            timings: [None, None, None],
+        }
+    }
+
+    fn is(&self, m: &Metrics, provider: &str, model: &str) -> bool {
+        self.metrics_id == m.id() && self.provider == provider && self.model == model
+    }
+
+    /// `kong_ai_llm_requests_total`.
+    pub fn requests(&mut self, m: &Metrics) -> &IntCounter {
+        let labels = [&self.provider, &self.model, "", "", "", "", WORKSPACE];
+        self.requests
+            .get_or_insert_with(|| m.ai_requests.with_label_values(&labels))
+    }
+
+    /// `kong_ai_llm_cost_total`.
+    pub fn cost(&mut self, m: &Metrics) -> &Counter {
+        let labels = [&self.provider, &self.model, "", "", "", "", WORKSPACE];
+        self.cost
+            .get_or_insert_with(|| m.ai_cost.with_label_values(&labels))
+    }
+
+    /// `kong_ai_llm_tokens_total` for `TOKEN_KINDS[i]`.
+    pub fn tokens(&mut self, m: &Metrics, i: usize) -> Option<&IntCounter> {
+        let kind = *TOKEN_KINDS.get(i)?;
+        let (provider, model) = (self.provider.as_str(), self.model.as_str());
+        let slot = self.tokens.get_mut(i)?;
+        Some(slot.get_or_insert_with(|| {
+            m.ai_tokens
+                .with_label_values(&[provider, model, "", "", "", "", kind, WORKSPACE])
+        }))
+    }
+
+    /// The histogram child of `which`.
+    pub fn timing(&mut self, m: &Metrics, which: AiTiming) -> &Histogram {
+        let labels = [&self.provider, &self.model, "", "", "", "", WORKSPACE];
+        self.timings[which as usize].get_or_insert_with(|| {
+            let family = match which {
+                AiTiming::Latency => &m.ai_latency,
+                AiTiming::Ttft => &m.ai_ttft,
+                AiTiming::Tpot => &m.ai_tpot,
+            };
+            family.with_label_values(&labels)
+        })
+    }
+}
+
+thread_local! {
+    static AI_CACHE: RefCell<HashMap<u64, AiHandles, BuildHasherDefault<KeyHasher>>> =
+        RefCell::new(HashMap::default());
+}
+
+/// Runs `f` with the AI handles of (provider, request model) in `m`.
+pub(super) fn with_ai<R>(
+    m: &Metrics,
+    provider: &str,
+    model: &str,
+    f: impl FnOnce(&mut AiHandles) -> R,
+) -> R {
+    let key = {
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
+        h.write_u64(m.id());
+        h.write(provider.as_bytes());
+        h.write_u8(0xff);
+        h.write(model.as_bytes());
+        h.finish()
+    };
+    AI_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let hit = cache.get(&key).is_some_and(|e| e.is(m, provider, model));
+        if !hit {
+            if cache.len() >= MAX_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, AiHandles::new(m, provider, model));
+        }
+        match cache.get_mut(&key) {
+            Some(e) => f(e),
+            None => f(&mut AiHandles::new(m, provider, model)),
+        }
+    })
+}
+
 /// The keys are already hashes.
 #[derive(Default)]
 struct KeyHasher(u64);
@@ -207,5 +323,32 @@ mod tests {
         // Nothing recorded, no series.
         assert!(!t.contains("direction=\"ingress\""), "{t}");
         assert!(!t.contains("kong_upstream_latency_ms_bucket{"), "{t}");
+    }
+
+    #[test]
+    fn ai_handles_record_into_the_registry_and_follow_the_metrics_instance() {
+        let a = Metrics::new("a", "v").unwrap();
+        let b = Metrics::new("b", "v").unwrap();
+        for m in [&a, &b, &a] {
+            with_ai(m, "openai", "gpt-4o", |h| {
+                h.requests(m).inc();
+                h.tokens(m, 1).unwrap().inc_by(3);
+            });
+        }
+        assert!(with_ai(&a, "openai", "gpt-4o", |h| h
+            .tokens(&a, 3)
+            .is_none()));
+        let t = a.render();
+        assert!(t.contains("kong_ai_llm_requests_total{ai_provider=\"openai\",ai_model=\"gpt-4o\",cache_status=\"\",vector_db=\"\",embeddings_provider=\"\",embeddings_model=\"\",workspace=\"default\"} 2"), "{t}");
+        assert!(
+            t.contains("token_type=\"completion_tokens\",workspace=\"default\"} 6"),
+            "{t}"
+        );
+        // Nothing recorded, no series.
+        assert!(!t.contains("token_type=\"prompt_tokens\""), "{t}");
+        assert!(!t.contains("kong_ai_llm_cost_total{"), "{t}");
+        assert!(b
+            .render()
+            .contains("token_type=\"completion_tokens\",workspace=\"default\"} 3"));
     }
 }

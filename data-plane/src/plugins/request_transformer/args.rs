@@ -1,8 +1,7 @@
 //! `a=1&b=2&b=3` arguments (query strings and form-urlencoded bodies) as an ordered list of
 //! names with their values, and Kong's remove/rename/replace/add/append on them.
 
-use proto::schema::plugins::request_transformer::split_pair;
-
+use super::env::Changes;
 use crate::plugins::log::capture::decode;
 
 /// Arguments in first-seen order; a name without `=` has no value (`None`).
@@ -47,36 +46,29 @@ impl Args {
     }
 
     /// Kong's order: remove, rename, replace (only existing), add (only missing), append.
-    pub fn transform(
-        &mut self,
-        remove: &[String],
-        rename: &[String],
-        replace: &[String],
-        add: &[String],
-        append: &[String],
-    ) {
-        for name in remove {
+    pub fn transform(&mut self, c: &Changes<'_>) {
+        for name in c.remove {
             self.0.retain(|(n, _)| n != name);
         }
-        for (from, to) in rename.iter().filter_map(|e| split_pair(e)) {
+        for (from, to) in &c.rename {
             if let Some(i) = self.pos(from) {
                 let (_, vs) = self.0.remove(i);
                 self.0.retain(|(n, _)| n != to);
                 self.0.push((to.to_string(), vs));
             }
         }
-        for (name, value) in replace.iter().filter_map(|e| split_pair(e)) {
+        for (name, value) in &c.replace {
             if let Some(i) = self.pos(name) {
                 self.0[i].1 = vec![Some(value.to_string())];
             }
         }
-        for (name, value) in add.iter().filter_map(|e| split_pair(e)) {
+        for (name, value) in &c.add {
             if self.pos(name).is_none() {
                 self.0
                     .push((name.to_string(), vec![Some(value.to_string())]));
             }
         }
-        for (name, value) in append.iter().filter_map(|e| split_pair(e)) {
+        for (name, value) in &c.append {
             match self.pos(name) {
                 Some(i) => self.0[i].1.push(Some(value.to_string())),
                 None => self
@@ -104,6 +96,8 @@ pub fn encode(s: &str) -> String {
 mod tests {
     use super::*;
 
+    use super::super::env::Env;
+
     fn v(s: &[&str]) -> Vec<String> {
         s.iter().map(|x| x.to_string()).collect()
     }
@@ -111,13 +105,21 @@ mod tests {
     #[test]
     fn kong_order_on_arguments() {
         let mut a = Args::parse("drop=1&old=x&keep=k&flag&multi=1");
-        a.transform(
-            &v(&["drop"]),
-            &v(&["old:new"]),
-            &v(&["keep:K", "absent:no"]),
-            &v(&["keep:ignored", "added:a b"]),
-            &v(&["multi:2", "fresh:f"]),
+        let env = Env::default();
+        let (remove, rename, replace, add, append) = (
+            v(&["drop"]),
+            v(&["old:new"]),
+            v(&["keep:K", "absent:no"]),
+            v(&["keep:ignored", "added:a b"]),
+            v(&["multi:2", "fresh:f"]),
         );
+        a.transform(&Changes {
+            remove: &remove,
+            rename: env.pairs(&rename).unwrap(),
+            replace: env.pairs(&replace).unwrap(),
+            add: env.pairs(&add).unwrap(),
+            append: env.pairs(&append).unwrap(),
+        });
         assert_eq!(
             a.encode(),
             "keep=K&flag&multi=1&multi=2&new=x&added=a%20b&fresh=f"

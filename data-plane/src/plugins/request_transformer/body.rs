@@ -2,10 +2,10 @@
 //! remove → rename → replace → add → append; other bodies pass untouched.
 
 use bytes::Bytes;
-use proto::schema::plugins::request_transformer::{split_pair, RequestTransformerConfig};
 use serde_json::{Map, Value};
 
 use super::args::Args;
+use super::env::Changes;
 
 pub const FORM: &str = "application/x-www-form-urlencoded";
 
@@ -28,18 +28,11 @@ pub fn kind(content_type: Option<&str>) -> Option<Kind> {
 }
 
 /// The transformed body, or None when it is not a JSON object (left as it is).
-pub fn transform(cfg: &RequestTransformerConfig, kind: Kind, body: &[u8]) -> Option<Bytes> {
-    let (rm, rn, rp, ad, ap) = (
-        &cfg.remove.body,
-        &cfg.rename.body,
-        &cfg.replace.body,
-        &cfg.add.body,
-        &cfg.append.body,
-    );
+pub fn transform(c: &Changes<'_>, kind: Kind, body: &[u8]) -> Option<Bytes> {
     match kind {
         Kind::Form => {
             let mut a = Args::parse(std::str::from_utf8(body).ok()?);
-            a.transform(rm, rn, rp, ad, ap);
+            a.transform(c);
             Some(Bytes::from(a.encode()))
         }
         Kind::Json => {
@@ -51,38 +44,33 @@ pub fn transform(cfg: &RequestTransformerConfig, kind: Kind, body: &[u8]) -> Opt
                     _ => return None,
                 }
             };
-            json(&mut m, rm, rn, rp, ad, ap);
+            json(&mut m, c);
             serde_json::to_vec(&m).ok().map(Bytes::from)
         }
     }
 }
 
-fn json(
-    m: &mut Map<String, Value>,
-    remove: &[String],
-    rename: &[String],
-    replace: &[String],
-    add: &[String],
-    append: &[String],
-) {
-    for k in remove {
+fn json(m: &mut Map<String, Value>, c: &Changes<'_>) {
+    for k in c.remove {
         m.remove(k);
     }
-    for (from, to) in rename.iter().filter_map(|e| split_pair(e)) {
-        if let Some(v) = m.remove(from) {
+    for (from, to) in &c.rename {
+        if let Some(v) = m.remove(*from) {
             m.insert(to.to_string(), v);
         }
     }
-    for (k, v) in replace.iter().filter_map(|e| split_pair(e)) {
-        if let Some(slot) = m.get_mut(k) {
-            *slot = Value::from(v);
+    for (k, v) in &c.replace {
+        if let Some(slot) = m.get_mut(*k) {
+            *slot = Value::from(v.as_ref());
         }
     }
-    for (k, v) in add.iter().filter_map(|e| split_pair(e)) {
-        m.entry(k.to_string()).or_insert_with(|| Value::from(v));
+    for (k, v) in &c.add {
+        m.entry(k.to_string())
+            .or_insert_with(|| Value::from(v.as_ref()));
     }
     // Kong's append_value: a string becomes [old, new], an array grows, else [new].
-    for (k, v) in append.iter().filter_map(|e| split_pair(e)) {
+    for (k, v) in &c.append {
+        let v = v.as_ref();
         let slot = m.entry(k.to_string()).or_insert(Value::Null);
         *slot = match slot.take() {
             Value::Array(mut a) => {
@@ -97,11 +85,17 @@ fn json(
 
 #[cfg(test)]
 mod tests {
+    use super::super::env::Env;
     use super::*;
+    use proto::schema::plugins::request_transformer::RequestTransformerConfig;
     use serde_json::json;
 
     fn cfg(v: Value) -> RequestTransformerConfig {
         serde_json::from_value(v).unwrap()
+    }
+
+    fn transform(c: &RequestTransformerConfig, kind: Kind, body: &[u8]) -> Option<Bytes> {
+        super::transform(&Env::default().body(c).unwrap(), kind, body)
     }
 
     #[test]
