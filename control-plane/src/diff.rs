@@ -1,6 +1,8 @@
 //! What a new config changes against the stored one, entity by entity, named the way decK
 //! names them (`creating service svc1`, `deleting plugin key-auth (global)`).
 
+use std::borrow::Borrow;
+
 use foldhash::{HashMap, HashSet};
 
 use proto::v1;
@@ -36,7 +38,9 @@ impl Changes {
 /// Compares two entity lists, ignoring timestamps. Creates and updates come in dependency
 /// order (as given); deletes in reverse. Linear in the number of entities; only entities whose
 /// bytes differ are parsed.
-pub fn compute(old: &[v1::Entity], new: &[v1::Entity]) -> Changes {
+/// `new` may hold the entities or references to them (shared with the published snapshot).
+pub fn compute<N: Borrow<v1::Entity>>(old: &[v1::Entity], new: &[N]) -> Changes {
+    let new: Vec<&v1::Entity> = new.iter().map(Borrow::borrow).collect();
     let old_map: HashMap<(&str, &str), &v1::Entity> = old
         .iter()
         .map(|e| ((e.kind.as_str(), e.id.as_str()), e))
@@ -45,10 +49,10 @@ pub fn compute(old: &[v1::Entity], new: &[v1::Entity]) -> Changes {
         .iter()
         .map(|e| (e.kind.as_str(), e.id.as_str()))
         .collect();
-    let old_names = Names::of(old);
-    let new_names = Names::of(new);
+    let old_names = Names::of(old.iter());
+    let new_names = Names::of(new.iter().copied());
     let mut out = Changes::default();
-    for e in new {
+    for e in new.iter().copied() {
         match old_map.get(&(e.kind.as_str(), e.id.as_str())) {
             None => out.creating.push(new_names.change(e)),
             Some(before) if before.json != e.json => {
@@ -92,9 +96,9 @@ struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    fn of(entities: &'a [v1::Entity]) -> Self {
+    fn of(entities: impl Iterator<Item = &'a v1::Entity>) -> Self {
         Names {
-            by_id: entities.iter().map(|e| (e.id.as_str(), e)).collect(),
+            by_id: entities.map(|e| (e.id.as_str(), e)).collect(),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use proto::schema::{canonical_cmp, hash, Config};
+use proto::schema::{canonical_cmp, hash, Config, Slot};
 use proto::v1;
 use tokio::sync::watch;
 
@@ -71,6 +71,56 @@ impl Publisher {
         snap
     }
 
+    /// Publishes a config that was just stored as `version`, its wire entities given as
+    /// `Config::to_entity_plan` against `base` (the snapshot it was checked against). When
+    /// `base` is still the current snapshot and nothing else holds it, the unchanged entities'
+    /// bytes and digests move into the new snapshot instead of being copied, so the two are
+    /// never both in memory; otherwise they are copied.
+    pub fn publish_plan(
+        &self,
+        version: u64,
+        cfg: Config,
+        plan: Vec<Slot>,
+        base: Arc<Snapshot>,
+    ) -> Arc<Snapshot> {
+        let mut published = None;
+        self.tx.send_modify(|cur| {
+            // Only the channel's reference may be left for the move: `base` goes first.
+            let stale = (!Arc::ptr_eq(cur, &base)).then_some(base);
+            let (entities, digests) = match (stale, Arc::get_mut(cur)) {
+                (None, Some(prev)) => {
+                    let mut entities: Vec<Option<v1::Entity>> = std::mem::take(&mut prev.entities)
+                        .into_iter()
+                        .map(Some)
+                        .collect();
+                    let digests = std::mem::take(&mut prev.digests);
+                    build_from_plan(plan, |i| {
+                        (
+                            entities.get_mut(i).and_then(Option::take),
+                            digests.get(i).copied(),
+                        )
+                    })
+                }
+                (stale, _) => {
+                    let from = stale.unwrap_or_else(|| cur.clone());
+                    build_from_plan(plan, |i| {
+                        (from.entities.get(i).cloned(), from.digests.get(i).copied())
+                    })
+                }
+            };
+            let snap = Arc::new(Snapshot {
+                version,
+                hash: hash::of_digests(digests.iter().copied()),
+                entities,
+                digests,
+                config: Arc::new(cfg),
+            });
+            published = Some(snap.clone());
+            *cur = snap;
+        });
+        published.unwrap_or_else(|| self.current())
+    }
+
     pub fn subscribe(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.tx.subscribe()
     }
@@ -92,6 +142,35 @@ impl Publisher {
         });
         Ok(self.current())
     }
+}
+
+/// The wire entities and digests of a plan; `prev(i)` gives the earlier entity at `i` and its
+/// digest (an entity missing there, which a plan against that list never names, is skipped).
+fn build_from_plan(
+    plan: Vec<Slot>,
+    mut prev: impl FnMut(usize) -> (Option<v1::Entity>, Option<[u8; 16]>),
+) -> (Vec<v1::Entity>, Vec<[u8; 16]>) {
+    let mut entities = Vec::with_capacity(plan.len());
+    let mut digests = Vec::with_capacity(plan.len());
+    for slot in plan {
+        let (e, d) = match slot {
+            Slot::Prev(i) => match prev(i) {
+                (Some(e), Some(d)) => (e, d),
+                (Some(e), None) => {
+                    let d = hash::digest(&e);
+                    (e, d)
+                }
+                (None, _) => continue,
+            },
+            Slot::New(e) => {
+                let d = hash::digest(&e);
+                (e, d)
+            }
+        };
+        entities.push(e);
+        digests.push(d);
+    }
+    (entities, digests)
 }
 
 async fn build(store: &Store) -> Result<Snapshot, StoreError> {
@@ -175,6 +254,67 @@ mod tests {
         }
         // Without a previous config nothing is reused.
         assert_eq!(next.to_entities_reusing(&Config::default(), &[]), fresh);
+    }
+
+    /// A publisher over a fresh SQLite file holding `cfg` as its snapshot (version 1).
+    async fn publisher(cfg: &Config) -> (Publisher, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("cp-snapshot-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("kong.db").display());
+        let publisher = Publisher::new(Store::open(&url).await.unwrap())
+            .await
+            .unwrap();
+        publisher.publish(1, cfg.clone(), cfg.to_entities());
+        (publisher, dir)
+    }
+
+    #[tokio::test]
+    async fn a_plan_publishes_the_same_snapshot_whether_bytes_move_or_are_copied() {
+        let prev = config(30);
+        let mut next = prev.clone();
+        next.services[3].port = 8443;
+        next.services.remove(7);
+        next.services.push(service("new"));
+        let fresh = next.to_entities();
+        let want_digests: Vec<[u8; 16]> = fresh.iter().map(hash::digest).collect();
+        // moved: the base is the current snapshot and nothing else holds it.
+        // copied: a reader holds the base. stale: another snapshot was published since.
+        for case in ["moved", "copied", "stale"] {
+            let (publisher, dir) = publisher(&prev).await;
+            let base = publisher.current();
+            let plan = next.to_entity_plan(&base.config, &base.entities);
+            assert!(plan.iter().any(|s| matches!(s, Slot::Prev(_))), "{case}");
+            assert!(plan.iter().any(|s| matches!(s, Slot::New(_))), "{case}");
+            let reader = (case == "copied").then(|| base.clone());
+            // Where an unchanged entity's bytes live: a move keeps them in place.
+            let kept_at = base.entities[0].json.as_ptr();
+            if case == "stale" {
+                publisher.publish(2, prev.clone(), prev.to_entities());
+            }
+            let snap = publisher.publish_plan(3, next.clone(), plan, base);
+            assert_eq!(snap.entities, fresh, "{case}");
+            assert_eq!(snap.digests, want_digests, "{case}");
+            assert_eq!(snap.hash, hash::of_entities(&fresh), "{case}");
+            assert_eq!((snap.version, &*snap.config), (3, &next), "{case}");
+            assert_eq!(
+                publisher.current(),
+                snap,
+                "{case}: it is the current snapshot"
+            );
+            assert_eq!(
+                snap.entities[0].json.as_ptr() == kept_at,
+                case == "moved",
+                "{case}: bytes move only from an unshared current base"
+            );
+            if let Some(reader) = reader {
+                assert_eq!(
+                    reader.entities,
+                    prev.to_entities(),
+                    "the reader's copy is intact"
+                );
+            }
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 
     #[test]

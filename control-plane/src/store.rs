@@ -7,6 +7,7 @@ mod listen;
 mod nodes;
 mod sql;
 
+use std::borrow::Borrow;
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -193,10 +194,11 @@ impl Store {
     /// [`Store::replace`] given what the caller knows is stored at a version (the published
     /// snapshot): when the database is still at that version, the diff is taken against it
     /// instead of reading every row back.
-    pub async fn replace_known(
+    /// `new` may hold the entities or references to them.
+    pub async fn replace_known<N: Borrow<v1::Entity> + Sync>(
         &self,
         known: Option<(u64, &[v1::Entity])>,
-        new: &[v1::Entity],
+        new: &[N],
         dry_run: bool,
     ) -> Result<Applied, StoreError> {
         let seen = self.seen.load(Ordering::SeqCst);
@@ -294,10 +296,10 @@ impl Store {
 
 /// The body of [`Store::replace`] on either backend; also says whether it wrote anything
 /// (the caller commits only then).
-async fn replace_in<C: Conn + Writes>(
+async fn replace_in<C: Conn + Writes, N: Borrow<v1::Entity> + Sync>(
     conn: &mut C,
     known: Option<(u64, &[v1::Entity])>,
-    new: &[v1::Entity],
+    new: &[N],
     dry_run: bool,
     seen: u64,
     now: i64,
@@ -337,7 +339,8 @@ async fn replace_in<C: Conn + Writes>(
         .collect();
     let written: Vec<&v1::Entity> = new
         .iter()
-        .filter(|e| changed.contains(e.id.as_str()))
+        .map(Borrow::borrow)
+        .filter(|e: &&v1::Entity| changed.contains(e.id.as_str()))
         .collect();
     conn.upsert_many(&written, now).await?;
     let version = version + 1;

@@ -20,7 +20,7 @@ mod tags;
 mod upstreams;
 
 pub use certificates::{CaCertificate, Certificate, Sni, Vault};
-pub use config::{canonical_cmp, canonical_key, kind_rank, Config, ENTITY_KINDS};
+pub use config::{canonical_cmp, canonical_key, kind_rank, Config, Slot, ENTITY_KINDS};
 pub use credentials::{
     Acl, BasicAuthCredential, HmacAuthCredential, JwtSecret, MtlsAuthCredential, Oauth2Credential,
 };

@@ -31,6 +31,8 @@ for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$PORT/status"
 # The CP's CPU time so far (user + system), in ms: the machine may be shared, so wall times
 # are printed with the CPU time each step took in the CLI and in the CP.
 cp_cpu() { awk -v t="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / t)}' "/proc/$CP_PID/stat"; }
+# The CP's resident memory now and its peak so far, in MB.
+cp_rss() { awk '/VmRSS/ {r=$2} /VmHWM/ {h=$2} END {printf "RSS %d/%d MB", r/1024, h/1024}' "/proc/$CP_PID/status"; }
 
 # run LABEL FILE: applies FILE and prints the wall time in ms (and the CPU time of each side).
 run() {
@@ -40,7 +42,7 @@ run() {
   /usr/bin/time -f '%U %S' -o "$WORK/time.txt" "$BIN" apply "$2" --admin-url "127.0.0.1:$PORT" >"$WORK/out.txt"
   end=$(date +%s%N)
   cli=$(awk '{print int(($1 + $2) * 1000)}' "$WORK/time.txt")
-  printf '%-28s %6d ms  (CPU: CLI %4d ms, CP %4d ms)  %s\n' "$1" $(((end - start) / 1000000)) "$cli" $(($(cp_cpu) - cpu0)) "$(grep -E 'Created|Updated|Deleted' "$WORK/out.txt" | tr -s ' ' | tr '\n' ' ')"
+  printf '%-28s %6d ms  (CPU: CLI %4d ms, CP %4d ms)  %s  %s\n' "$1" $(((end - start) / 1000000)) "$cli" $(($(cp_cpu) - cpu0)) "$(cp_rss)" "$(grep -E 'Created|Updated|Deleted' "$WORK/out.txt" | tr -s ' ' | tr '\n' ' ')"
 }
 
 echo "entities: $((3 * N)) ($N services, $N routes, $N plugins); file $(wc -c <"$WORK/a.yaml") bytes"

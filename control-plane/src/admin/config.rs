@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 use super::{AdminError, AppState};
 use crate::declarative::{self, document};
-use proto::schema::Config;
+use proto::schema::{Config, Slot};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ConfigQuery {
@@ -49,14 +49,14 @@ pub async fn post(
     let flatten_errors = truthy(q.flatten_errors.as_deref());
     let dry_run = truthy(q.dry_run.as_deref());
     let _serial = state.write_lock.lock().await;
-    let (cfg, entities, applied, checked_ms) = super::stale::redo_on_stale(&state, || async {
+    let (cfg, plan, base, applied, checked_ms) = super::stale::redo_on_stale(&state, || async {
         let known = state.publisher.current();
         // The body itself (shared, not copied) goes to the check: it is UTF-8 (checked above).
         let body = body.clone();
         let published = known.clone();
         // Checking a large document is CPU work: keep it off the threads that serve the Admin
         // API and the DPs' sync streams.
-        let (cfg, entities) = tokio::task::spawn_blocking(move || {
+        let (cfg, plan) = tokio::task::spawn_blocking(move || {
             check(
                 std::str::from_utf8(&body).unwrap_or_default(),
                 &published.config,
@@ -67,11 +67,19 @@ pub async fn post(
         .await
         .map_err(|e| AdminError::BadRequest(format!("the configuration check failed: {e}")))??;
         let checked_ms = started.elapsed().as_millis();
-        let known = Some((known.version, known.entities.as_slice()));
+        // The new entities as references: unchanged ones are the published snapshot's.
+        let entities: Vec<&proto::v1::Entity> = plan
+            .iter()
+            .filter_map(|slot| slot.get(&known.entities))
+            .collect();
         // A `Stale` answer (another CP on the same database wrote since this one loaded its
         // config; ids are adopted from it) redoes the check against the newer config.
-        let applied = state.store.replace_known(known, &entities, dry_run).await?;
-        Ok((cfg, entities, applied, checked_ms))
+        let applied = state
+            .store
+            .replace_known(Some((known.version, &known.entities)), &entities, dry_run)
+            .await?;
+        drop(entities);
+        Ok((cfg, plan, known, applied, checked_ms))
     })
     .await?;
     if q.check_hash.as_deref() == Some("1") && applied.changes.is_empty() {
@@ -80,7 +88,9 @@ pub async fn post(
     let snap = if dry_run || applied.changes.is_empty() {
         state.publisher.current()
     } else {
-        let snap = state.publisher.publish(applied.version, cfg, entities);
+        let snap = state
+            .publisher
+            .publish_plan(applied.version, cfg, plan, base);
         tracing::info!(
             version = snap.version,
             hash = %snap.hash,
@@ -106,13 +116,14 @@ pub async fn post(
 }
 
 /// Parses and checks a declarative document against the current config; returns the new config
-/// and its wire entities (unchanged entities keep the bytes in `published`, `existing`'s).
+/// and its wire entities as a plan against `published` (`existing`'s): unchanged entities are
+/// their index there, so their bytes are not copied.
 fn check(
     text: &str,
     existing: &Config,
     published: &[proto::v1::Entity],
     flatten_errors: bool,
-) -> Result<(Config, Vec<proto::v1::Entity>), AdminError> {
+) -> Result<(Config, Vec<Slot>), AdminError> {
     let doc = parse(text)?;
     // Kong's `_transform: false`: basic-auth passwords in the document are digests already.
     let transform = doc.get("_transform") != Some(&Value::Bool(false));
@@ -132,8 +143,8 @@ fn check(
     if transform {
         super::basic_auth::hash_config(&mut cfg, existing);
     }
-    let entities = cfg.to_entities_reusing(existing, published);
-    Ok((cfg, entities))
+    let plan = cfg.to_entity_plan(existing, published);
+    Ok((cfg, plan))
 }
 
 /// The declarative document in a `POST /config` body.

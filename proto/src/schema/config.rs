@@ -65,6 +65,18 @@ macro_rules! config {
                 prev: &Config,
                 prev_entities: &[v1::Entity],
             ) -> Vec<v1::Entity> {
+                self.to_entity_plan(prev, prev_entities)
+                    .into_iter()
+                    .map(|slot| match slot {
+                        Slot::Prev(i) => prev_entities[i].clone(),
+                        Slot::New(e) => e,
+                    })
+                    .collect()
+            }
+
+            /// `to_entities_reusing` without copying anything from `prev_entities`: an
+            /// unchanged entity is its index there, so the caller may share or move its bytes.
+            pub fn to_entity_plan(&self, prev: &Config, prev_entities: &[v1::Entity]) -> Vec<Slot> {
                 let mut out = Vec::with_capacity(prev_entities.len());
                 $(push_reusing(
                     &mut out,
@@ -171,11 +183,30 @@ fn parse<T: DeserializeOwned>(json: &[u8]) -> Result<T, FieldError> {
     })
 }
 
+/// One wire entity of a config encoded against an earlier one (`Config::to_entity_plan`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slot {
+    /// Unchanged: the entity at this index of the earlier wire entities.
+    Prev(usize),
+    /// New or changed: encoded again.
+    New(v1::Entity),
+}
+
+impl Slot {
+    /// The entity, looked up in the earlier wire entities when unchanged.
+    pub fn get<'a>(&'a self, prev_entities: &'a [v1::Entity]) -> Option<&'a v1::Entity> {
+        match self {
+            Slot::Prev(i) => prev_entities.get(*i),
+            Slot::New(e) => Some(e),
+        }
+    }
+}
+
 /// `push`, taking the bytes of an item equal to its namesake in `prev` (the typed list and the
 /// wire entities it was encoded to) instead of encoding it. All three lists are walked in id
 /// order side by side.
 fn push_reusing<T: Serialize + PartialEq>(
-    out: &mut Vec<v1::Entity>,
+    out: &mut Vec<Slot>,
     kind: &str,
     items: &[T],
     prev: (&[T], &[v1::Entity]),
@@ -206,12 +237,12 @@ fn push_reusing<T: Serialize + PartialEq>(
             .get(b)
             .is_some_and(|p| id(p) == item_uuid && *p == item);
         out.push(match run.get(r) {
-            Some(e) if same && e.id == item_id => e.clone(),
-            _ => v1::Entity {
+            Some(e) if same && e.id == item_id => Slot::Prev(start + r),
+            _ => Slot::New(v1::Entity {
                 kind: kind.to_string(),
                 id: item_id.to_string(),
                 json: serde_json::to_vec(item).unwrap_or_default(),
-            },
+            }),
         });
     }
 }
