@@ -94,12 +94,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# A free 127.0.0.1 port (nothing listening on it right now).
+# A free 127.0.0.1 port: below the kernel's ephemeral range (so no outgoing connection of the
+# benchmark can be holding it when a server binds it later) and used by no socket right now.
+EPHEMERAL_LOW=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 free_port() {
-  local p
+  local p span=$((EPHEMERAL_LOW - 10000))
+  [ "$span" -gt 1000 ] || span=20000
   while :; do
-    p=$((20000 + RANDOM % 30000))
-    if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && ! grep -qx "$p" "$WORK/ports" 2>/dev/null; then
+    p=$((10000 + RANDOM % span))
+    if [ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] && ! grep -qx "$p" "$WORK/ports" 2>/dev/null; then
       echo "$p" >>"$WORK/ports"
       echo "$p"
       return
@@ -393,10 +396,20 @@ if [ "$INSTRUCTIONS" = 1 ]; then
     --cache-dir "$WORK/dp-cache-instr" >"$WORK/data-plane-callgrind.log" 2>&1 &
   I_PID=$!
   PIDS+=($I_PID)
+  I_READY=0
   for i in $(seq 1 1200); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'apikey: bench-key' "http://127.0.0.1:$I_PROXY/plain")" = 200 ] && break
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'apikey: bench-key' "http://127.0.0.1:$I_PROXY/plain")" = 200 ]; then
+      I_READY=1
+      break
+    fi
+    kill -0 "$I_PID" 2>/dev/null || break
     sleep 0.1
   done
+  if [ "$I_READY" != 1 ]; then
+    echo "bench: the data plane under callgrind never served /plain; its log:" >&2
+    tail -20 "$WORK/data-plane-callgrind.log" >&2
+    exit 1
+  fi
   for t in plain ai; do
     path=/plain
     [ "$t" = ai ] && path=/ai/v1/responses
