@@ -74,13 +74,20 @@ async fn shared_mode_accepts_the_same_certificate_and_refuses_another() {
     .unwrap();
     let ready = client.get(&bad.status_url("/status/ready")).await.unwrap();
     assert_eq!(ready.status, 503, "{}", ready.text());
-    let rows = connected_rows(&cp, &client, 1).await;
-    let list = cp
-        .get_json(&client, "/clustering/data-planes")
-        .await
-        .unwrap();
+    connected_rows(&cp, &client, 1).await;
+    // The DP turns ready once it applied the config; its ACK reaches the CP just after.
+    let list = wait::until(
+        "the one DP row to say sync_status normal",
+        SYNC_TIMEOUT,
+        async || {
+            let list = cp.get_json(&client, "/clustering/data-planes").await?;
+            Ok((list["data"][0]["sync_status"] == "normal").then_some(list))
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{list}");
-    assert_eq!(rows[0]["sync_status"], "normal");
+    assert_eq!(list["data"][0]["connected"], true, "{list}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
