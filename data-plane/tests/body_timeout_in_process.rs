@@ -14,16 +14,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use data_plane::proxy::serve::{serve_with, ServeOptions};
+use data_plane::proxy::serve::ServeOptions;
 use data_plane::State;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use common::{apply, call, client, config, echo_upstream};
+use common::{call, client, config, echo_upstream, gateway_with, read_to_close};
 
 const PLAIN: &str = "10000000-0000-0000-0000-0000000000d1";
 const UPLOAD: &str = "10000000-0000-0000-0000-0000000000d2";
@@ -110,31 +110,11 @@ async fn gateway(body_read_timeout: Duration) -> (SocketAddr, Arc<State>) {
             ),
         ],
     );
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    apply(&state, &ents, 1);
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    let (keep, stop) = tokio::sync::watch::channel(false);
     let opts = ServeOptions {
         body_read_timeout,
         ..ServeOptions::default()
     };
-    let st = state.clone();
-    tokio::spawn(async move {
-        let _keep = keep;
-        serve_with(l, st, stop, opts).await;
-    });
-    (addr, state)
-}
-
-/// Reads until the peer closes (Ok(bytes)) or `limit` passes (Err).
-async fn read_to_close(s: &mut TcpStream, limit: Duration) -> Result<Vec<u8>, ()> {
-    let mut out = Vec::new();
-    tokio::time::timeout(limit, s.read_to_end(&mut out))
-        .await
-        .map_err(|_| ())?
-        .map_err(|_| ())?;
-    Ok(out)
+    gateway_with(&ents, opts).await
 }
 
 /// Sends a head announcing 100 body bytes and only 3 of them, then waits for the proxy.

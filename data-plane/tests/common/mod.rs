@@ -92,6 +92,38 @@ pub async fn gateway(ents: &[proto::v1::Entity]) -> (SocketAddr, Arc<State>) {
     (addr, state)
 }
 
+/// The proxy on 127.0.0.1:0 serving `ents` with explicit connection settings (timeouts).
+pub async fn gateway_with(
+    ents: &[proto::v1::Entity],
+    opts: data_plane::proxy::serve::ServeOptions,
+) -> (SocketAddr, Arc<State>) {
+    let state = Arc::new(State::new("test-node".into()).unwrap());
+    apply(&state, ents, 1);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (keep, stop) = tokio::sync::watch::channel(false);
+    let st = state.clone();
+    tokio::spawn(async move {
+        let _keep = keep;
+        data_plane::proxy::serve::serve_with(l, st, stop, opts).await;
+    });
+    (addr, state)
+}
+
+/// Reads until the peer closes (Ok(bytes)) or `limit` passes (Err).
+pub async fn read_to_close(
+    s: &mut tokio::net::TcpStream,
+    limit: std::time::Duration,
+) -> Result<Vec<u8>, ()> {
+    use tokio::io::AsyncReadExt;
+    let mut out = Vec::new();
+    tokio::time::timeout(limit, s.read_to_end(&mut out))
+        .await
+        .map_err(|_| ())?
+        .map_err(|_| ())?;
+    Ok(out)
+}
+
 pub type TestClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
 pub fn client() -> TestClient {
