@@ -94,24 +94,19 @@ pub(crate) async fn add_route(cp: &ControlPlane, client: &HttpClient, name: &str
     r.json().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_cps_on_one_postgres_share_writes_and_take_over_dps() {
-    // Drop order: DPs and CPs (declared later) stop before the database.
-    let pg = Postgres::start().unwrap();
-    let url = pg.create_database().unwrap();
-    let dir = TempDir::new("multi-cp").unwrap();
-    let client = HttpClient::new();
-    let mock = MockLlm::start().await.unwrap();
-    let cp1 = spawn_cp_named(&dir, "control-plane-1", &url, "127.0.0.1:0", &[])
+/// CP 1 and CP 2 on the database at `url`, the tutorial's file (upstream: `mock`) applied
+/// through CP 1.
+pub(crate) async fn two_cps_with_tutorial(
+    dir: &TempDir,
+    url: &str,
+    mock: &MockLlm,
+) -> (ControlPlane, ControlPlane) {
+    let cp1 = spawn_cp_named(dir, "control-plane-1", url, "127.0.0.1:0", &[])
         .await
         .unwrap();
-    let cp2 = spawn_cp_named(&dir, "control-plane-2", &url, "127.0.0.1:0", &[])
+    let cp2 = spawn_cp_named(dir, "control-plane-2", url, "127.0.0.1:0", &[])
         .await
         .unwrap();
-    let root = cp2.get_json(&client, "/").await.unwrap();
-    assert_eq!(root["configuration"]["database"], "postgres", "{root}");
-
-    // The tutorial's file applied on CP 1; CP 2 publishes the same version and hash.
     let upstream = mock.url("/v1/responses");
     let env = [
         ("DECK_OPENAI_API_KEY", API_KEY),
@@ -121,6 +116,21 @@ async fn two_cps_on_one_postgres_share_writes_and_take_over_dps() {
         .await
         .unwrap();
     assert!(out.success, "{}", out.describe());
+    (cp1, cp2)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_cps_on_one_postgres_share_writes_and_take_over_dps() {
+    // Drop order: DPs and CPs (declared later) stop before the database.
+    let pg = Postgres::start().unwrap();
+    let url = pg.create_database().unwrap();
+    let dir = TempDir::new("multi-cp").unwrap();
+    let client = HttpClient::new();
+    let mock = MockLlm::start().await.unwrap();
+    // The tutorial's file applied on CP 1; CP 2 publishes the same version and hash.
+    let (cp1, cp2) = two_cps_with_tutorial(&dir, &url, &mock).await;
+    let root = cp2.get_json(&client, "/").await.unwrap();
+    assert_eq!(root["configuration"]["database"], "postgres", "{root}");
     let (v1, hash1) = status(&cp1, &client).await;
     assert_eq!(v1, 1);
     assert_eq!(wait_version(&cp2, &client, v1).await, hash1);

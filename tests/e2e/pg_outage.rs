@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use e2e::cluster::{self, spawn_cp_named, spawn_dp_to, ControlPlane};
+use e2e::cluster::{spawn_dp_to, ControlPlane};
 use e2e::http::HttpClient;
 use e2e::mock_llm::MockLlm;
 use e2e::postgres::Postgres;
@@ -13,8 +13,8 @@ use e2e::tempdir::TempDir;
 use e2e::wait;
 use serde_json::json;
 
-use crate::fixture::{example_file, API_KEY, SYNC_TIMEOUT};
-use crate::multi_cp::{add_route, request, status, wait_hash, wait_version};
+use crate::fixture::SYNC_TIMEOUT;
+use crate::multi_cp::{add_route, request, status, two_cps_with_tutorial, wait_hash, wait_version};
 
 /// An Admin API write must be answered (not hang) while the database is down: the CP waits
 /// Kong's `pg_timeout` (5 s) for a connection; the rest is slack for a loaded machine.
@@ -40,21 +40,7 @@ async fn cps_ride_out_a_database_outage_and_dps_keep_serving() {
     let dir = TempDir::new("pg-outage").unwrap();
     let client = HttpClient::new();
     let mock = MockLlm::start().await.unwrap();
-    let cp1 = spawn_cp_named(&dir, "control-plane-1", &url, "127.0.0.1:0", &[])
-        .await
-        .unwrap();
-    let cp2 = spawn_cp_named(&dir, "control-plane-2", &url, "127.0.0.1:0", &[])
-        .await
-        .unwrap();
-    let upstream = mock.url("/v1/responses");
-    let env = [
-        ("DECK_OPENAI_API_KEY", API_KEY),
-        ("DECK_OPENAI_UPSTREAM_URL", upstream.as_str()),
-    ];
-    let out = cluster::apply(&cp1.admin_url(), &[&example_file()], &env)
-        .await
-        .unwrap();
-    assert!(out.success, "{}", out.describe());
+    let (cp1, cp2) = two_cps_with_tutorial(&dir, &url, &mock).await;
     add_route(&cp1, &client, "before-outage").await;
     let (v, hash) = status(&cp1, &client).await;
     assert_eq!(wait_version(&cp2, &client, v).await, hash);
