@@ -23,6 +23,18 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// A snapshot of `cfg` as `version`: its entities, their digests, and the config hash
+    /// derived from those digests.
+    fn new(version: u64, cfg: Config, entities: Vec<v1::Entity>, digests: Vec<[u8; 16]>) -> Self {
+        Snapshot {
+            version,
+            hash: hash::of_digests(digests.iter().copied()),
+            entities,
+            digests,
+            config: Arc::new(cfg),
+        }
+    }
+
     pub fn to_proto(&self) -> v1::Snapshot {
         v1::Snapshot {
             version: self.version,
@@ -60,13 +72,7 @@ impl Publisher {
     /// digests of entities the current snapshot holds unchanged.
     pub fn publish(&self, version: u64, cfg: Config, entities: Vec<v1::Entity>) -> Arc<Snapshot> {
         let digests = digests_reusing(&self.current(), &entities);
-        let snap = Arc::new(Snapshot {
-            version,
-            hash: hash::of_digests(digests.iter().copied()),
-            entities,
-            digests,
-            config: Arc::new(cfg),
-        });
+        let snap = Arc::new(Snapshot::new(version, cfg, entities, digests));
         self.tx.send_replace(snap.clone());
         snap
     }
@@ -108,13 +114,7 @@ impl Publisher {
                     })
                 }
             };
-            let snap = Arc::new(Snapshot {
-                version,
-                hash: hash::of_digests(digests.iter().copied()),
-                entities,
-                digests,
-                config: Arc::new(cfg),
-            });
+            let snap = Arc::new(Snapshot::new(version, cfg, entities, digests));
             published = Some(snap.clone());
             *cur = snap;
         });
@@ -177,13 +177,7 @@ async fn build(store: &Store) -> Result<Snapshot, StoreError> {
     let (version, cfg) = store.load().await?;
     let entities = cfg.to_entities();
     let digests: Vec<[u8; 16]> = entities.iter().map(hash::digest).collect();
-    Ok(Snapshot {
-        version,
-        hash: hash::of_digests(digests.iter().copied()),
-        entities,
-        digests,
-        config: Arc::new(cfg),
-    })
+    Ok(Snapshot::new(version, cfg, entities, digests))
 }
 
 /// The digests of `entities` (canonical order): an entity `prev` holds with the same kind, id
