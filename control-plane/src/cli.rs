@@ -50,10 +50,12 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
         }
     };
     let client = AdminClient::new(&args.admin.admin_url)?;
+    // decK's file reader takes `key: 12345` as the text "12345"; the CP reads typed values
+    // unless told the document is a decK file.
     let path = if dry_run || args.dry_run {
-        "/config?dry_run=1"
+        "/config?deck_scalars=1&dry_run=1"
     } else {
-        "/config"
+        "/config?deck_scalars=1"
     };
     // The CP checks the document with the same code (plus what needs its state). When it refuses
     // it, or cannot be reached, the files are checked here too, so errors name the file and

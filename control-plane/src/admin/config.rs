@@ -1,6 +1,8 @@
 //! `POST /config`: replace everything with a declarative document (Kong DB-less style), in one
 //! transaction. `?dry_run=1` (ours) reports the changes without writing; `?check_hash=1` answers
-//! 304 when nothing would change.
+//! 304 when nothing would change. Values are read as typed, as Kong reads them (`{"name": 123}`
+//! is "expected a string"); `?deck_scalars=1` (ours, sent by `control-plane apply`) reads them as
+//! decK's file reader does, where a number or boolean is text if the schema wants a string.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -13,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::{AdminError, AppState};
 use crate::declarative::{self, document};
-use proto::schema::{Config, Slot};
+use proto::schema::{with_scalars, Config, Scalars, Slot};
 
 #[derive(Debug, Default, Deserialize)]
 pub struct ConfigQuery {
@@ -23,6 +25,8 @@ pub struct ConfigQuery {
     dry_run: Option<String>,
     #[serde(default)]
     flatten_errors: Option<String>,
+    #[serde(default)]
+    deck_scalars: Option<String>,
 }
 
 /// The largest declarative document `POST /config` reads (Kong's `cluster_max_payload` is 16 MiB
@@ -48,6 +52,11 @@ pub async fn post(
     let started = std::time::Instant::now();
     let flatten_errors = truthy(q.flatten_errors.as_deref());
     let dry_run = truthy(q.dry_run.as_deref());
+    let scalars = if truthy(q.deck_scalars.as_deref()) {
+        Scalars::AsText
+    } else {
+        Scalars::Strict
+    };
     let _serial = state.write_lock.lock().await;
     let (cfg, plan, base, applied, checked_ms) = super::stale::redo_on_stale(&state, || async {
         let known = state.publisher.current();
@@ -57,12 +66,14 @@ pub async fn post(
         // Checking a large document is CPU work: keep it off the threads that serve the Admin
         // API and the DPs' sync streams.
         let (cfg, plan) = tokio::task::spawn_blocking(move || {
-            check(
-                std::str::from_utf8(&body).unwrap_or_default(),
-                &published.config,
-                &published.entities,
-                flatten_errors,
-            )
+            with_scalars(scalars, || {
+                check(
+                    std::str::from_utf8(&body).unwrap_or_default(),
+                    &published.config,
+                    &published.entities,
+                    flatten_errors,
+                )
+            })
         })
         .await
         .map_err(|e| AdminError::BadRequest(format!("the configuration check failed: {e}")))??;

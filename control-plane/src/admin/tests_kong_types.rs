@@ -302,7 +302,33 @@ async fn a_header_regex_the_router_cannot_compile_is_refused(api: Api) {
     assert_eq!(st, 201, "{out}");
 }
 
+async fn config_documents_are_typed_unless_they_come_from_a_deck_file(api: Api) {
+    let doc = json!({"_format_version": "3.0", "services": [
+        {"name": "s", "host": "h", "port": 8080, "routes": [{"name": "r", "paths": ["/r"], "tags": [7]}]},
+        {"name": 123, "host": "h"},
+    ]});
+    let (st, out) = api.json("POST", "/config", doc.clone()).await;
+    assert_eq!((st, out["code"].clone()), (400, json!(14)), "{out}");
+    assert_eq!(
+        out["fields"],
+        json!({"services": [
+            {"routes": [{"tags": ["expected a string"]}]},
+            {"name": "expected a string"},
+        ]}),
+        "Kong's /config reads JSON as typed: {out}"
+    );
+    assert_eq!(api.version(), 0, "nothing reached the store");
+    // `control-plane apply` sends decK files, whose reader takes a number as its text.
+    let (st, out) = api.json("POST", "/config?deck_scalars=1", doc).await;
+    assert_eq!(st, 201, "{out}");
+    let (st, svc) = api.json("GET", "/services/123", Value::Null).await;
+    assert_eq!((st, svc["name"].clone()), (200, json!("123")), "{svc}");
+    let (st, route) = api.json("GET", "/routes/r", Value::Null).await;
+    assert_eq!((st, route["tags"].clone()), (200, json!(["7"])), "{route}");
+}
+
 on_both_backends!(
+    config_documents_are_typed_unless_they_come_from_a_deck_file,
     json_values_keep_their_types_and_form_text_is_read_by_the_schema,
     errors_on_array_elements_sit_at_their_index,
     a_header_regex_the_router_cannot_compile_is_refused,

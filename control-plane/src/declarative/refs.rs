@@ -36,17 +36,19 @@ pub fn id_of(
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| FieldError::new("id", "expected a valid UUID"));
     }
-    let s = |k: &str| {
-        body.get(k)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
+    // A number or boolean key is read as its text: decK files read it so, and where values are
+    // typed the entity's own parse reports "expected a string" for it.
+    let s = |k: &str| match body.get(k)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
     };
     let w = |f: &str| written.get(f).cloned().unwrap_or_default();
     let info = kind.info();
     let key = match info.id_key {
-        IdKey::Field(f) => s(f).map(str::to_string).ok_or(f),
+        IdKey::Field(f) => s(f).ok_or(f),
         IdKey::Consumer => s("username")
-            .map(str::to_string)
             .or_else(|| s("custom_id").map(|c| format!("custom_id:{c}")))
             .ok_or("username"),
         IdKey::Scoped(parent, f) => s(f)
@@ -56,7 +58,7 @@ pub fn id_of(
             let name =
                 s("name").ok_or_else(|| FieldError::new("name", "required field missing"))?;
             return Ok(ids::plugin(
-                name,
+                &name,
                 &w("route"),
                 &w("service"),
                 &w("consumer"),
