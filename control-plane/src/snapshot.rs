@@ -73,7 +73,7 @@ impl Publisher {
     pub fn publish(&self, version: u64, cfg: Config, entities: Vec<v1::Entity>) -> Arc<Snapshot> {
         let digests = digests_reusing(&self.current(), &entities);
         let snap = Arc::new(Snapshot::new(version, cfg, entities, digests));
-        self.tx.send_replace(snap.clone());
+        drop_elsewhere(self.tx.send_replace(snap.clone()));
         snap
     }
 
@@ -90,6 +90,7 @@ impl Publisher {
         base: Arc<Snapshot>,
     ) -> Arc<Snapshot> {
         let mut published = None;
+        let mut retired = None;
         self.tx.send_modify(|cur| {
             // Only the channel's reference may be left for the move: `base` goes first.
             let stale = (!Arc::ptr_eq(cur, &base)).then_some(base);
@@ -116,8 +117,9 @@ impl Publisher {
             };
             let snap = Arc::new(Snapshot::new(version, cfg, entities, digests));
             published = Some(snap.clone());
-            *cur = snap;
+            retired = Some(std::mem::replace(cur, snap));
         });
+        drop_elsewhere(retired);
         published.unwrap_or_else(|| self.current())
     }
 
@@ -132,15 +134,26 @@ impl Publisher {
     /// Rebuilds the snapshot from the store and publishes it if it differs.
     pub async fn refresh(&self) -> Result<Arc<Snapshot>, StoreError> {
         let snap = Arc::new(build(&self.store).await?);
+        let mut retired = None;
         self.tx.send_if_modified(|cur| {
             if cur.version == snap.version && cur.hash == snap.hash {
                 false
             } else {
-                *cur = snap.clone();
+                retired = Some(std::mem::replace(cur, snap.clone()));
                 true
             }
         });
+        drop_elsewhere(retired);
         Ok(self.current())
+    }
+}
+
+/// Drops `value` on a blocking thread when there is a runtime: freeing the typed config of a
+/// large snapshot takes tens of milliseconds, which the answer to the write need not wait for.
+fn drop_elsewhere<T: Send + 'static>(value: T) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => drop(rt.spawn_blocking(move || drop(value))),
+        Err(_) => drop(value),
     }
 }
 
