@@ -16,6 +16,7 @@ pub mod error;
 pub mod estimate;
 pub mod eventstream;
 pub mod gemini;
+pub mod llama2;
 pub mod mcp;
 pub mod ollama;
 pub mod openai;
@@ -25,6 +26,7 @@ pub mod sigv4;
 pub mod sse;
 pub mod stream;
 pub mod stream_body;
+pub mod template;
 pub mod validate;
 
 /// Token counts reported by the provider.
@@ -73,6 +75,18 @@ pub struct AiAnalytics {
     /// The body the client got (`ai.proxy.payload.response`, with `log_payloads`); for streams
     /// Kong's composite `chat.completion` of the streamed text.
     pub response_payload: Option<String>,
+    /// Whether the reply was streamed (`meta.request_mode`: `stream` or `oneshot`).
+    pub stream: bool,
+    /// Azure targets: `meta.azure_instance_id`, `azure_deployment_id`, `azure_api_version`.
+    pub azure: Option<AzureMeta>,
+}
+
+/// The Azure deployment a request went to, as Kong logs it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AzureMeta {
+    pub instance_id: String,
+    pub deployment_id: String,
+    pub api_version: String,
 }
 
 impl AiAnalytics {
@@ -144,14 +158,21 @@ impl AiAnalytics {
 
     /// The serialized `ai.proxy` log object.
     pub fn to_log_json(&self) -> serde_json::Value {
+        let mut meta = serde_json::json!({
+            "plugin_id": self.plugin_id,
+            "provider_name": self.provider,
+            "request_model": self.request_model,
+            "response_model": self.response_model,
+            "llm_latency": self.llm_latency_ms.unwrap_or(0.0),
+            "request_mode": if self.stream { "stream" } else { "oneshot" },
+        });
+        if let Some(a) = &self.azure {
+            meta["azure_instance_id"] = a.instance_id.clone().into();
+            meta["azure_deployment_id"] = a.deployment_id.clone().into();
+            meta["azure_api_version"] = a.api_version.clone().into();
+        }
         serde_json::json!({
-            "meta": {
-                "plugin_id": self.plugin_id,
-                "provider_name": self.provider,
-                "request_model": self.request_model,
-                "response_model": self.response_model,
-                "llm_latency": self.llm_latency_ms.unwrap_or(0.0),
-            },
+            "meta": meta,
             "usage": {
                 "prompt_tokens": self.usage.prompt_tokens,
                 "completion_tokens": self.usage.completion_tokens,
@@ -186,6 +207,29 @@ mod tests {
         assert!((a.time_per_token() - 10.0).abs() < 1e-9);
         a.output_cost = None;
         assert_eq!(a.cost(), 0.0);
+    }
+
+    #[test]
+    fn log_meta_has_request_mode_and_azure_deployment() {
+        let mut a = AiAnalytics {
+            provider: "azure".into(),
+            azure: Some(AzureMeta {
+                instance_id: "kong-az-east".into(),
+                deployment_id: "gpt4o-dep".into(),
+                api_version: "2024-02-01".into(),
+            }),
+            ..Default::default()
+        };
+        let meta = &a.to_log_json()["meta"];
+        assert_eq!(meta["request_mode"], "oneshot");
+        assert_eq!(meta["azure_instance_id"], "kong-az-east");
+        assert_eq!(meta["azure_deployment_id"], "gpt4o-dep");
+        assert_eq!(meta["azure_api_version"], "2024-02-01");
+        a.stream = true;
+        a.azure = None;
+        let meta = &a.to_log_json()["meta"];
+        assert_eq!(meta["request_mode"], "stream");
+        assert!(meta.get("azure_instance_id").is_none());
     }
 
     #[test]

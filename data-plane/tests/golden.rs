@@ -273,4 +273,32 @@ fn unsupported_route_types_get_kongs_error() {
         };
         assert!(call.format().is_ok(), "{provider} {route_type}");
     }
+    // Raw llama2: chat and completions, never streamed, no embeddings (Kong's transformers).
+    let raw: ModelOptions = serde_json::from_value(json!({"llama2_format": "raw"})).unwrap();
+    for (route_type, stream, want) in [
+        (
+            "llm/v1/chat",
+            true,
+            Some("no transformer for llama2://stream/llm/v1/chat"),
+        ),
+        (
+            "llm/v1/embeddings",
+            false,
+            Some("no transformer for llama2://llm/v1/embeddings"),
+        ),
+        ("llm/v1/chat", false, None),
+        ("llm/v1/completions", false, None),
+    ] {
+        let call = Call {
+            provider: proto::schema::plugins::ai::Provider::Llama2,
+            route_type: serde_json::from_value(json!(route_type)).unwrap(),
+            model: "m",
+            options: &raw,
+            stream,
+        };
+        match want {
+            Some(want) => assert_eq!(call.format().unwrap_err().to_string(), want),
+            None => assert!(call.format().is_ok(), "{route_type}"),
+        }
+    }
 }

@@ -80,6 +80,18 @@ services:
               logging: {{log_statistics: true}}
               auth: {{header_name: Authorization, header_value: "Bearer sk-gateway"}}
               model: {{provider: openai, name: gpt-3.5-turbo-instruct, options: {{upstream_url: "{mock}/v1/completions"}}}}
+      - name: sdk-alias
+        paths: [/alias/chat/completions]
+        plugins:
+          - name: ai-proxy-advanced
+            config:
+              targets:
+                - route_type: llm/v1/chat
+                  logging: {{log_statistics: true}}
+                  model: {{provider: openai, name: gpt-4o, model_alias: "@openai/gpt-4o", options: {{upstream_url: "{mock}/v1/chat/completions"}}}}
+                - route_type: llm/v1/chat
+                  logging: {{log_statistics: true}}
+                  model: {{provider: openai, name: gpt-4o-mini, model_alias: "@openai/small", options: {{upstream_url: "{mock}/v1/chat/completions"}}}}
       - name: sdk-responses
         paths: [/sdk/responses]
         plugins:
@@ -267,6 +279,7 @@ async fn official_openai_python_sdk() {
         .arg(gw.dir.path().join("pytest.xml"))
         .arg(&dir)
         .env("AI_GATEWAY_BASE_URL", &base)
+        .env("AI_GATEWAY_ALIAS_URL", gw.dps[0].proxy_url("/alias"))
         .output()
         .await
         .unwrap();
@@ -277,8 +290,8 @@ async fn official_openai_python_sdk() {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
-    // All seven tests ran (none skipped: pytest exit code 5 or skips would hide a broken setup).
+    // All eight tests ran (none skipped: pytest exit code 5 or skips would hide a broken setup).
     let xml = std::fs::read_to_string(gw.dir.path().join("pytest.xml")).unwrap();
-    assert!(xml.contains("tests=\"7\""), "{xml}");
+    assert!(xml.contains("tests=\"8\""), "{xml}");
     assert!(xml.contains("skipped=\"0\""), "{xml}");
 }

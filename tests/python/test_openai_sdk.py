@@ -3,6 +3,8 @@
 AI_GATEWAY_BASE_URL is the DP's proxy URL plus `/sdk`: `/sdk/chat/completions`,
 `/sdk/responses`, `/sdk/embeddings` and `/sdk/completions` are ai-proxy routes to the mock
 upstream (models gpt-4o-mini, gpt-4o, text-embedding-3-small and gpt-3.5-turbo-instruct).
+AI_GATEWAY_ALIAS_URL is an ai-proxy-advanced route whose targets have the `model_alias`es
+"@openai/gpt-4o" (gpt-4o) and "@openai/small" (gpt-4o-mini), as decK's ai2kong writes them.
 """
 
 import os
@@ -105,6 +107,18 @@ def test_completions(client):
     completion = raw.parse()
     assert completion.choices[0].text
     assert completion.usage.total_tokens > 0
+
+
+def test_model_alias_picks_the_target(client):
+    alias = openai.OpenAI(
+        base_url=os.environ["AI_GATEWAY_ALIAS_URL"], api_key="sk-client-not-used", max_retries=0
+    )
+    for name, model in [("@openai/small", "gpt-4o-mini"), ("@openai/gpt-4o", "gpt-4o")] * 2:
+        raw = alias.chat.completions.with_raw_response.create(
+            model=name, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert raw.headers.get("x-kong-llm-model") == f"openai/{model}"
+        assert raw.parse().model.startswith(model)
 
 
 def test_own_model_is_refused_in_kong_shape(client):

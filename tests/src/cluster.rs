@@ -179,6 +179,18 @@ pub async fn spawn_dp_to(
     control_planes: &[SocketAddr],
     extra: &[&str],
 ) -> Result<DataPlane> {
+    spawn_dp_env(dir, name, control_planes, extra, &[]).await
+}
+
+/// Like [`spawn_dp_to`], with `env` added to the DP's environment (e.g. the variables its
+/// `{vault://env/…}` references name).
+pub async fn spawn_dp_env(
+    dir: &TempDir,
+    name: &str,
+    control_planes: &[SocketAddr],
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Result<DataPlane> {
     let cache = dir.join(format!("{name}-cache"));
     std::fs::create_dir_all(&cache)?;
     let list: Vec<String> = control_planes.iter().map(ToString::to_string).collect();
@@ -190,6 +202,7 @@ pub async fn spawn_dp_to(
         .arg("--cache-dir")
         .arg(&cache)
         .args(extra)
+        .envs(env.iter().copied())
         .env("RUST_LOG", "info");
     let mut process = Process::spawn(name, cmd, &dir.join(format!("{name}.log")))?;
     let proxy = process

@@ -53,6 +53,34 @@ pub struct InFlight {
     idx: usize,
 }
 
+impl InFlight {
+    /// Tokens (or cost) a streamed reply of this target used, for lowest-usage.
+    pub fn used(&self, amount: f64) {
+        if let Some(s) = self.stats.get(self.idx) {
+            add_usage(s, amount);
+        }
+    }
+}
+
+fn add_usage(s: &Stats, amount: f64) {
+    let _ = s
+        .usage
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+            Some((f64::from_bits(v) + amount).to_bits())
+        });
+}
+
+/// What one request used, per `tokens_count_strategy`.
+pub fn amount(strategy: &str, a: &crate::llm::AiAnalytics) -> f64 {
+    let u = a.usage;
+    match strategy {
+        "prompt-tokens" => u.prompt_tokens as f64,
+        "completion-tokens" => u.completion_tokens as f64,
+        "cost" => a.cost(),
+        _ => u.total_tokens as f64,
+    }
+}
+
 impl Drop for InFlight {
     fn drop(&mut self) {
         if let Some(s) = self.stats.get(self.idx) {
@@ -175,23 +203,13 @@ impl Balancer {
 
     /// What one request used, per `tokens_count_strategy`.
     pub fn usage_amount(&self, a: &crate::llm::AiAnalytics) -> f64 {
-        let u = a.usage;
-        match self.usage_strategy.as_str() {
-            "prompt-tokens" => u.prompt_tokens as f64,
-            "completion-tokens" => u.completion_tokens as f64,
-            "cost" => a.cost(),
-            _ => u.total_tokens as f64,
-        }
+        amount(&self.usage_strategy, a)
     }
 
     /// Tokens (or cost) used by a request to `idx`, for lowest-usage.
     pub fn used(&self, idx: usize, amount: f64) {
         if let Some(s) = self.stats.get(idx) {
-            let _ = s
-                .usage
-                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                    Some((f64::from_bits(v) + amount).to_bits())
-                });
+            add_usage(s, amount);
         }
     }
 

@@ -96,6 +96,8 @@ fn defaults(c: &Call<'_>) -> Result<(Option<String>, Option<String>), TranslateE
             }),
         ),
         _ if format == Format::Ollama => (None, ollama::path(rt).map(str::to_string)),
+        // Raw llama2 is served at its `upstream_url`, path and all.
+        _ if format == Format::Llama2Raw => (None, None),
         Provider::Openai => (
             Some(format!(
                 "{}://{}",

@@ -10,7 +10,7 @@ use proto::schema::plugins::ai::providers;
 
 use super::error::TranslateError;
 use super::stream::{Framing, Translate, Translator};
-use super::{anthropic, bedrock, cohere, completions, embeddings, gemini, ollama};
+use super::{anthropic, bedrock, cohere, completions, embeddings, gemini, llama2, ollama};
 
 /// The wire format a target speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub enum Format {
     Cohere,
     Ollama,
     Bedrock,
+    /// `llama2` with `llama2_format: raw` (`[INST]` prompts, no stream).
+    Llama2Raw,
 }
 
 /// One upstream call as the balancer and the model rule decided it.
@@ -64,6 +66,14 @@ impl Call<'_> {
             Provider::Llama2 => match o.llama2_format.as_deref() {
                 Some("ollama") => Format::Ollama,
                 Some("openai") | None => Format::OpenAi,
+                Some("raw")
+                    if matches!(
+                        self.route_type,
+                        RouteType::Chat | RouteType::Completions | RouteType::Preserve
+                    ) =>
+                {
+                    Format::Llama2Raw
+                }
                 Some(_) => return Err(self.unsupported(false)),
             },
             _ => return Err(self.unsupported(false)),
@@ -72,15 +82,16 @@ impl Call<'_> {
             return Err(self.unsupported(false));
         }
         // Streams Kong translates: every chat; completions of cohere, bedrock and ollama.
-        let streams = matches!(
-            (format, self.route_type),
-            (Format::OpenAi, _)
-                | (_, RouteType::Preserve | RouteType::Chat)
-                | (
-                    Format::Cohere | Format::Bedrock | Format::Ollama,
-                    RouteType::Completions
-                )
-        );
+        let streams = format != Format::Llama2Raw
+            && matches!(
+                (format, self.route_type),
+                (Format::OpenAi, _)
+                    | (_, RouteType::Preserve | RouteType::Chat)
+                    | (
+                        Format::Cohere | Format::Bedrock | Format::Ollama,
+                        RouteType::Completions
+                    )
+            );
         if self.stream && !streams {
             return Err(self.unsupported(true));
         }
@@ -98,13 +109,18 @@ impl Call<'_> {
     }
 
     /// The upstream body for the client's OpenAI-format body (options already merged).
-    pub fn request_body(&self, body: Map<String, Value>) -> Result<Value, TranslateError> {
+    pub fn request_body(&self, mut body: Map<String, Value>) -> Result<Value, TranslateError> {
         let top_k = self.top_k(&body);
         let (m, s, o) = (self.model, self.stream, self.options);
         let format = self.format()?;
         match (format, self.route_type) {
-            (Format::OpenAi, _) => Ok(Value::Object(body)),
+            (Format::OpenAi, _) => {
+                // Not an OpenAI parameter (Kong's openai driver drops it too).
+                body.remove("top_k");
+                Ok(Value::Object(body))
+            }
             (Format::Ollama, rt) => ollama::request(rt, &body, m, top_k, s),
+            (Format::Llama2Raw, _) => llama2::request(&body, o),
             (Format::Anthropic, RouteType::Completions) => completions::anthropic_request(&body, m),
             (Format::Cohere, RouteType::Completions) => {
                 completions::cohere_request(&body, m, top_k, s)
@@ -142,6 +158,7 @@ impl Call<'_> {
         match (self.format()?, self.route_type) {
             (Format::OpenAi, _) => Ok(v.clone()),
             (Format::Ollama, rt) => ollama::response(rt, v, m),
+            (Format::Llama2Raw, rt) => llama2::response(rt, v, m),
             (Format::Anthropic, RouteType::Completions) => completions::anthropic_response(v, m),
             (Format::Cohere, RouteType::Completions) => completions::cohere_response(v, m),
             (Format::Gemini, RouteType::Completions) => {
@@ -168,7 +185,7 @@ impl Call<'_> {
         let m = self.model;
         let completions = self.route_type == RouteType::Completions;
         let (framing, inner): (Framing, Box<dyn Translate>) = match self.format().ok()? {
-            Format::OpenAi => return None,
+            Format::OpenAi | Format::Llama2Raw => return None,
             Format::Anthropic => (Framing::Sse, Box::new(anthropic::ChatStream::new(m))),
             Format::Gemini => (Framing::Sse, Box::new(gemini::ChatStream::new(m))),
             Format::Cohere if completions => {

@@ -1,5 +1,6 @@
 //! The response body the proxy sends for a translated stream: wraps the upstream body and runs
 //! every data frame through the provider's `stream::Translator` (pass-through when there is none).
+//! For lowest-usage it also reads the stream's usage and credits the target when it ends.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -7,8 +8,36 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 
-use super::balancer::InFlight;
+use super::balancer::{self, InFlight};
+use super::sse::SseUsage;
 use super::stream::Translator;
+use super::AiAnalytics;
+
+/// Reads a streamed reply's usage (as the client gets it) for lowest-usage: `strategy` is
+/// the balancer's `tokens_count_strategy`, `analytics` the request's.
+pub struct UsageMeter {
+    sse: SseUsage,
+    analytics: AiAnalytics,
+    strategy: String,
+    started: std::time::Instant,
+}
+
+impl UsageMeter {
+    pub fn new(analytics: AiAnalytics, strategy: &str) -> Self {
+        UsageMeter {
+            sse: SseUsage::new(false),
+            analytics,
+            strategy: strategy.to_string(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// The amount the whole stream used.
+    fn amount(mut self) -> f64 {
+        self.sse.apply(&mut self.analytics, self.started);
+        balancer::amount(&self.strategy, &self.analytics)
+    }
+}
 
 /// An upstream body, translated to OpenAI SSE when `translator` is set.
 pub struct TranslatedBody<B> {
@@ -16,7 +45,8 @@ pub struct TranslatedBody<B> {
     translator: Option<Translator>,
     ended: bool,
     /// Dropped with the body: the target's in-flight count goes down when the stream ends.
-    _inflight: Option<InFlight>,
+    inflight: Option<InFlight>,
+    meter: Option<UsageMeter>,
 }
 
 impl<B> TranslatedBody<B> {
@@ -25,14 +55,33 @@ impl<B> TranslatedBody<B> {
             inner,
             translator,
             ended: false,
-            _inflight: None,
+            inflight: None,
+            meter: None,
         }
     }
 
     /// Keeps `inflight` alive as long as the body.
     pub fn holding(mut self, inflight: Option<InFlight>) -> Self {
-        self._inflight = inflight;
+        self.inflight = inflight;
         self
+    }
+
+    /// Credits the stream's usage to the target (of `inflight`) when the stream ends whole.
+    pub fn metering(mut self, meter: Option<UsageMeter>) -> Self {
+        self.meter = meter;
+        self
+    }
+
+    fn seen(&mut self, out: &[u8]) {
+        if let Some(m) = self.meter.as_mut() {
+            m.sse.feed(out);
+        }
+    }
+
+    fn end(&mut self) {
+        if let (Some(m), Some(f)) = (self.meter.take(), self.inflight.as_ref()) {
+            f.used(m.amount());
+        }
     }
 }
 
@@ -55,19 +104,28 @@ where
             match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     let Some(t) = this.translator.as_mut() else {
+                        if let Some(d) = frame.data_ref() {
+                            this.seen(d);
+                        }
                         return Poll::Ready(Some(Ok(frame)));
                     };
                     // Trailers are dropped: the translated stream has its own end.
                     if let Ok(data) = frame.into_data() {
                         let out = t.feed(&data);
                         if !out.is_empty() {
+                            this.seen(&out);
                             return Poll::Ready(Some(Ok(Frame::data(out))));
                         }
                     }
                 }
                 Poll::Ready(None) => {
                     this.ended = true;
-                    return match this.translator.as_mut().map(Translator::finish) {
+                    let out = this.translator.as_mut().map(Translator::finish);
+                    if let Some(out) = &out {
+                        this.seen(out);
+                    }
+                    this.end();
+                    return match out {
                         Some(out) if !out.is_empty() => Poll::Ready(Some(Ok(Frame::data(out)))),
                         _ => Poll::Ready(None),
                     };
@@ -118,5 +176,35 @@ mod tests {
             .unwrap()
             .to_bytes();
         assert_eq!(&out[..], b"data: \"A\"\n\ndata: \"B\"\n\ndata: [DONE]\n\n");
+    }
+
+    /// lowest-usage learns from streamed replies too: the usage chunk of a passed-through
+    /// stream is credited to its target when the stream ends.
+    #[tokio::test]
+    async fn a_finished_stream_credits_its_usage_to_the_target() {
+        let cfg = serde_json::from_value(json!({"algorithm": "lowest-usage"})).unwrap();
+        let b = crate::llm::balancer::Balancer::new(&cfg, &[1, 1]);
+        let sse = concat!(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n",
+            "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":40,\"completion_tokens\":10,\"total_tokens\":50}}\n\n",
+            "data: [DONE]\n\n"
+        );
+        let frames: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
+            vec![Ok(Frame::data(Bytes::from_static(sse.as_bytes())))];
+        let inner = StreamBody::new(futures_util::stream::iter(frames));
+        let meter = UsageMeter::new(AiAnalytics::default(), "total-tokens");
+        let out = TranslatedBody::new(inner, None)
+            .holding(b.begin(0))
+            .metering(Some(meter))
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes();
+        assert_eq!(&out[..], sse.as_bytes());
+        // Target 0 used 50 tokens, target 1 none: 1 is picked, twice.
+        assert_eq!(b.pick(&[], None), Some(1));
+        assert_eq!(b.pick(&[], None), Some(1));
+        b.used(1, 60.0);
+        assert_eq!(b.pick(&[], None), Some(0));
     }
 }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::llm::balancer::{Balancer, Criteria, InFlight};
 use crate::llm::provider::Call;
-use crate::llm::{endpoint, openai, validate, AiAnalytics};
+use crate::llm::{endpoint, openai, template, validate, AiAnalytics, AzureMeta};
 use client::{Clients, Timeouts};
 
 #[derive(Debug, Clone)]
@@ -24,6 +24,8 @@ pub struct AiTarget {
     pub logging: Logging,
     /// `model.options`, defaulted once at compile time.
     pub options: ModelOptions,
+    /// `model.name` or options hold `$(…)` templates, resolved per request.
+    pub templated: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,8 +215,36 @@ impl AiPlugin {
             return Err(self.reject(StatusCode::BAD_REQUEST, m, model, log));
         }
 
+        // Templates (`$(headers.x)`) in the model name and options, from this request.
+        let resolved = match target.templated {
+            false => None,
+            true => {
+                let src = template::Source {
+                    headers: client_headers,
+                    query,
+                };
+                let name = target
+                    .model
+                    .name
+                    .as_deref()
+                    .map(|n| src.name(n))
+                    .transpose();
+                match name.and_then(|n| Ok((n, src.options(&target.options)?))) {
+                    Ok(r) => Some(r),
+                    Err(m) => {
+                        let model = client_model.as_deref();
+                        return Err(self.reject(StatusCode::BAD_REQUEST, &m, model, log));
+                    }
+                }
+            }
+        };
+        let (name, options) = match &resolved {
+            Some((n, o)) => (n.clone(), o),
+            None => (target.model.name.clone(), &target.options),
+        };
+
         // The model rule.
-        let configured = target.model.name.clone().filter(|n| !n.is_empty());
+        let configured = name.filter(|n| !n.is_empty());
         let client_model = if aliased { None } else { client_model };
         let model = match (&configured, &client_model) {
             (Some(cfg), Some(client)) if cfg != client && !preserve => {
@@ -255,7 +285,6 @@ impl AiPlugin {
         let stream = (wants_stream || self.streaming == Streaming::Always)
             && target.route_type != RouteType::Embeddings;
 
-        let options = &target.options;
         let call = Call {
             provider: target.model.provider,
             route_type: target.route_type,
@@ -321,6 +350,12 @@ impl AiPlugin {
                 log_statistics: log,
                 log_payloads: target.logging.log_payloads,
                 prompt_estimate,
+                stream,
+                azure: (target.model.provider == Provider::Azure).then(|| AzureMeta {
+                    instance_id: options.azure_instance.clone().unwrap_or_default(),
+                    deployment_id: options.azure_deployment_id.clone().unwrap_or_default(),
+                    api_version: options.azure_api_version.clone().unwrap_or_default(),
+                }),
                 ..Default::default()
             },
         })

@@ -283,7 +283,7 @@ pub(super) async fn flow(
         LoggedBody::new(full(bytes), ctx.record, None, ctx.started, finish)
     } else {
         let sse = (ok && is_sse).then(|| SseUsage::new(plan.analytics.log_payloads));
-        let body = boxed(plugin.stream_body_with(body, translator, plan.inflight.take()));
+        let body = boxed(plugin.stream_body_with(body, translator, &mut plan, ok && is_sse));
         LoggedBody::new(body, ctx.record, sse, ctx.started, finish)
     };
     Response::from_parts(head, boxed(out_body))

@@ -12,6 +12,12 @@ use super::client::{Clients, Timeouts};
 use super::{secrets, AiPlugin, AiTarget, Streaming};
 use crate::llm::balancer::{Balancer, Criteria};
 
+/// Whether a model block has `$(…)` templates to resolve per request.
+fn templated(m: &proto::schema::plugins::ai::Model) -> bool {
+    let o = m.options.clone().unwrap_or_default();
+    crate::llm::template::templated(m.name.as_deref(), &o)
+}
+
 fn parse_streaming(s: &str) -> Streaming {
     match s {
         "deny" => Streaming::Deny,
@@ -27,6 +33,7 @@ impl AiPlugin {
             targets: vec![AiTarget {
                 route_type: c.route_type,
                 options: c.model.options.clone().unwrap_or_default(),
+                templated: templated(&c.model),
                 model: c.model,
                 auth: c.auth.map(|mut a| {
                     secrets::resolve_auth(&mut a);
@@ -56,6 +63,7 @@ impl AiPlugin {
                 .map(|t| AiTarget {
                     route_type: t.route_type,
                     options: t.model.options.clone().unwrap_or_default(),
+                    templated: templated(&t.model),
                     model: t.model,
                     auth: t.auth.map(|mut a| {
                         secrets::resolve_auth(&mut a);

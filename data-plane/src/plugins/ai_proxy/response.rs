@@ -6,10 +6,9 @@ use bytes::Bytes;
 use http::StatusCode;
 
 use super::{AiPlugin, AiReject, AiRequest};
-use crate::llm::balancer::InFlight;
 use crate::llm::provider::Call;
 use crate::llm::stream::Translator;
-use crate::llm::stream_body::TranslatedBody;
+use crate::llm::stream_body::{TranslatedBody, UsageMeter};
 
 impl AiPlugin {
     fn call<'a>(&'a self, plan: &'a AiRequest) -> Option<Call<'a>> {
@@ -73,13 +72,19 @@ impl AiPlugin {
     }
 
     /// The streamed reply as the client gets it: run through `translator` when there is one;
-    /// `inflight` is held until the stream ends (least-connections).
+    /// the plan's in-flight count is held until the stream ends (least-connections), and a
+    /// successful stream's usage is credited to its target (lowest-usage, when `metered`).
     pub fn stream_body_with<B>(
         &self,
         upstream: B,
         translator: Option<Translator>,
-        inflight: Option<InFlight>,
+        plan: &mut AiRequest,
+        metered: bool,
     ) -> TranslatedBody<B> {
-        TranslatedBody::new(upstream, translator).holding(inflight)
+        let meter = (metered && self.balancer.tracks_usage())
+            .then(|| UsageMeter::new(plan.analytics.clone(), &self.balancer.usage_strategy));
+        TranslatedBody::new(upstream, translator)
+            .holding(plan.inflight.take())
+            .metering(meter)
     }
 }

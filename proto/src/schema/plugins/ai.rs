@@ -5,12 +5,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub mod providers;
+pub mod record_defaults;
 
 use crate::schema::entities::between;
 use crate::schema::error::FieldError;
 
-/// What kind of LLM call a route carries (`route_type`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// What kind of LLM call a route carries (`route_type`). Kong 3.15's other route types (files,
+/// batches, audio, images, realtime, …) are refused by name when a config is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum RouteType {
     #[serde(rename = "llm/v1/chat")]
     Chat,
@@ -24,7 +26,49 @@ pub enum RouteType {
     Preserve,
 }
 
+/// Kong 3.15's `route_type` values this gateway does not proxy.
+const OTHER_ROUTE_TYPES: &[&str] = &[
+    "audio/v1/audio/speech",
+    "audio/v1/audio/transcriptions",
+    "audio/v1/audio/translations",
+    "image/v1/images/edits",
+    "image/v1/images/generations",
+    "llm/v1/assistants",
+    "llm/v1/batches",
+    "llm/v1/files",
+    "realtime/v1/realtime",
+    "video/v1/videos/generations",
+];
+
 impl RouteType {
+    pub const ALL: &'static [RouteType] = &[
+        Self::Chat,
+        Self::Completions,
+        Self::Embeddings,
+        Self::Responses,
+        Self::Preserve,
+    ];
+
+    /// Parses a `route_type` value; the error names what is wrong.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if let Some(t) = Self::ALL.iter().find(|t| t.as_str() == s) {
+            return Ok(*t);
+        }
+        let ours: Vec<&str> = Self::ALL.iter().map(|t| t.as_str()).collect();
+        if OTHER_ROUTE_TYPES.contains(&s) {
+            return Err(format!(
+                "route_type '{s}' is not supported by this gateway yet (supported: {})",
+                ours.join(", ")
+            ));
+        }
+        let mut all: Vec<&str> = ours
+            .into_iter()
+            .chain(OTHER_ROUTE_TYPES.iter().copied())
+            .collect();
+        all.sort_unstable();
+        Err(format!("expected one of: {}", all.join(", ")))
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Chat => "llm/v1/chat",
@@ -33,6 +77,13 @@ impl RouteType {
             Self::Responses => "llm/v1/responses",
             Self::Preserve => "preserve",
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for RouteType {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -143,14 +194,26 @@ pub struct ModelOptions {
     pub cache_read_cost: Option<f64>,
     #[serde(default)]
     pub cache_write_cost: Option<f64>,
+    /// Kong's cost refinements (`[{cost, ttl}]`, `[{above, input_factor, output_factor}]`,
+    /// `[{tier, factor}]`): accepted and kept, not applied to `kong_ai_llm_cost_total`.
+    #[serde(default)]
+    pub cache_write_cost_list: Option<Vec<Value>>,
+    #[serde(default)]
+    pub context_window_factor: Option<Vec<Value>>,
+    #[serde(default)]
+    pub service_tier_factor: Option<Vec<Value>>,
     #[serde(default)]
     pub gemini: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "record_defaults::bedrock")]
     pub bedrock: Option<Value>,
     #[serde(default)]
     pub huggingface: Option<Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "record_defaults::cohere")]
     pub cohere: Option<Value>,
+    #[serde(default, deserialize_with = "record_defaults::dashscope")]
+    pub dashscope: Option<Value>,
+    #[serde(default)]
+    pub databricks: Option<Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -172,6 +235,10 @@ pub struct Auth {
     pub gcp_use_service_account: bool,
     #[serde(default)]
     pub gcp_service_account_json: Option<String>,
+    #[serde(default)]
+    pub gcp_metadata_url: Option<String>,
+    #[serde(default)]
+    pub gcp_oauth_token_url: Option<String>,
     #[serde(default)]
     pub aws_access_key_id: Option<String>,
     #[serde(default)]
@@ -243,6 +310,7 @@ pub fn validate_model(model: &Model, auth: Option<&Auth>) -> Vec<FieldError> {
             }
         }
     }
+    errs.extend(not_served(model, auth));
     if let Some(a) = auth {
         if a.header_name.is_some() != a.header_value.is_some() {
             errs.push(FieldError::new(
@@ -265,8 +333,100 @@ pub fn validate_model(model: &Model, auth: Option<&Auth>) -> Vec<FieldError> {
     errs
 }
 
-pub(crate) fn check_common(response_streaming: &str, llm_format: &str) -> Vec<FieldError> {
+/// Kong 3.15's `genai_category` values (ai-proxy-advanced also has `realtime/generation`).
+const GENAI_CATEGORIES: &[&str] = &[
+    "audio/speech",
+    "audio/transcription",
+    "image/generation",
+    "realtime/generation",
+    "text/embeddings",
+    "text/generation",
+    "video/generation",
+];
+
+/// Checks shared by both plugins; `advanced` allows ai-proxy-advanced's extra category.
+/// Kong features of a model block this gateway does not have: refused by name rather than
+/// ignored (cloud identities, Bedrock role assumption, `$(uri_captures.…)` templates).
+fn not_served(model: &Model, auth: Option<&Auth>) -> Vec<FieldError> {
     let mut errs = Vec::new();
+    let yet = |what: &str| format!("{what} is not supported by this gateway yet");
+    if let Some(a) = auth {
+        if a.gcp_use_service_account {
+            errs.push(FieldError::new(
+                "auth.gcp_use_service_account",
+                yet("GCP service-account authentication"),
+            ));
+        }
+        if a.azure_use_managed_identity {
+            errs.push(FieldError::new(
+                "auth.azure_use_managed_identity",
+                yet("Azure managed-identity authentication"),
+            ));
+        }
+    }
+    let o = model.options.as_ref();
+    let role = o
+        .and_then(|o| o.bedrock.as_ref())
+        .and_then(|b| b.get("aws_assume_role_arn"))
+        .and_then(Value::as_str)
+        .is_some_and(|r| !r.is_empty());
+    if role {
+        errs.push(FieldError::new(
+            "model.options.bedrock.aws_assume_role_arn",
+            yet("assuming an AWS role (STS)"),
+        ));
+    }
+    // Templates from headers and query arguments are resolved per request on the DP.
+    let captures = |v: Option<&str>| v.is_some_and(|s| s.contains("$(uri_captures."));
+    let mut strings = vec![("model.name", model.name.as_deref())];
+    if let Some(o) = o {
+        strings.extend([
+            ("model.options.upstream_url", o.upstream_url.as_deref()),
+            ("model.options.upstream_path", o.upstream_path.as_deref()),
+            (
+                "model.options.anthropic_version",
+                o.anthropic_version.as_deref(),
+            ),
+            ("model.options.azure_instance", o.azure_instance.as_deref()),
+            (
+                "model.options.azure_api_version",
+                o.azure_api_version.as_deref(),
+            ),
+            (
+                "model.options.azure_deployment_id",
+                o.azure_deployment_id.as_deref(),
+            ),
+        ]);
+    }
+    for (field, v) in strings {
+        if captures(v) {
+            errs.push(FieldError::new(
+                field,
+                yet("a '$(uri_captures.…)' template"),
+            ));
+        }
+    }
+    errs
+}
+
+pub(crate) fn check_common(
+    response_streaming: &str,
+    llm_format: &str,
+    genai_category: &str,
+    advanced: bool,
+) -> Vec<FieldError> {
+    let mut errs = Vec::new();
+    let categories: Vec<&str> = GENAI_CATEGORIES
+        .iter()
+        .copied()
+        .filter(|c| advanced || *c != "realtime/generation")
+        .collect();
+    if !categories.contains(&genai_category) {
+        errs.push(FieldError::new(
+            "genai_category",
+            format!("expected one of: {}", categories.join(", ")),
+        ));
+    }
     if !matches!(response_streaming, "allow" | "deny" | "always") {
         errs.push(FieldError::new(
             "response_streaming",

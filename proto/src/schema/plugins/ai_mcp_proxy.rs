@@ -18,7 +18,7 @@ pub struct AiMcpProxyConfig {
     pub logging: McpLogging,
     #[serde(default = "default_max_body")]
     pub max_request_body_size: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::ai::record_defaults::mcp_server")]
     pub server: Option<Value>,
     #[serde(default)]
     pub tools: Option<Vec<Value>>,

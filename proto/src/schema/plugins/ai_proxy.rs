@@ -36,7 +36,12 @@ impl AiProxyConfig {
             self.route_type,
             &self.logging,
         ));
-        errs.extend(ai::check_common(&self.response_streaming, &self.llm_format));
+        errs.extend(ai::check_common(
+            &self.response_streaming,
+            &self.llm_format,
+            &self.genai_category,
+            false,
+        ));
         errs
     }
 }

@@ -172,6 +172,24 @@ impl AiProxyAdvancedConfig {
                 ));
             }
         }
+        const STRATEGIES: &[&str] = &[
+            "completion-tokens",
+            "cost",
+            "llm-accuracy",
+            "prompt-tokens",
+            "total-tokens",
+        ];
+        if !STRATEGIES.contains(&b.tokens_count_strategy.as_str()) {
+            errs.push(FieldError::new(
+                "balancer.tokens_count_strategy",
+                format!("expected one of: {}", STRATEGIES.join(", ")),
+            ));
+        } else if b.tokens_count_strategy == "llm-accuracy" {
+            errs.push(FieldError::new(
+                "balancer.tokens_count_strategy",
+                "'llm-accuracy' is not supported by this gateway yet",
+            ));
+        }
         if !matches!(b.latency_strategy.as_str(), "tpot" | "e2e") {
             errs.push(FieldError::new(
                 "balancer.latency_strategy",
@@ -181,7 +199,12 @@ impl AiProxyAdvancedConfig {
         if self.balancer.retries > 32767 {
             errs.push(between("balancer.retries", 0, 32767));
         }
-        errs.extend(ai::check_common(&self.response_streaming, &self.llm_format));
+        errs.extend(ai::check_common(
+            &self.response_streaming,
+            &self.llm_format,
+            &self.genai_category,
+            true,
+        ));
         errs
     }
 }

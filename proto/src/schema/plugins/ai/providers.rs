@@ -87,11 +87,6 @@ pub fn validate(model: &Model, route_type: RouteType, logging: &Logging) -> Vec<
                 "model.options.llama2_format",
                 "expected one of: raw, openai, ollama",
             ));
-        } else if f == "raw" {
-            errs.push(FieldError::new(
-                "model.options.llama2_format",
-                "llama2_format 'raw' is not supported by this gateway yet (supported: openai, ollama)",
-            ));
         }
     }
     if model.provider == Provider::Anthropic
@@ -179,6 +174,14 @@ mod tests {
             RouteType::Chat,
             &Logging::default(),
         );
-        assert_eq!(raw.len(), 1);
+        assert!(raw.is_empty(), "{raw:?}");
+        let odd = validate(
+            &model(
+                json!({"provider": "llama2", "options": {"upstream_url": "http://x", "llama2_format": "tgi"}}),
+            ),
+            RouteType::Chat,
+            &Logging::default(),
+        );
+        assert_eq!(odd[0].message, "expected one of: raw, openai, ollama");
     }
 }
