@@ -6,6 +6,7 @@ mod ai;
 mod balanced;
 pub mod body;
 pub mod forward;
+mod h1;
 mod headers;
 mod log;
 mod plain;
@@ -128,7 +129,7 @@ impl Ctx {
         &self,
         req: Request<ProxyBody>,
         timeout: Duration,
-    ) -> Result<Response<Incoming>, (StatusCode, &'static str)> {
+    ) -> Result<Response<body::UpstreamBody>, (StatusCode, &'static str)> {
         match self.state.upstream.send(req, timeout).await {
             Ok(r) => Ok(r),
             Err(ForwardError::Timeout) => {

@@ -1,4 +1,5 @@
-//! Bodies through the proxy: the boxed body type; `ClientBody`, the client's request body with
+//! Bodies through the proxy: the boxed body type; `UpstreamBody`, a response body from either
+//! upstream client; `ClientBody`, the client's request body with
 //! nginx's `client_body_timeout` between two chunks; and `LoggedBody`, which counts response
 //! bytes, feeds the SSE usage parser and runs the log phase once the body ends or is dropped.
 
@@ -34,6 +35,46 @@ where
     B::Error: Into<BoxError>,
 {
     b.map_err(Into::into).boxed_unsync()
+}
+
+/// An upstream response body: from hyper's clients (HTTPS, HTTP/2, upgrades) or from the lean
+/// HTTP/1.1 client for plain-HTTP upstreams.
+pub enum UpstreamBody {
+    Hyper(Incoming),
+    H1(super::h1::Body),
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            UpstreamBody::Hyper(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|f| f.map_err(Into::into))),
+            UpstreamBody::H1(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|f| f.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            UpstreamBody::Hyper(b) => b.is_end_stream(),
+            UpstreamBody::H1(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            UpstreamBody::Hyper(b) => b.size_hint(),
+            UpstreamBody::H1(b) => b.size_hint(),
+        }
+    }
 }
 
 /// nginx's default `client_body_timeout` (Kong does not change it).

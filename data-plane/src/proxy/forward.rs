@@ -1,4 +1,5 @@
-//! Forwarding to the upstream: plain HTTP/1.1 through the per-thread pool (`pool`); HTTPS
+//! Forwarding to the upstream: plain HTTP/1.1 through the lean client and its per-thread pool
+//! (`h1`, `pool`; a WebSocket upgrade over a connection of its own with hyper); HTTPS
 //! (HTTP/1.1 over TLS) and gRPC (HTTP/2: h2c for `grpc`, ALPN h2 for `grpcs`) through keep-alive
 //! clients, one pool per thread and connector kind (`tls`); the upstream URI for a service
 //! (Kong `get_upstream_uri_v0`), and timeout classification.
@@ -23,7 +24,7 @@ use hyper_util::client::legacy::{Client, ResponseFuture};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 
-use super::body::ProxyBody;
+use super::body::{ProxyBody, UpstreamBody};
 use crate::runtime::CompiledRoute;
 use tls::Kind;
 
@@ -151,16 +152,32 @@ impl Upstream {
         })
     }
 
-    /// Sends `req` and waits at most `timeout` for the response headers.
+    /// Sends `req` and waits at most `timeout` for the response headers. Plain HTTP/1.1 goes
+    /// through the lean client (`h1`), unless the request asks for a protocol upgrade.
     pub async fn send(
         &self,
         mut req: Request<ProxyBody>,
         timeout: Duration,
-    ) -> Result<http::Response<Incoming>, ForwardError> {
+    ) -> Result<http::Response<UpstreamBody>, ForwardError> {
         let client_upgrade = upgrade::take(&mut req);
-        let mut resp = self.send_once(req, timeout).await?;
+        let plain = req.version() != Version::HTTP_2
+            && req.uri().scheme() == Some(&http::uri::Scheme::HTTP);
+        if plain && client_upgrade.is_none() {
+            return match tokio::time::timeout(timeout, super::h1::send(req)).await {
+                Err(_) => Err(ForwardError::Timeout),
+                Ok(r) => r.map(|r| r.map(UpstreamBody::H1)),
+            };
+        }
+        let mut resp = if plain {
+            match tokio::time::timeout(timeout, upgrade::send_plain(req)).await {
+                Err(_) => Err(ForwardError::Timeout),
+                Ok(r) => r,
+            }?
+        } else {
+            self.send_once(req, timeout).await?
+        };
         upgrade::finish(client_upgrade, &mut resp);
-        Ok(resp)
+        Ok(resp.map(UpstreamBody::Hyper))
     }
 
     async fn send_once(
@@ -169,12 +186,6 @@ impl Upstream {
         timeout: Duration,
     ) -> Result<http::Response<Incoming>, ForwardError> {
         let h2 = req.version() == Version::HTTP_2;
-        if !h2 && req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
-            return match tokio::time::timeout(timeout, super::pool::send(req)).await {
-                Err(_) => Err(ForwardError::Timeout),
-                Ok(r) => r,
-            };
-        }
         let kind = Kind {
             h2,
             verify: req.extensions().get::<SkipVerify>().is_none(),

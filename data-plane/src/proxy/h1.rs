@@ -1,0 +1,224 @@
+//! The lean HTTP/1.1 client for plain-HTTP upstreams, driven inside the request's own task (no
+//! connection task, no dispatch channel): the request head and the body frames at hand are
+//! encoded into one buffer and written, the rest of a streamed body follows, the response head
+//! is parsed with `httparse`, and the response body is read from the connection by whoever polls
+//! it. Connections come from and go back to this thread's idle list (`pool`); a request that
+//! found its reused connection closed is sent again on a new one when its write failed, or, for
+//! an idempotent method, when EOF came before any response byte.
+
+mod conn;
+mod encode;
+mod framing;
+mod head;
+mod response;
+mod upload;
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::Poll;
+
+use http::{Method, Request, Response};
+use http_body::Body as _;
+
+use super::body::ProxyBody;
+use super::forward::ForwardError;
+use super::pool;
+pub use conn::Conn;
+use encode::Encoding;
+pub use response::Body;
+
+/// Up to this many bytes of body frames at hand go out with the head in the first write (and
+/// are kept for a re-send).
+const GATHER_LIMIT: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum H1Error {
+    #[error("connect failed: {0}")]
+    Connect(String),
+    #[error("connect timed out")]
+    ConnectTimeout,
+    #[error("upstream closed the connection before responding")]
+    Closed,
+    #[error("upstream connection failed before responding: {0}")]
+    ClosedWith(String),
+    #[error("upstream connection failed: {0}")]
+    Io(String),
+    #[error("upstream response truncated (connection closed mid-message)")]
+    Truncated,
+    #[error("invalid upstream response head: {0}")]
+    BadHead(String),
+    #[error("upstream response head larger than {} bytes", head::MAX_HEAD)]
+    HeadTooLarge,
+    #[error("invalid upstream response body: {0}")]
+    BadBody(String),
+    #[error("request not sendable: {0}")]
+    BadRequest(String),
+    #[error("request body failed: {0}")]
+    RequestBody(String),
+}
+
+impl H1Error {
+    /// The reused connection was found closed before any response byte: send again.
+    fn stale(&self) -> bool {
+        matches!(self, H1Error::Closed | H1Error::ClosedWith(_))
+    }
+}
+
+impl From<H1Error> for ForwardError {
+    fn from(e: H1Error) -> Self {
+        match e {
+            H1Error::ConnectTimeout => ForwardError::Timeout,
+            H1Error::Connect(m) => ForwardError::Connect(m),
+            e => ForwardError::Failed(e.to_string()),
+        }
+    }
+}
+
+/// A pooled connection to `authority`, or a new one; and whether it was reused.
+async fn conn_for(authority: &http::uri::Authority) -> Result<(Conn, bool), H1Error> {
+    match pool::checkout(authority.as_str()) {
+        Some(c) => Ok((c, true)),
+        None => Ok((Conn::connect(authority).await?, false)),
+    }
+}
+
+/// Sends `req` (an absolute `http://` URI) over a pooled connection; the response body streams
+/// from the connection.
+pub(super) async fn send(req: Request<ProxyBody>) -> Result<Response<Body>, ForwardError> {
+    let (parts, mut body) = req.into_parts();
+    let Some(authority) = parts.uri.authority() else {
+        return Err(ForwardError::Failed("upstream URI has no host".into()));
+    };
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let (mut conn, mut reused) = conn_for(authority).await?;
+    let mut out = std::mem::take(&mut conn.wbuf);
+    out.clear();
+    let end_stream = body.is_end_stream();
+    let exact = body.size_hint().exact();
+    let mut enc = encode::head(
+        &mut out,
+        &parts.method,
+        target,
+        &parts.headers,
+        authority,
+        end_stream,
+        exact,
+    )?;
+    let complete = if end_stream {
+        enc.end(&mut out, None)?;
+        true
+    } else {
+        gather(&mut body, &mut enc, &mut out).await?
+    };
+    let head_request = parts.method == Method::HEAD;
+    let head = loop {
+        if let Err(e) = conn.write(&out).await {
+            // Nothing of the body past `out` was taken yet: any request can go again.
+            if reused {
+                tracing::debug!(error = %e, "reused upstream connection was closed; sending again");
+                (conn, reused) = conn_for(authority).await?;
+                continue;
+            }
+            return Err(H1Error::Io(e.to_string()).into());
+        }
+        if !complete {
+            // The rest of the body streams while the head is awaited; what is left of it when
+            // the head arrives goes on with the response body.
+            let mut up = upload::Upload::new(body, enc);
+            let mut sent = false;
+            let head = poll_fn(|cx| {
+                if !sent {
+                    match up.poll_send(&mut conn, cx) {
+                        Poll::Ready(Ok(())) => sent = true,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                        Poll::Pending => {}
+                    }
+                }
+                conn.poll_head(head_request, cx)
+            })
+            .await?;
+            let rest = (!sent).then_some(up);
+            return Ok(respond(conn, head, rest));
+        }
+        let r = conn.read_head(head_request).await;
+        match r {
+            Ok(h) => break h,
+            // A complete request (still in `out`) met a reused connection the upstream closed
+            // before answering. It may have read the request first, so only a method nginx
+            // counts as idempotent goes again: a POST, PATCH or LOCK is never sent twice.
+            Err(e) if reused && e.stale() && idempotent(&parts.method) => {
+                tracing::debug!(error = %e, "reused upstream connection was closed; sending again");
+                (conn, reused) = conn_for(authority).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    out.clear();
+    conn.wbuf = out;
+    Ok(respond(conn, head, None))
+}
+
+/// nginx's rule for sending a request again after it was sent (`proxy_next_upstream` without
+/// `non_idempotent`): everything but POST, PATCH and LOCK.
+fn idempotent(method: &Method) -> bool {
+    !matches!(method.as_str(), "POST" | "PATCH" | "LOCK")
+}
+
+/// The response whose head was read from `conn`; `upload`: the rest of a request body still
+/// being sent.
+fn respond(conn: Conn, head: head::Head, upload: Option<upload::Upload>) -> Response<Body> {
+    let mut resp = Response::new(Body::new(conn, head.framing, head.keep_alive, upload));
+    *resp.status_mut() = head.status;
+    *resp.version_mut() = head.version;
+    *resp.headers_mut() = head.headers;
+    resp
+}
+
+/// Encodes the body frames that are ready now into `out` (up to `GATHER_LIMIT`); true when the
+/// body is over.
+async fn gather(
+    body: &mut ProxyBody,
+    enc: &mut Encoding,
+    out: &mut Vec<u8>,
+) -> Result<bool, H1Error> {
+    while out.len() < GATHER_LIMIT {
+        let polled = poll_fn(|cx| Poll::Ready(Pin::new(&mut *body).poll_frame(cx))).await;
+        match polled {
+            Poll::Pending => return Ok(false),
+            Poll::Ready(frame) => {
+                if encode_frame(frame, enc, out)? {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Encodes one polled frame into `out`; true when the body is over.
+fn encode_frame(
+    frame: Option<Result<http_body::Frame<bytes::Bytes>, super::body::BoxError>>,
+    enc: &mut Encoding,
+    out: &mut Vec<u8>,
+) -> Result<bool, H1Error> {
+    match frame {
+        None => {
+            enc.end(out, None)?;
+            Ok(true)
+        }
+        Some(Err(e)) => Err(H1Error::RequestBody(e.to_string())),
+        Some(Ok(frame)) => match frame.into_data() {
+            Ok(d) => {
+                enc.data(out, d)?;
+                Ok(false)
+            }
+            Err(frame) => match frame.into_trailers() {
+                Ok(t) => {
+                    enc.end(out, Some(&t))?;
+                    Ok(true)
+                }
+                Err(_) => Ok(false),
+            },
+        },
+    }
+}
