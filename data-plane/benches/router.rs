@@ -30,6 +30,8 @@ fn bench(c: &mut Criterion) {
                 host: "gateway.example.com:8000",
                 path,
                 headers: &headers,
+                sni: None,
+                https: false,
             };
             c.bench_function(&format!("find/{n}_routes/{name}"), |b| {
                 b.iter(|| black_box(&router).find(black_box(&req)))
@@ -52,6 +54,8 @@ fn bench(c: &mut Criterion) {
         host: "gateway.example.com",
         path: "/r09999/x",
         headers: &headers,
+        sni: None,
+        https: false,
     };
     c.bench_function("find/10000_routes_plus_regex/hit", |b| {
         b.iter(|| black_box(&router).find(black_box(&req)))

@@ -45,6 +45,8 @@ pub enum DpError {
     Upstream(#[from] ForwardError),
     #[error("signal handling: {0}")]
     Signal(std::io::Error),
+    #[error(transparent)]
+    ServerTls(#[from] proxy::server_tls::ServerTlsSetupError),
 }
 
 /// What every part of the data plane shares.
@@ -100,19 +102,32 @@ pub async fn run(settings: Settings) -> Result<(), DpError> {
         &settings.lua_ssl_trusted_certificate,
     )?);
 
-    let proxy = proxy::workers::bind(settings.proxy_listen, proxy::workers::default_count())
-        .map_err(|source| DpError::Bind {
-            addr: settings.proxy_listen,
-            source,
-        })?;
+    let server_tls = match settings.proxy_listen.ssl() {
+        Some(_) => {
+            let default = proxy::server_tls::default_cert(
+                settings.ssl_cert.as_deref(),
+                settings.ssl_cert_key.as_deref(),
+            )?;
+            if settings.ssl_cert.is_none() {
+                tracing::info!("no --ssl-cert given: ssl listeners default to a generated self-signed certificate");
+            }
+            Some(proxy::server_tls::server_config(state.clone(), default)?)
+        }
+        None => None,
+    };
+    let proxy = proxy::workers::bind_all(&settings.proxy_listen, proxy::workers::default_count())
+        .map_err(|(addr, source)| DpError::Bind { addr, source })?;
     let status = bind(settings.status_listen).await?;
     let proxy_addr = proxy
         .first()
-        .and_then(|l| l.local_addr().ok())
-        .unwrap_or(settings.proxy_listen);
+        .map(|b| b.local)
+        .unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
     let status_addr = status.local_addr().unwrap_or(settings.status_listen);
     tracing::info!(node_id = %node_id, version = env!("CARGO_PKG_VERSION"), "data plane starting");
-    tracing::info!("proxy listening on {proxy_addr}");
+    for b in &proxy {
+        let tls = if b.listen.ssl { " ssl" } else { "" };
+        tracing::info!("proxy listening on {}{tls}", b.local);
+    }
     tracing::info!("status listening on {status_addr}");
     let applier = cache::start(state.clone(), settings.cache_dir.as_deref());
     let link = sync::Link {
@@ -122,9 +137,11 @@ pub async fn run(settings: Settings) -> Result<(), DpError> {
     };
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let workers =
-        proxy::workers::start(proxy, state.clone(), stopped).map_err(|source| DpError::Bind {
-            addr: proxy_addr,
-            source,
+        proxy::workers::start_all(proxy, server_tls, state.clone(), stopped).map_err(|source| {
+            DpError::Bind {
+                addr: proxy_addr,
+                source,
+            }
         })?;
     let (listeners_closed, drained) = workers.split();
     let proxy_task = tokio::spawn(drained.join());

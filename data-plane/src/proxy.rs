@@ -8,11 +8,14 @@ pub mod body;
 pub mod forward;
 mod h1;
 mod headers;
+pub mod listen;
 mod log;
 mod plain;
 mod pool;
 pub mod reply;
+mod scheme;
 pub mod serve;
+pub mod server_tls;
 mod transform;
 pub mod workers;
 
@@ -62,6 +65,8 @@ struct Ctx {
     body_watch: BodyWatch,
     /// A gRPC request: Kong's own replies carry `grpc-status`/`grpc-message`, no body.
     grpc: bool,
+    /// The request came over TLS (`X-Forwarded-Proto: https`, `https://` in the log).
+    https: bool,
 }
 
 impl Ctx {
@@ -165,6 +170,10 @@ pub struct Peer {
     remote_ip: http::HeaderValue,
     /// nginx's `client_body_timeout`: the longest wait for the next chunk of a request body.
     body_read_timeout: Duration,
+    /// The connection is TLS (an `ssl` listener).
+    pub https: bool,
+    /// The server name the client sent in its TLS handshake, lowercase.
+    pub sni: Option<Box<str>>,
 }
 
 impl Peer {
@@ -176,7 +185,16 @@ impl Peer {
             remote_ip: http::HeaderValue::from_str(&ip)
                 .unwrap_or(http::HeaderValue::from_static("")),
             body_read_timeout: body::BODY_READ_TIMEOUT,
+            https: false,
+            sni: None,
         }
+    }
+
+    /// A TLS connection whose client sent `sni`.
+    pub fn with_tls(mut self, sni: Option<&str>) -> Self {
+        self.https = true;
+        self.sni = sni.map(|s| s.to_ascii_lowercase().into_boxed_str());
+        self
     }
 
     /// This connection's request body read timeout.
@@ -222,6 +240,8 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> R
         host: &client_host,
         path: parts.uri.path(),
         headers: &parts.headers,
+        sni: peer.sni.as_deref(),
+        https: peer.https,
     });
     let Some((m, route)) = found.and_then(|m| rt.routes.get(m.index).map(|r| (m, r))) else {
         return early(StatusCode::NOT_FOUND, reply::NO_ROUTE);
@@ -248,8 +268,16 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> R
         upstream_path: None,
         body_watch,
         grpc,
+        https: peer.https,
     };
     ctx.start_log(&rt, route, &parts, None);
+    if let Some(r) = scheme::enforce(&route.route, peer.https, &ctx.client_host, &parts.uri) {
+        let mut resp = ctx.reply(r.status, r.body.into(), r.headers);
+        if r.body.is_empty() {
+            resp.headers_mut().remove(http::header::CONTENT_TYPE);
+        }
+        return resp;
+    }
 
     // correlation-id (priority 100001), before authentication: never consumer-scoped here.
     if let Some(inst) = rt

@@ -1,4 +1,4 @@
-//! Router: request (method, host, path, headers) → the matching route, in Kong's
+//! Router: request (method, host, path, headers, TLS SNI) → the matching route, in Kong's
 //! `traditional_compatible` priority order. Pure: built once per config (off the request path,
 //! by `runtime::compile`), no I/O; `find` runs on every proxied request.
 
@@ -7,6 +7,8 @@ mod index;
 mod matchers;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_sni;
 
 use std::borrow::Cow;
 
@@ -26,6 +28,8 @@ pub struct RouteSpec {
     pub paths: Vec<String>,
     pub headers: Vec<(String, Vec<String>)>,
     pub regex_priority: i64,
+    /// TLS server names; checked on https requests only (Kong ignores them over plaintext).
+    pub snis: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +52,8 @@ struct Entry {
     hosts: Vec<HostMatcher>,
     paths: Vec<PathMatcher>,
     headers: Vec<(String, Vec<HeaderValue>)>,
+    /// Lowercase, without a trailing dot.
+    snis: Vec<Box<str>>,
 }
 
 impl Entry {
@@ -59,6 +65,13 @@ impl Entry {
         }
         if !self.hosts.is_empty() && !self.hosts.iter().any(|h| h.matches(host)) {
             return None;
+        }
+        // Kong (router/transform.lua, #6425): `net.protocol != "https" || tls.sni == …`.
+        if req.https && !self.snis.is_empty() {
+            let sni = req.sni.map(|s| s.trim_end_matches('.'));
+            if !sni.is_some_and(|s| self.snis.iter().any(|n| n.eq_ignore_ascii_case(s))) {
+                return None;
+            }
         }
         for (name, values) in &self.headers {
             let ok = req.headers.get_all(name.as_str()).iter().any(|v| {
@@ -84,6 +97,10 @@ pub struct RequestInfo<'a> {
     pub host: &'a str,
     pub path: &'a str,
     pub headers: &'a HeaderMap,
+    /// The server name the client sent in its TLS handshake.
+    pub sni: Option<&'a str>,
+    /// Whether the request came over TLS (`https`), else `http`.
+    pub https: bool,
 }
 
 /// A routing decision.
@@ -107,6 +124,15 @@ impl Router {
         let mut entries = Vec::new();
         for (index, r) in routes.iter().enumerate() {
             let hosts: Vec<HostMatcher> = r.hosts.iter().map(|h| HostMatcher::new(h)).collect();
+            let snis: Vec<Box<str>> = r
+                .snis
+                .iter()
+                .map(|n| {
+                    n.trim_end_matches('.')
+                        .to_ascii_lowercase()
+                        .into_boxed_str()
+                })
+                .collect();
             let mut headers = Vec::new();
             for (name, values) in &r.headers {
                 let mut vs = Vec::new();
@@ -155,6 +181,7 @@ impl Router {
                     hosts: hosts.clone(),
                     paths,
                     headers: headers.clone(),
+                    snis: snis.clone(),
                 });
             }
         }

@@ -10,8 +10,10 @@ use proto::schema::plugins::PluginConfig;
 use proto::schema::{Config, Consumer, Plugin, Route, Service};
 use uuid::Uuid;
 
+pub mod server_tls;
 pub mod sources;
 mod tls;
+pub use server_tls::{ServerCerts, ServerTlsError};
 pub use sources::Sources;
 
 use crate::plugins::{Instance, PluginIndex};
@@ -43,6 +45,8 @@ pub enum CompileError {
     MissingCertificate { service: Uuid, certificate: Uuid },
     #[error("services[{service}]: upstream TLS: {message}")]
     ServiceTls { service: Uuid, message: String },
+    #[error(transparent)]
+    ServerTls(#[from] ServerTlsError),
 }
 
 /// A route with what the proxy needs after matching it.
@@ -118,6 +122,9 @@ pub struct Runtime {
     instances: Arc<Instances>,
     /// The services' TLS profiles, for the next compile to reuse.
     tls_profiles: Arc<TlsProfiles>,
+    /// The certificates served to clients on `ssl` listeners, by SNI; shared with the next
+    /// runtime when no certificate or SNI changed.
+    pub server_certs: Arc<ServerCerts>,
 }
 
 /// Plugin id → (the plugin entity, the instance built from it).
@@ -195,6 +202,10 @@ pub fn compile_sources(
         });
     }
     let specs: Vec<RouteSpec> = routes.iter().map(|c| spec(&c.route)).collect();
+    let server_certs = match prev {
+        Some((ps, pr)) if src.same_server_certs(ps) => pr.server_certs.clone(),
+        _ => Arc::new(ServerCerts::compile(src)?),
+    };
     let router = Router::new(&specs)?;
     let consumers = match prev {
         Some((ps, pr)) if src.same_consumers(ps) => pr.consumers.clone(),
@@ -234,6 +245,7 @@ pub fn compile_sources(
         upstream_health_metrics,
         instances,
         tls_profiles: Arc::new(tls_profiles),
+        server_certs,
     })
 }
 
@@ -245,6 +257,7 @@ fn spec(r: &Route) -> RouteSpec {
         paths: r.paths.clone().unwrap_or_default(),
         headers: r.headers.clone().unwrap_or_default().into_iter().collect(),
         regex_priority: r.regex_priority,
+        snis: r.snis.clone().unwrap_or_default(),
     }
 }
 

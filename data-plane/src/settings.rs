@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::proxy::listen::ProxyListen;
+
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "data-plane",
@@ -20,9 +22,27 @@ pub struct Settings {
     #[arg(long, env = "KONG_CLUSTER_CONTROL_PLANE", value_delimiter = ',', value_parser = parse_address, required = true)]
     pub control_plane: Vec<String>,
 
-    /// Where the proxy listens.
-    #[arg(long, env = "KONG_PROXY_LISTEN", default_value = "0.0.0.0:8000")]
-    pub proxy_listen: SocketAddr,
+    /// Where the proxy listens, in Kong's format: comma-separated `address:port [flags]`, e.g.
+    /// `0.0.0.0:8000, 0.0.0.0:8443 ssl`. `ssl` terminates client TLS there (certificate chosen
+    /// by SNI from the config's `snis`, else `--ssl-cert`); `http2`, `reuseport`, `deferred`,
+    /// `bind` and `backlog=N` are accepted.
+    #[arg(
+        long,
+        env = "KONG_PROXY_LISTEN",
+        default_value = "0.0.0.0:8000",
+        overrides_with = "proxy_listen"
+    )]
+    pub proxy_listen: ProxyListen,
+
+    /// Default certificate (PEM file, or PEM text) of the `ssl` proxy listeners, served when no
+    /// `snis` entity matches the client's SNI (Kong's `ssl_cert`). Without it a self-signed
+    /// certificate is generated at start.
+    #[arg(long, env = "KONG_SSL_CERT", requires = "ssl_cert_key")]
+    pub ssl_cert: Option<String>,
+
+    /// Key (PEM file, or PEM text) of `--ssl-cert` (Kong's `ssl_cert_key`).
+    #[arg(long, env = "KONG_SSL_CERT_KEY", requires = "ssl_cert")]
+    pub ssl_cert_key: Option<String>,
 
     /// Where the status API (/status, /status/ready, /metrics) listens.
     #[arg(long, env = "KONG_STATUS_LISTEN", default_value = "0.0.0.0:8100")]
@@ -164,7 +184,10 @@ mod tests {
         let s =
             Settings::try_parse_from(["data-plane", "--control-plane", "127.0.0.1:8005"]).unwrap();
         assert_eq!(s.control_plane_uris(), vec!["http://127.0.0.1:8005"]);
-        assert_eq!(s.proxy_listen.port(), 8000);
+        assert_eq!(s.proxy_listen.0.len(), 1);
+        assert_eq!(s.proxy_listen.0[0].addr.port(), 8000);
+        assert!(!s.proxy_listen.0[0].ssl);
+        assert!(s.ssl_cert.is_none());
         assert_eq!(s.status_listen.port(), 8100);
         let s = Settings::try_parse_from(["data-plane", "--control-plane", "http://cp:1"]).unwrap();
         assert_eq!(s.control_plane_uris(), vec!["http://cp:1"]);
@@ -192,6 +215,59 @@ mod tests {
             .to_string();
         assert!(err.contains("empty control plane address"), "{err}");
         assert!(Settings::try_parse_from(["data-plane"]).is_err());
+    }
+
+    #[test]
+    fn proxy_listen_takes_kong_flags_and_refuses_unknown_ones() {
+        let s = Settings::try_parse_from([
+            "data-plane",
+            "--control-plane",
+            "cp:1",
+            "--proxy-listen",
+            "0.0.0.0:8000, 0.0.0.0:8443 ssl http2",
+            "--ssl-cert",
+            "/c.pem",
+            "--ssl-cert-key",
+            "/k.pem",
+        ])
+        .unwrap();
+        assert_eq!(s.proxy_listen.0.len(), 2);
+        assert!(s.proxy_listen.0[1].ssl);
+        assert_eq!(s.ssl_cert.as_deref(), Some("/c.pem"));
+        assert_eq!(s.ssl_cert_key.as_deref(), Some("/k.pem"));
+        // Given twice (a wrapper's default, then the user's): the last one holds.
+        let s = Settings::try_parse_from([
+            "data-plane",
+            "--control-plane",
+            "cp:1",
+            "--proxy-listen",
+            "127.0.0.1:0",
+            "--proxy-listen",
+            "127.0.0.1:8443 ssl",
+        ])
+        .unwrap();
+        assert_eq!(s.proxy_listen.0.len(), 1);
+        assert!(s.proxy_listen.0[0].ssl);
+        let err = Settings::try_parse_from([
+            "data-plane",
+            "--control-plane",
+            "cp:1",
+            "--proxy-listen",
+            "0.0.0.0:8443 ssl quic",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown flag 'quic'"), "{err}");
+        let err = Settings::try_parse_from([
+            "data-plane",
+            "--control-plane",
+            "cp:1",
+            "--ssl-cert",
+            "/c.pem",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("ssl-cert-key"), "{err}");
     }
 
     #[test]

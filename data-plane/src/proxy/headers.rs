@@ -74,7 +74,8 @@ pub(super) fn into_upstream(ctx: &Ctx, mut h: HeaderMap, host: &str) -> HeaderMa
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
     h.insert(X_REAL_IP.clone(), ctx.remote_ip.clone());
-    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
+    let proto = if ctx.https { "https" } else { "http" };
+    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     let fwd_host = ctx.client_host.split(':').next().unwrap_or("");
     set(&mut h, &X_FORWARDED_HOST, fwd_host);
     if let Some(l) = ctx.local {

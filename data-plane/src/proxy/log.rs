@@ -65,6 +65,11 @@ impl Ctx {
                 &self.client_host,
                 secrets,
             )));
+            if self.https {
+                if let Some(c) = self.record.log.as_mut() {
+                    c.set_https();
+                }
+            }
         }
         if let Some(c) = self.record.log.as_mut() {
             c.set_consumer(consumer);

@@ -1,5 +1,6 @@
-//! The client-facing listener: accepts connections (HTTP/1.1 and h2c on one port), hands each
-//! request to `proxy::handle`, and on shutdown stops accepting and lets the connections in
+//! The client-facing listener: accepts connections (HTTP/1.1 and h2c on one port; on an `ssl`
+//! listener TLS first, with h2 or http/1.1 by ALPN, the handshake in the connection's own task
+//! so a slow one holds up no other), hands each request to `proxy::handle`, and on shutdown stops accepting and lets the connections in
 //! flight finish their requests and streams (graceful drain). Slow clients: a request head
 //! not received within `header_read_timeout` closes that connection (nginx's
 //! `client_header_timeout`), without touching the others; the same bound applies to an idle
@@ -33,6 +34,9 @@ pub struct ServeOptions {
     /// Told once the listener is closed, before the connections in flight drain: from then
     /// on a new connection is refused.
     pub listener_closed: Option<tokio::sync::mpsc::UnboundedSender<()>>,
+    /// Set on an `ssl` listener: clients speak TLS (`proxy::server_tls::server_config`). A
+    /// handshake not done within `header_read_timeout` closes the connection.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl Default for ServeOptions {
@@ -41,6 +45,7 @@ impl Default for ServeOptions {
             header_read_timeout: HEADER_READ_TIMEOUT,
             body_read_timeout: super::body::BODY_READ_TIMEOUT,
             listener_closed: None,
+            tls: None,
         }
     }
 }
@@ -79,6 +84,7 @@ pub async fn serve_with(
     let local = listener.local_addr().ok();
     let graceful = GracefulShutdown::new();
     let builder = builder(&opts);
+    let acceptor = opts.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
         if *stop.borrow_and_update() {
             break;
@@ -103,6 +109,17 @@ pub async fn serve_with(
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().ok().or(local);
         state.metrics.connection_opened();
+        if let Some(acceptor) = &acceptor {
+            let tls = TlsConn {
+                acceptor: acceptor.clone(),
+                builder: builder.clone(),
+                watcher: graceful.watcher(),
+                handshake_timeout: opts.header_read_timeout,
+                body_read_timeout: opts.body_read_timeout,
+            };
+            tokio::spawn(tls.serve(stream, remote, local, state.clone()));
+            continue;
+        }
         let metrics = state.metrics.clone();
         let state = state.clone();
         let peer = Arc::new(
@@ -140,4 +157,69 @@ pub async fn serve_with(
         "proxy stopped accepting; draining connections"
     );
     graceful.shutdown().await;
+}
+
+/// What a TLS connection's task needs: the handshake, then the same HTTP serving as plaintext.
+struct TlsConn {
+    acceptor: tokio_rustls::TlsAcceptor,
+    builder: auto::Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    handshake_timeout: Duration,
+    body_read_timeout: Duration,
+}
+
+impl TlsConn {
+    /// Handshakes (bounded by `header_read_timeout`), then serves the connection's requests with
+    /// the SNI and `https` known to the router.
+    async fn serve(
+        self,
+        stream: tokio::net::TcpStream,
+        remote: std::net::SocketAddr,
+        local: Option<std::net::SocketAddr>,
+        state: Arc<State>,
+    ) {
+        let TlsConn {
+            acceptor,
+            builder,
+            watcher,
+            handshake_timeout,
+            body_read_timeout,
+        } = self;
+        let metrics = state.metrics.clone();
+        let tls = match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, %remote, "TLS handshake failed");
+                metrics.connection_closed();
+                return;
+            }
+            Err(_) => {
+                tracing::debug!(%remote, "TLS handshake timed out");
+                metrics.connection_closed();
+                return;
+            }
+        };
+        let sni = tls.get_ref().1.server_name().map(str::to_string);
+        let peer = Arc::new(
+            super::Peer::new(remote, local)
+                .with_body_read_timeout(body_read_timeout)
+                .with_tls(sni.as_deref()),
+        );
+        let svc = service_fn(move |req| {
+            let state = state.clone();
+            let peer = peer.clone();
+            async move {
+                let resp = super::handle(state, req, &peer).await;
+                match resp.extensions().get::<super::body::Terminate>() {
+                    Some(t) => Err(*t),
+                    None => Ok(resp),
+                }
+            }
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
+        if let Err(e) = watcher.watch(conn).await {
+            tracing::debug!(error = %e, "proxy TLS connection ended with error");
+        }
+        metrics.connection_closed();
+    }
 }

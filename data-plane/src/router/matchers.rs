@@ -85,6 +85,7 @@ pub(super) fn priority(
         !r.methods.is_empty(),
         !hosts.is_empty(),
         !r.headers.is_empty(),
+        !r.snis.is_empty(),
         has_paths,
     ]
     .iter()

@@ -33,6 +33,8 @@ fn find(
             host,
             path,
             headers: &headers,
+            sni: None,
+            https: false,
         })
         .map(|m| m.index)
 }
@@ -164,6 +166,8 @@ fn regex_is_anchored_and_reports_matched_path() {
             host: "h",
             path: "/v12/rest",
             headers: &headers,
+            sni: None,
+            https: false,
         })
         .unwrap();
     assert_eq!(m.matched_len, "/v12".len());

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use proto::schema::{
-    CaCertificate, Certificate, Config, Consumer, KeyAuthCredential, Plugin, Route, Service,
+    CaCertificate, Certificate, Config, Consumer, KeyAuthCredential, Plugin, Route, Service, Sni,
     Target, Upstream,
 };
 use proto::v1::EntityRef;
@@ -28,6 +28,8 @@ pub struct Sources {
     pub certificates: BTreeMap<Uuid, Arc<Certificate>>,
     /// For services' `ca_certificates`.
     pub ca_certificates: BTreeMap<Uuid, Arc<CaCertificate>>,
+    /// The names client TLS certificates are served for (`ssl` proxy listeners).
+    pub snis: BTreeMap<Uuid, Arc<Sni>>,
 }
 
 fn insert_all<T>(map: &mut BTreeMap<Uuid, Arc<T>>, items: Vec<T>, id: impl Fn(&T) -> Uuid) {
@@ -62,6 +64,7 @@ impl Sources {
                 "targets" => drop(s.targets.remove(&id)),
                 "certificates" => drop(s.certificates.remove(&id)),
                 "ca_certificates" => drop(s.ca_certificates.remove(&id)),
+                "snis" => drop(s.snis.remove(&id)),
                 _ => {}
             }
         }
@@ -83,6 +86,7 @@ impl Sources {
         insert_all(&mut self.targets, cfg.targets, |e| e.id);
         insert_all(&mut self.certificates, cfg.certificates, |e| e.id);
         insert_all(&mut self.ca_certificates, cfg.ca_certificates, |e| e.id);
+        insert_all(&mut self.snis, cfg.snis, |e| e.id);
     }
 
     /// Whether upstreams and targets are the very same entities as in `other` (then the
@@ -100,6 +104,11 @@ impl Sources {
     pub fn same_consumers(&self, other: &Sources) -> bool {
         same(&self.consumers, &other.consumers)
             && same(&self.keyauth_credentials, &other.keyauth_credentials)
+    }
+
+    /// Whether certificates and SNIs are the very same (then the served certificates hold).
+    pub fn same_server_certs(&self, other: &Sources) -> bool {
+        same(&self.certificates, &other.certificates) && same(&self.snis, &other.snis)
     }
 
     /// Upstreams and targets as a `Config`, for `upstream::compile`.

@@ -45,6 +45,13 @@ pub struct Capture {
 }
 
 impl Capture {
+    /// The request came over TLS: `request.url` is `https://…` (nginx's `$scheme`).
+    pub fn set_https(&mut self) {
+        if let Some(rest) = self.url.strip_prefix("http://") {
+            self.url = format!("https://{rest}");
+        }
+    }
+
     pub fn new(
         parts: &Parts,
         route: &CompiledRoute,
