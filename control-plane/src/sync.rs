@@ -2,6 +2,7 @@
 //! version compatibility here; `stream` then keeps it in step; its state lands in `Nodes`.
 
 pub mod delta;
+pub mod history;
 pub mod nodes;
 pub mod stream;
 pub mod tls;
@@ -25,14 +26,19 @@ pub struct SyncService {
     publisher: Publisher,
     nodes: Nodes,
     deltas: delta::Shared,
+    history: history::Shared,
 }
 
 impl SyncService {
+    /// Starts following the publisher's snapshots into the version history (from a runtime).
     pub fn new(publisher: Publisher, nodes: Nodes) -> Self {
+        let history = history::Shared::default();
+        history::follow(publisher.subscribe(), history.clone());
         Self {
             publisher,
             nodes,
             deltas: delta::Shared::default(),
+            history,
         }
     }
 }
@@ -64,7 +70,7 @@ impl ConfigSync for SyncService {
         };
         if let Err(why) = compatible(&hello.version) {
             tracing::warn!(node_id = %hello.node_id, %ip, version = %hello.version, "refusing data plane: {why}");
-            self.nodes.hello(&hello, &ip, "kong_version_incompatible");
+            self.nodes.incompatible(&hello, &ip, &why);
             return Err(Status::failed_precondition(why));
         }
         tracing::info!(node_id = %hello.node_id, %ip, hostname = %hello.hostname, "data plane connected");
@@ -82,6 +88,7 @@ impl ConfigSync for SyncService {
             tx,
             nodes: self.nodes.clone(),
             deltas: self.deltas.clone(),
+            history: self.history.clone(),
         };
         tokio::spawn(link.run(hello, inbound, self.publisher.clone()));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))

@@ -73,7 +73,7 @@ pub struct Link {
 
 /// Runs forever: connect, sync, and on any failure wait and reconnect.
 pub async fn run(state: Arc<State>, link: Link, mut applier: Applier) {
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::default();
     let mut turn = Rotation::new(link.endpoints.len());
     loop {
         let Some(endpoint) = link.endpoints.get(turn.index()) else {
@@ -84,10 +84,9 @@ pub async fn run(state: Arc<State>, link: Link, mut applier: Applier) {
         let err = session(&state, &link, endpoint, &mut applier, &mut got_config).await;
         set_connected(&state, false);
         if got_config {
-            backoff = BACKOFF_START;
+            backoff = Backoff::default();
         }
-        let jitter = rand::rng().random_range(0.5..1.0);
-        let wait = backoff.mul_f64(jitter);
+        let wait = backoff.next(rand::rng().random_range(0.5..1.0));
         let next = link.endpoints.get(turn.advance()).unwrap_or(endpoint);
         tracing::warn!(
             control_plane = %endpoint,
@@ -97,7 +96,31 @@ pub async fn run(state: Arc<State>, link: Link, mut applier: Applier) {
             wait.as_millis()
         );
         tokio::time::sleep(wait).await;
-        backoff = (backoff * 2).min(BACKOFF_CAP);
+    }
+}
+
+/// How long to wait before the next connection attempt: exponential from [`BACKOFF_START`] to
+/// [`BACKOFF_CAP`], each wait scaled by a random jitter so that DPs cut off together do not
+/// all come back at once.
+#[derive(Debug)]
+struct Backoff {
+    step: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            step: BACKOFF_START,
+        }
+    }
+}
+
+impl Backoff {
+    /// The wait now (`jitter` in 0.5..1.0 of the current step); the step then doubles.
+    fn next(&mut self, jitter: f64) -> Duration {
+        let wait = self.step.mul_f64(jitter);
+        self.step = (self.step * 2).min(BACKOFF_CAP);
+        wait
     }
 }
 
@@ -272,7 +295,32 @@ fn handle(state: &State, applier: &mut Applier, msg: SyncResponse) -> Option<Syn
 
 #[cfg(test)]
 mod tests {
-    use super::Rotation;
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter() {
+        let mut b = Backoff::default();
+        let steps: Vec<Duration> = (0..10).map(|_| b.next(1.0)).collect();
+        assert_eq!(steps[0], BACKOFF_START);
+        assert_eq!(steps[1], BACKOFF_START * 2);
+        assert_eq!(steps[9], BACKOFF_CAP);
+        assert!(steps.windows(2).all(|w| w[0] <= w[1]));
+        let mut b = Backoff::default();
+        assert_eq!(b.next(0.5), BACKOFF_START / 2);
+        // The jitter run() draws keeps every wait between half and all of its step.
+        let mut b = Backoff::default();
+        let mut waits = Vec::new();
+        for _ in 0..20 {
+            let step = b.step;
+            let wait = b.next(rand::rng().random_range(0.5..1.0));
+            assert!(wait >= step / 2 && wait < step, "{wait:?} for {step:?}");
+            waits.push(wait);
+        }
+        // From the 7th on the step is at its cap: only the jitter varies the waits.
+        let mut capped = waits[7..].to_vec();
+        capped.dedup();
+        assert!(capped.len() > 1, "no jitter: {waits:?}");
+    }
 
     #[test]
     fn rotation_moves_to_the_next_control_plane_and_wraps() {

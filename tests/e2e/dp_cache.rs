@@ -1,10 +1,11 @@
 //! The data plane's on-disk config cache: a DP restarted while its CP is down serves the cached
-//! config at once, and a corrupt cache file is reported and ignored (503 until a CP sends one).
+//! config at once, one restarted a version behind its CP gets only the change (a delta on the
+//! cached version), and a corrupt cache file is reported and ignored (503 until a CP sends one).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use e2e::cluster::{self, spawn_cp, spawn_cp_on, spawn_dp};
+use e2e::cluster::{self, spawn_cp, spawn_cp_on, spawn_dp, ControlPlane, DataPlane};
 use e2e::http::HttpClient;
 use e2e::mock_llm::MockLlm;
 use e2e::ports::free_port;
@@ -30,22 +31,35 @@ async fn apply_example(admin_url: &str, mock: &MockLlm) {
     assert!(out.success, "{}", out.describe());
 }
 
+/// A CP with the example config and DP `data-plane-0` serving it, once the DP has written it to
+/// its cache (the file carries the config's hash); returns them and that hash.
+async fn dp_with_cached_example(
+    dir: &TempDir,
+    client: &HttpClient,
+    mock: &MockLlm,
+) -> (ControlPlane, DataPlane, String) {
+    let cp = spawn_cp(dir).await.unwrap();
+    let dp = spawn_dp(dir, "data-plane-0", cp.cluster).await.unwrap();
+    apply_example(&cp.admin_url(), mock).await;
+    dp.wait_ready(client, SYNC_TIMEOUT).await.unwrap();
+    let hash = dp.config_hash(client).await.unwrap();
+    let file = cache_file(dir, "data-plane-0");
+    wait::until("the DP to cache its config", SYNC_TIMEOUT, async || {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        let held = bytes.windows(hash.len()).any(|w| w == hash.as_bytes());
+        Ok(held.then_some(()))
+    })
+    .await
+    .unwrap();
+    (cp, dp, hash)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dp_restarted_while_the_cp_is_down_serves_from_its_cache() {
     let dir = TempDir::new("dp-cache").unwrap();
     let client = HttpClient::new();
     let mock = MockLlm::start().await.unwrap();
-    let cp = spawn_cp(&dir).await.unwrap();
-    let dp = spawn_dp(&dir, "data-plane-0", cp.cluster).await.unwrap();
-    apply_example(&cp.admin_url(), &mock).await;
-    dp.wait_ready(&client, SYNC_TIMEOUT).await.unwrap();
-    let hash = dp.config_hash(&client).await.unwrap();
-    let file = cache_file(&dir, "data-plane-0");
-    wait::until("the DP to write its cache", SYNC_TIMEOUT, async || {
-        Ok(file.is_file().then_some(()))
-    })
-    .await
-    .unwrap();
+    let (cp, dp, hash) = dp_with_cached_example(&dir, &client, &mock).await;
 
     // Both gone; only the DP comes back, with its CP still down.
     let cluster_addr = cp.cluster;
@@ -118,4 +132,63 @@ async fn corrupt_cache_is_logged_and_ignored_until_a_cp_sends_config() {
     })
     .await
     .unwrap();
+}
+
+/// `kong_data_plane_sync_received_bytes_total{message}` on `dp`'s `/metrics` (0 when absent).
+async fn sync_bytes(client: &HttpClient, dp: &DataPlane, message: &str) -> f64 {
+    let series = format!("kong_data_plane_sync_received_bytes_total{{message=\"{message}\"}}");
+    crate::sync_converge::metric(dp, client, &series).await
+}
+
+/// A DP stopped while its CP took one change comes back from its cache holding the version
+/// before it: the CP remembers that version and sends only the change, as a delta on top of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dp_restarted_one_version_behind_gets_a_delta_not_a_snapshot() {
+    let dir = TempDir::new("dp-cache-delta").unwrap();
+    let client = HttpClient::new();
+    let mock = MockLlm::start().await.unwrap();
+    let (cp, dp, before) = dp_with_cached_example(&dir, &client, &mock).await;
+
+    // Stopped (its own child process, by pid) while the CP takes one change.
+    drop(dp);
+    crate::multi_cp::add_route(&cp, &client, "added-while-away").await;
+    let (_, after) = crate::multi_cp::status(&cp, &client).await;
+    assert_ne!(after, before);
+
+    let dp = spawn_dp(&dir, "data-plane-0", cp.cluster).await.unwrap();
+    crate::multi_cp::wait_hash(&dp, &client, &after).await;
+    assert!(
+        dp.process.log_text().contains("loaded config from cache"),
+        "{}",
+        dp.process.diagnostics()
+    );
+    let r = crate::multi_cp::request(&client, &dp, "/added-while-away").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        sync_bytes(&client, &dp, "delta").await > 0.0,
+        "{}",
+        dp.process.diagnostics()
+    );
+    assert_eq!(
+        sync_bytes(&client, &dp, "snapshot").await,
+        0.0,
+        "a snapshot was sent\n{}",
+        dp.process.diagnostics()
+    );
+    assert!(
+        cp.process
+            .log_text()
+            .contains("data plane holds an earlier version; sending a delta"),
+        "{}",
+        cp.process.diagnostics()
+    );
+    // Without certificates the link is plaintext, and both planes say so at start.
+    assert!(cp
+        .process
+        .log_text()
+        .contains("no cluster certificate configured: the link to data planes is plaintext"));
+    assert!(dp
+        .process
+        .log_text()
+        .contains("no cluster certificate configured: the link to the control plane is plaintext"));
 }

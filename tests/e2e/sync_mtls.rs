@@ -1,7 +1,8 @@
 //! Mutual TLS between the planes: in `shared` mode a DP with the CP's certificate syncs and one
-//! with another certificate is refused; in `pki` mode one signed by the CA syncs and another is
+//! with another certificate or none is refused; in `pki` mode one signed by the CA syncs and another is
 //! refused, and with `--cluster-allowed-common-names` a CA-signed certificate with another common
-//! name is refused too. A refused DP stays unready, and the CP logs who tried.
+//! name is refused too. A refused DP stays unready, and the CP logs who tried (address, and the
+//! subject of the certificate it presented).
 
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ async fn shared_mode_accepts_the_same_certificate_and_refuses_another() {
     let tls = ["--cluster-cert", &cert, "--cluster-cert-key", &key];
     let cp = spawn_cp_with(&dir, "127.0.0.1:0", &tls).await.unwrap();
     assert!(cp.process.log_text().contains("cluster link: mutual TLS"));
+    assert!(!cp.process.log_text().contains("plaintext"));
 
     let good = spawn_dp_with(&dir, "data-plane-good", cp.cluster, &tls)
         .await
@@ -73,6 +75,30 @@ async fn shared_mode_accepts_the_same_certificate_and_refuses_another() {
     .await
     .unwrap();
     let ready = client.get(&bad.status_url("/status/ready")).await.unwrap();
+    assert_eq!(ready.status, 503, "{}", ready.text());
+
+    // Plaintext only without certificates: a DP without any is refused by this CP too.
+    let plain = spawn_dp_with(&dir, "data-plane-plain", cp.cluster, &[])
+        .await
+        .unwrap();
+    wait::until(
+        "the CP to log the plaintext DP",
+        Duration::from_secs(20),
+        async || {
+            Ok(cp
+                .process
+                .log_text()
+                .contains("(not TLS: a data plane without --cluster-cert?)")
+                .then_some(()))
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", cp.process.diagnostics()))
+    .unwrap();
+    let ready = client
+        .get(&plain.status_url("/status/ready"))
+        .await
+        .unwrap();
     assert_eq!(ready.status, 503, "{}", ready.text());
     connected_rows(&cp, &client, 1).await;
     // The DP turns ready once it applied the config; its ACK reaches the CP just after.
@@ -126,11 +152,17 @@ async fn pki_mode_accepts_a_certificate_the_ca_signed_and_refuses_another() {
             Ok(cp
                 .process
                 .log_text()
-                .contains("refused data plane connection from 127.0.0.1")
+                .lines()
+                .any(|l| {
+                    l.contains("refused data plane connection from 127.0.0.1")
+                        && l.contains("(certificate CN=kong_clustering)")
+                        && l.contains("invalid peer certificate")
+                })
                 .then_some(()))
         },
     )
     .await
+    .map_err(|e| anyhow::anyhow!("{e:#}\n{}", cp.process.diagnostics()))
     .unwrap();
     let list = cp
         .get_json(&client, "/clustering/data-planes")
@@ -217,6 +249,7 @@ async fn pki_mode_with_allowed_common_names_refuses_other_names() {
                 .lines()
                 .any(|l| {
                     l.contains("refused data plane connection from 127.0.0.1")
+                        && l.contains("(certificate CN=dp-other)")
                         && l.contains("'dp-other' is not in --cluster-allowed-common-names")
                 })
                 .then_some(()))

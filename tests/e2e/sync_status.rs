@@ -165,6 +165,18 @@ async fn apply_wait_returns_once_both_dps_serve_it_and_everyone_says_so() {
             .all(|h| (h - hash_value).abs() <= hash_value * 1e-9),
         "{cp_metrics}"
     );
+    // Each DP's last contact, Unix seconds: within the last minute.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let seen: Vec<f64> = cp_metrics
+        .lines()
+        .filter(|l| l.starts_with("kong_data_plane_last_seen{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(seen.len(), 2, "{cp_metrics}");
+    assert!(seen.iter().all(|s| (now - s).abs() < 60.0), "{cp_metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,6 +233,11 @@ async fn apply_wait_names_a_dp_that_does_not_answer() {
     )
     .await
     .unwrap();
+    // Heartbeats flow both ways: the awake DP sends one every 10 s, more than 30 s have passed,
+    // and the CP answers each with its own, which the DP counts.
+    let series = "kong_data_plane_sync_received_bytes_total{message=\"heartbeat\"}";
+    let beats = crate::sync_converge::metric(&awake, &client, series).await;
+    assert!(beats > 0.0, "no heartbeat from the CP");
     let _ = std::process::Command::new("kill")
         .args(["-CONT", &frozen.process.pid().to_string()])
         .status();
@@ -256,6 +273,11 @@ async fn an_incompatible_dp_is_told_why_and_listed_as_such() {
         .clone();
     assert_eq!(row["sync_status"], "kong_version_incompatible", "{row}");
     assert_eq!(row["version"], "0.99.0", "{row}");
+    let told = row["last_error"].as_str().unwrap_or_default();
+    assert!(
+        told.contains("is incompatible with control plane version"),
+        "{row}"
+    );
     let metrics = client
         .get(&format!("{}/metrics", cp.admin_url()))
         .await

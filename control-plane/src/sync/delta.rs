@@ -54,17 +54,33 @@ pub fn between(base: &Snapshot, target: &Snapshot) -> Option<Delta> {
     } else {
         by_map(&base.entities, &target.entities)?
     };
-    if (upserts.len() + deletes.len()) * 2 > target.entities.len().max(1) {
+    if too_big(upserts.len() + deletes.len(), target.entities.len()) {
         return None;
     }
-    Some(Delta {
-        base_version: base.version,
-        base_hash: base.hash.clone(),
+    Some(assemble(base.version, &base.hash, target, upserts, deletes))
+}
+
+/// Whether `changes` entities make a delta no smaller than sending `len` entities whole.
+pub fn too_big(changes: usize, len: usize) -> bool {
+    changes * 2 > len.max(1)
+}
+
+/// The delta from the version `base_version` hashed `base_hash` to `target`.
+pub fn assemble(
+    base_version: u64,
+    base_hash: &str,
+    target: &Snapshot,
+    upserts: Vec<v1::Entity>,
+    deletes: Vec<EntityRef>,
+) -> Delta {
+    Delta {
+        base_version,
+        base_hash: base_hash.to_string(),
         version: target.version,
         config_hash: target.hash.clone(),
         upserts,
         deletes,
-    })
+    }
 }
 
 type Changes = (Vec<v1::Entity>, Vec<EntityRef>);
@@ -83,7 +99,6 @@ fn reference(e: &v1::Entity) -> EntityRef {
 
 /// Changes between two canonical lists; `None` as soon as they exceed half of `target`.
 fn walk(base: &[v1::Entity], target: &[v1::Entity]) -> Option<Changes> {
-    let limit = target.len().max(1);
     let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
     let (mut b, mut t) = (base.iter().peekable(), target.iter().peekable());
     loop {
@@ -109,7 +124,7 @@ fn walk(base: &[v1::Entity], target: &[v1::Entity]) -> Option<Changes> {
                 t.next();
             }
         }
-        if (upserts.len() + deletes.len()) * 2 > limit {
+        if too_big(upserts.len() + deletes.len(), target.len()) {
             return None;
         }
     }
@@ -127,7 +142,7 @@ fn by_map(base: &[v1::Entity], target: &[v1::Entity]) -> Option<Changes> {
         if old.get(&(e.kind.as_str(), e.id.as_str())) != Some(&e.json.as_slice()) {
             upserts.push(e.clone());
         }
-        if upserts.len() * 2 > target.len().max(1) {
+        if too_big(upserts.len(), target.len()) {
             return None;
         }
     }

@@ -85,6 +85,16 @@ impl Nodes {
         })
     }
 
+    /// A DP refused for its version: listed as `kong_version_incompatible`, with the reason it
+    /// was told in `last_error`.
+    pub fn incompatible(&self, h: &v1::Hello, ip: &str, why: &str) {
+        self.hello(h, ip, "kong_version_incompatible");
+        self.update(&h.node_id, |n| {
+            n.last_error = Some(why.to_string());
+            n.last_error_version = Some(h.config_version);
+        });
+    }
+
     pub fn ack(&self, id: &str, version: u64, hash: &str) {
         self.update(id, |n| {
             n.config_version = version;
@@ -200,6 +210,16 @@ mod tests {
         assert!(nodes.list()[0].connected);
         nodes.disconnected("a", second);
         assert!(!nodes.list()[0].connected);
+    }
+
+    #[test]
+    fn an_incompatible_dp_is_listed_with_the_reason() {
+        let nodes = Nodes::default();
+        nodes.incompatible(&hello("old"), "10.0.0.2", "too new");
+        let row = &nodes.list()[0];
+        assert_eq!(row.sync_status, "kong_version_incompatible");
+        assert_eq!(row.last_error.as_deref(), Some("too new"));
+        assert!(!row.connected);
     }
 
     #[test]

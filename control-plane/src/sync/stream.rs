@@ -1,9 +1,10 @@
-//! One DP's sync stream, after its hello: sends the current snapshot unless the DP holds it,
-//! then each change as a delta against what was sent last (whole when a delta is not smaller
-//! or the DP asks for a resync), answers heartbeats, records ACKs and NACKs in `Nodes`, and
-//! ends the stream after 30 s of silence. A config the DP refuses is not sent again; the next
-//! change goes out as a delta from the config it kept. Rapid changes coalesce: the watch
-//! channel keeps only the latest snapshot, so a slow DP skips straight to it.
+//! One DP's sync stream, after its hello: sends the current snapshot unless the DP holds it (as
+//! a delta when it holds an earlier version the history remembers), then each change as a delta
+//! against what was sent last (whole when a delta is not smaller or the DP asks for a resync),
+//! answers heartbeats, records ACKs and NACKs in `Nodes`, and ends the stream after 30 s of
+//! silence. A config the DP refuses is not sent again; the next change goes out as a delta from
+//! the config it kept. Rapid changes coalesce: the watch channel keeps only the latest
+//! snapshot, so a slow DP skips straight to it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use tokio::time::Instant;
 use tonic::{Status, Streaming};
 
 use super::delta;
+use super::history;
 use super::nodes::Nodes;
 use crate::snapshot::{Publisher, Snapshot};
 
@@ -26,6 +28,7 @@ pub struct DpStream {
     pub tx: mpsc::Sender<Result<SyncResponse, Status>>,
     pub nodes: Nodes,
     pub deltas: delta::Shared,
+    pub history: history::Shared,
 }
 
 /// What this stream has sent.
@@ -73,6 +76,18 @@ impl DpStream {
         if hello.config_hash == current.hash && current.version > 0 {
             // It serves the current config already (from its cache, or an equal older version).
             self.nodes.ack(&self.id, current.version, &current.hash);
+            sent.held = Some(current);
+        } else if let Some(d) = self.history.delta_from(&hello.config_hash, &current) {
+            // It holds a recent version: only what changed since goes out.
+            tracing::info!(node_id = %self.id, base_version = d.base_version, version = d.version, "data plane holds an earlier version; sending a delta");
+            if self
+                .send(sync_response::Kind::Delta((*d).clone()))
+                .await
+                .is_err()
+            {
+                self.nodes.disconnected(&self.id, self.session);
+                return;
+            }
             sent.held = Some(current);
         }
         let mut last_heard = Instant::now();

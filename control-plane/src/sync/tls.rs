@@ -1,7 +1,7 @@
 //! Cluster listener → mutual TLS: with `--cluster-cert` every DP connection is a TLS handshake
 //! in which the DP must present Kong's `shared` certificate (the CP's own) or, in `pki` mode, one
-//! signed by `--cluster-ca-cert`. Refused handshakes are logged with the peer's address here;
-//! accepted connections go on to the gRPC server.
+//! signed by `--cluster-ca-cert`. Refused handshakes are logged here with the peer's address and
+//! the subject of the certificate it presented; accepted connections go on to the gRPC server.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -23,22 +23,19 @@ use tokio_rustls::TlsAcceptor;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::server::{Connected, TcpConnectInfo};
 
-use proto::cert::{self, CertError};
+use proto::tls_files::{self, TlsFilesError};
 
 use crate::settings::MtlsMode;
 
 mod names;
+mod presented;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error(transparent)]
-    Cert(#[from] CertError),
-    #[error("--cluster-cert and --cluster-cert-key go together")]
-    Half,
-    #[error("--cluster-mtls pki needs --cluster-ca-cert")]
-    NoCa,
+    Files(#[from] TlsFilesError),
     #[error("--cluster-allowed-common-names applies to --cluster-mtls pki only")]
     NamesWithoutPki,
     #[error("TLS setup: {0}")]
@@ -56,43 +53,36 @@ pub fn server_config(
     ca: Option<&Path>,
     allowed_names: &[String],
 ) -> Result<Option<Arc<ServerConfig>>, TlsError> {
-    let (cert, key_path) = match (cert, key_path) {
-        (None, None) => return Ok(None),
-        (Some(c), Some(k)) => (c, k),
-        _ => return Err(TlsError::Half),
+    let Some(me) = tls_files::identity(cert, key_path)? else {
+        return Ok(None);
     };
     if mode != MtlsMode::Pki && !allowed_names.is_empty() {
         return Err(TlsError::NamesWithoutPki);
     }
-    let chain = cert::read_certs(cert)?;
-    if let Some(w) = cert::expiry_warning_now(cert, &chain[0]) {
+    if let Some(w) = &me.expiry_warning {
         tracing::warn!("{w}");
     }
     let provider = Arc::new(ring::default_provider());
     let verifier: Arc<dyn ClientCertVerifier> = match mode {
         MtlsMode::Shared => Arc::new(SameCert {
-            cert: chain[0].clone(),
+            cert: me.cert().clone(),
             algs: provider.signature_verification_algorithms,
         }),
         MtlsMode::Pki => {
             let mut roots = RootCertStore::empty();
-            for c in cert::read_certs(ca.ok_or(TlsError::NoCa)?)? {
+            for c in tls_files::ca_certs(ca)? {
                 roots.add(c)?;
             }
-            let signed =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-                    .build()?;
-            if allowed_names.is_empty() {
-                signed
-            } else {
-                Arc::new(names::AllowedNames::new(signed, allowed_names))
-            }
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()?
         }
     };
+    let names = names::AllowedNames::new(allowed_names);
+    let verifier = Arc::new(presented::Presented::new(verifier, names));
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, cert::read_key(key_path)?)?;
+        .with_single_cert(me.chain, me.key)?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Some(Arc::new(config)))
 }
@@ -148,12 +138,13 @@ pub fn incoming(
             };
             let (acceptor, tx) = (acceptor.clone(), tx.clone());
             tokio::spawn(async move {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(tls)) => {
+                let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp));
+                match presented::noting(handshake).await {
+                    (Ok(Ok(tls)), _) => {
                         let _ = tx.send(Ok(TlsConn(tls))).await;
                     }
-                    Ok(Err(e)) => refused(peer, &e.to_string()),
-                    Err(_) => refused(peer, "TLS handshake timed out"),
+                    (Ok(Err(e)), cert) => refused(peer, cert, &e.to_string()),
+                    (Err(_), cert) => refused(peer, cert, "TLS handshake timed out"),
                 }
             });
         }
@@ -161,7 +152,9 @@ pub fn incoming(
     ReceiverStream::new(rx)
 }
 
-fn refused(peer: SocketAddr, why: &str) {
+/// Logs a refused handshake: the peer's address, the subject of the certificate it presented
+/// (none when it gave up first, e.g. not trusting the CP's), and why.
+fn refused(peer: SocketAddr, cert: Option<String>, why: &str) {
     let hint = if why.contains("fatal alert") {
         " (the peer does not trust this control plane's certificate: in shared mode, its own certificate differs)"
     } else if why.contains("InvalidContentType") || why.contains("corrupt message") {
@@ -169,7 +162,8 @@ fn refused(peer: SocketAddr, why: &str) {
     } else {
         ""
     };
-    tracing::warn!(%peer, "refused data plane connection from {peer}: {why}{hint}");
+    let cert = cert.as_deref().unwrap_or("none presented");
+    tracing::warn!(%peer, cert, "refused data plane connection from {peer} (certificate {cert}): {why}{hint}");
 }
 
 /// One accepted TLS connection, as the gRPC server sees it.
@@ -219,6 +213,7 @@ impl AsyncWrite for TlsConn {
 mod tests {
     use super::*;
     use crate::settings::CertArgs;
+    use proto::cert;
 
     fn pair(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
         let args = CertArgs {
@@ -264,7 +259,7 @@ mod tests {
             .is_none());
         assert!(matches!(
             server_config(Some(&cert), None, shared, None, none),
-            Err(TlsError::Half)
+            Err(TlsError::Files(TlsFilesError::Half))
         ));
         let config = server_config(Some(&cert), Some(&key), shared, None, none)
             .unwrap()
@@ -272,7 +267,7 @@ mod tests {
         assert_eq!(config.alpn_protocols, vec![b"h2".to_vec()]);
         assert!(matches!(
             server_config(Some(&cert), Some(&key), MtlsMode::Pki, None, none),
-            Err(TlsError::NoCa)
+            Err(TlsError::Files(TlsFilesError::NoCa))
         ));
         // pki: any CA file works as the trust root, here the self-signed certificate itself.
         let pki = MtlsMode::Pki;

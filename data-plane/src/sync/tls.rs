@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use http::Uri;
 use hyper_util::rt::TokioIo;
-use proto::cert::{self, CertError};
+use proto::tls_files::{self, TlsFilesError};
 use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, WebPkiSupportedAlgorithms};
@@ -27,11 +27,7 @@ pub const SHARED_SERVER_NAME: &str = "kong_clustering";
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error(transparent)]
-    Cert(#[from] CertError),
-    #[error("--cluster-cert and --cluster-cert-key go together")]
-    Half,
-    #[error("--cluster-mtls pki needs --cluster-ca-cert")]
-    NoCa,
+    Files(#[from] TlsFilesError),
     #[error("'{0}' is not a valid TLS server name")]
     ServerName(String),
     #[error("TLS setup: {0}")]
@@ -42,31 +38,30 @@ pub enum TlsError {
 
 /// A connector for tonic that speaks TLS; `None` (plaintext) when no certificate is set.
 pub fn connector(settings: &Settings) -> Result<Option<TlsConnector>, TlsError> {
-    let (cert, key) = match (&settings.cluster_cert, &settings.cluster_cert_key) {
-        (None, None) => return Ok(None),
-        (Some(c), Some(k)) => (c, k),
-        _ => return Err(TlsError::Half),
+    let Some(me) = tls_files::identity(
+        settings.cluster_cert.as_deref(),
+        settings.cluster_cert_key.as_deref(),
+    )?
+    else {
+        return Ok(None);
     };
-    let chain = cert::read_certs(cert)?;
-    if let Some(w) = cert::expiry_warning_now(cert, &chain[0]) {
+    if let Some(w) = &me.expiry_warning {
         tracing::warn!("{w}");
     }
-    let key = cert::read_key(key)?;
     let provider = Arc::new(ring::default_provider());
     let (verifier, name): (Arc<dyn ServerCertVerifier>, Option<String>) = match settings
         .cluster_mtls
     {
         MtlsMode::Shared => (
             Arc::new(SameCert {
-                cert: chain[0].clone(),
+                cert: me.cert().clone(),
                 algs: provider.signature_verification_algorithms,
             }),
             Some(SHARED_SERVER_NAME.to_string()),
         ),
         MtlsMode::Pki => {
             let mut roots = RootCertStore::empty();
-            let ca = settings.cluster_ca_cert.as_deref().ok_or(TlsError::NoCa)?;
-            for c in cert::read_certs(ca)? {
+            for c in tls_files::ca_certs(settings.cluster_ca_cert.as_deref())? {
                 roots.add(c)?;
             }
             let v = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -82,7 +77,7 @@ pub fn connector(settings: &Settings) -> Result<Option<TlsConnector>, TlsError> 
         .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
-        .with_client_auth_cert(chain, key)?;
+        .with_client_auth_cert(me.chain, me.key)?;
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Some(TlsConnector {
         tls: tokio_rustls::TlsConnector::from(Arc::new(config)),

@@ -139,3 +139,34 @@ fn delta_that_does_not_compile_is_nacked_and_the_old_config_kept() {
     assert_eq!(a.current().map(|c| c.version), Some(1));
     assert_eq!(a.state.runtime.load().version, 1);
 }
+
+/// A DP started from its cache holds that version: a delta the CP bases on it applies. The
+/// swap is of one whole runtime: a request that took the old one keeps all of it.
+#[test]
+fn delta_on_the_config_restored_from_the_cache_is_applied() {
+    let mut a = applier();
+    let cached = snap(4, vec![service(1, "a"), service(2, "b")]);
+    a.restore(cached.clone()).unwrap();
+    assert_eq!((a.version(), a.state.runtime.load().version), (4, 4));
+    let target = snap(5, vec![service(1, "a"), service(2, "changed")]);
+    let d = Delta {
+        base_version: 4,
+        base_hash: cached.config_hash.clone(),
+        version: 5,
+        config_hash: target.config_hash.clone(),
+        upserts: vec![service(2, "changed")],
+        deletes: vec![],
+    };
+    let in_flight = a.state.runtime.load_full();
+    let ack = expect_ack(a.delta(d), 5);
+    assert_eq!(ack.config_hash, target.config_hash);
+    let now = a.state.runtime.load();
+    assert_eq!(
+        (now.version, now.hash.as_str()),
+        (5, target.config_hash.as_str())
+    );
+    assert_eq!(
+        (in_flight.version, in_flight.hash.as_str()),
+        (4, cached.config_hash.as_str())
+    );
+}
