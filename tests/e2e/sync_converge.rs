@@ -1,6 +1,7 @@
 //! The sync link under churn and restarts: three DPs converge on the last of 50 rapid changes,
 //! changes after the first go out as deltas, a snapshot is gzip-compressed on the wire, and a CP
-//! restart neither interrupts a DP nor makes it receive the config it already holds again.
+//! restart neither interrupts a DP nor makes it receive the config it already holds again, nor
+//! does a CP away for over a minute.
 
 use std::time::Duration;
 
@@ -174,4 +175,72 @@ async fn a_cp_restart_does_not_interrupt_a_dp_nor_resend_what_it_holds() {
     // And the next change still arrives.
     let next = post_config(&cp, &client, 2).await;
     wait_hash(&dp, &client, &next).await;
+}
+
+/// Kong's promise of hybrid mode: the CP being away for longer than the heartbeat silence
+/// (30 s) and the DP's reconnect backoff cap (10 s) costs the DP no request; it reconnects by
+/// itself once the CP is back and takes the next change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cp_away_for_over_a_minute_does_not_interrupt_a_dp() {
+    let dir = TempDir::new("cp-away").unwrap();
+    let client = HttpClient::new();
+    let cp = spawn_cp(&dir).await.unwrap();
+    let dp = spawn_dp(&dir, "data-plane-0", cp.cluster).await.unwrap();
+    // The DP's own status API is the upstream: it is up exactly as long as the DP.
+    let served = |n: usize| {
+        json!({
+            "_format_version": "3.0",
+            "services": [{
+                "name": "status",
+                "url": dp.status_url("/status"),
+                "retries": n,
+                "routes": [{"name": "r", "paths": ["/r"]}],
+            }],
+        })
+    };
+    let post = async |cp: &ControlPlane, n: usize| {
+        let r = client
+            .post_json(&format!("{}/config", cp.admin_url()), &[], &served(n))
+            .await
+            .unwrap();
+        assert!(r.status.is_success(), "{} {}", r.status, r.text());
+        r.json().unwrap()["config_hash"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let hash = post(&cp, 1).await;
+    wait_hash(&dp, &client, &hash).await;
+
+    let cluster = cp.cluster.to_string();
+    drop(cp);
+    let away = std::time::Instant::now();
+    let mut requests = 0;
+    while away.elapsed() < Duration::from_secs(70) {
+        let r = client.get(&dp.proxy_url("/r")).await.unwrap();
+        assert_eq!(
+            r.status,
+            200,
+            "after {:?} without a CP: {}",
+            away.elapsed(),
+            r.text()
+        );
+        requests += 1;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    assert!(requests >= 30, "{requests}");
+    assert_eq!(
+        metric(&dp, &client, "kong_control_plane_connected").await,
+        0.0
+    );
+    let ready = client.get(&dp.status_url("/status/ready")).await.unwrap();
+    assert_eq!(ready.status, 200, "{}", ready.text());
+    assert_eq!(dp.config_hash(&client).await.unwrap(), hash);
+
+    let cp = spawn_cp_on(&dir, &cluster).await.unwrap();
+    connected_rows(&cp, &client, 1).await;
+    let next = post(&cp, 2).await;
+    wait_hash(&dp, &client, &next).await;
+    let r = client.get(&dp.proxy_url("/r")).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
 }
