@@ -5,13 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use data_plane::{runtime, State};
+use common::{entity, gateway};
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::Frame;
 use hyper::service::service_fn;
@@ -66,15 +68,7 @@ async fn mcp_server(streams: Arc<Mutex<Option<Events>>>) -> SocketAddr {
     addr
 }
 
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
-}
-
-async fn gateway(up: SocketAddr) -> SocketAddr {
+async fn proxy_to(up: SocketAddr) -> SocketAddr {
     let svc = "00000000-0000-0000-0000-0000000000e1";
     let ents = vec![
         entity(
@@ -92,14 +86,7 @@ async fn gateway(up: SocketAddr) -> SocketAddr {
                    "config": {"mode": "passthrough-listener", "logging": {"log_statistics": true}}}),
         ),
     ];
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state));
-    addr
+    gateway(&ents).await.0
 }
 
 /// The next non-empty data frame of `body`, as text.
@@ -119,7 +106,7 @@ async fn next_frame(body: &mut hyper::body::Incoming) -> String {
 #[tokio::test]
 async fn get_stream_passes_resume_headers_and_streams_each_event() {
     let streams = Arc::new(Mutex::new(None));
-    let gw = gateway(mcp_server(streams.clone()).await).await;
+    let gw = proxy_to(mcp_server(streams.clone()).await).await;
 
     let c: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let req = hyper::Request::get(format!("http://{gw}/mcp"))

@@ -6,13 +6,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+mod common;
+
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
-use data_plane::{runtime, State};
+use common::{entity, gateway};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
@@ -77,15 +78,7 @@ async fn upstream() -> SocketAddr {
     addr
 }
 
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
-}
-
-async fn gateway(up: SocketAddr) -> SocketAddr {
+async fn proxy_to(up: SocketAddr) -> SocketAddr {
     let svc = "00000000-0000-0000-0000-0000000000c1";
     let chat = |name: &str, path: &str| format!("http://{up}{path}/{name}");
     let hashed: Vec<Value> = ["m-a", "m-b", "m-c"]
@@ -170,14 +163,7 @@ async fn gateway(up: SocketAddr) -> SocketAddr {
                    "route": {"id": rid}, "config": config}),
         ));
     }
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state));
-    addr
+    gateway(&ents).await.0
 }
 
 async fn post(
@@ -208,7 +194,7 @@ fn echo(body: &str) -> Value {
 
 #[tokio::test]
 async fn client_visible_rules() {
-    let gw = gateway(upstream().await).await;
+    let gw = proxy_to(upstream().await).await;
     let chat = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
 
     // preserve: the client's path, query and body as sent, whatever the body is.

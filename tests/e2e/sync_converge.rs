@@ -34,8 +34,13 @@ fn config(n: usize) -> Value {
 
 /// `POST /config` of `config(n)`; returns the new config hash.
 async fn post_config(cp: &ControlPlane, client: &HttpClient, n: usize) -> String {
+    post_doc(cp, client, &config(n)).await
+}
+
+/// `POST /config` of `doc`; returns the new config hash.
+async fn post_doc(cp: &ControlPlane, client: &HttpClient, doc: &Value) -> String {
     let r = client
-        .post_json(&format!("{}/config", cp.admin_url()), &[], &config(n))
+        .post_json(&format!("{}/config", cp.admin_url()), &[], doc)
         .await
         .unwrap();
     assert!(r.status.is_success(), "{} {}", r.status, r.text());
@@ -198,18 +203,7 @@ async fn a_cp_away_for_over_a_minute_does_not_interrupt_a_dp() {
             }],
         })
     };
-    let post = async |cp: &ControlPlane, n: usize| {
-        let r = client
-            .post_json(&format!("{}/config", cp.admin_url()), &[], &served(n))
-            .await
-            .unwrap();
-        assert!(r.status.is_success(), "{} {}", r.status, r.text());
-        r.json().unwrap()["config_hash"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let hash = post(&cp, 1).await;
+    let hash = post_doc(&cp, &client, &served(1)).await;
     wait_hash(&dp, &client, &hash).await;
 
     let cluster = cp.cluster.to_string();
@@ -239,7 +233,7 @@ async fn a_cp_away_for_over_a_minute_does_not_interrupt_a_dp() {
 
     let cp = spawn_cp_on(&dir, &cluster).await.unwrap();
     connected_rows(&cp, &client, 1).await;
-    let next = post(&cp, 2).await;
+    let next = post_doc(&cp, &client, &served(2)).await;
     wait_hash(&dp, &client, &next).await;
     let r = client.get(&dp.proxy_url("/r")).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
