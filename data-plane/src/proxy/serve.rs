@@ -125,18 +125,7 @@ pub async fn serve_with(
         let peer = Arc::new(
             super::Peer::new(remote, local).with_body_read_timeout(opts.body_read_timeout),
         );
-        let svc = service_fn(move |req| {
-            let state = state.clone();
-            let peer = peer.clone();
-            async move {
-                let resp = super::handle(state, req, &peer).await;
-                // A request nginx terminates: no response, the connection closes.
-                match resp.extensions().get::<super::body::Terminate>() {
-                    Some(t) => Err(*t),
-                    None => Ok(resp),
-                }
-            }
-        });
+        let svc = service_fn(move |req| respond(state.clone(), req, peer.clone()));
         let conn = builder
             .serve_connection_with_upgrades(TokioIo::new(stream), svc)
             .into_owned();
@@ -157,6 +146,20 @@ pub async fn serve_with(
         "proxy stopped accepting; draining connections"
     );
     graceful.shutdown().await;
+}
+
+/// One request of a connection, plaintext or TLS: `proxy::handle`'s answer, or the error that
+/// closes the connection without one for a request nginx terminates.
+async fn respond(
+    state: Arc<State>,
+    req: http::Request<hyper::body::Incoming>,
+    peer: Arc<super::Peer>,
+) -> Result<http::Response<super::body::ProxyBody>, super::body::Terminate> {
+    let resp = super::handle(state, req, &peer).await;
+    match resp.extensions().get::<super::body::Terminate>() {
+        Some(t) => Err(*t),
+        None => Ok(resp),
+    }
 }
 
 /// What a TLS connection's task needs: the handshake, then the same HTTP serving as plaintext.
@@ -205,17 +208,7 @@ impl TlsConn {
                 .with_body_read_timeout(body_read_timeout)
                 .with_tls(sni.as_deref()),
         );
-        let svc = service_fn(move |req| {
-            let state = state.clone();
-            let peer = peer.clone();
-            async move {
-                let resp = super::handle(state, req, &peer).await;
-                match resp.extensions().get::<super::body::Terminate>() {
-                    Some(t) => Err(*t),
-                    None => Ok(resp),
-                }
-            }
-        });
+        let svc = service_fn(move |req| respond(state.clone(), req, peer.clone()));
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc);
         if let Err(e) = watcher.watch(conn).await {
             tracing::debug!(error = %e, "proxy TLS connection ended with error");
