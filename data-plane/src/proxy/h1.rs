@@ -24,6 +24,7 @@ use super::body::ProxyBody;
 use super::forward::ForwardError;
 use super::pool;
 pub use conn::Conn;
+pub(super) use encode::decimal;
 use encode::Encoding;
 pub use response::Body;
 

@@ -10,6 +10,7 @@ use http::{Request, Response, StatusCode, Uri};
 
 use super::body::{boxed, full, ClientBody, LoggedBody, ProxyBody};
 use super::forward::upstream_path;
+use super::h1::decimal;
 use super::{headers, ms, reply, Ctx};
 use crate::llm::sse::SseUsage;
 use crate::runtime::CompiledRoute;
@@ -90,8 +91,8 @@ fn upstream_uri(
     path: &str,
     query: Option<&str>,
 ) -> Option<Uri> {
-    let mut port_buf = [0u8; 5];
-    let port = decimal(port, &mut port_buf);
+    let mut port_buf = [0u8; 20];
+    let port = std::str::from_utf8(decimal(u64::from(port), &mut port_buf)).unwrap_or("0");
     let len =
         scheme.len() + 4 + host.len() + port.len() + path.len() + query.map_or(0, |q| q.len() + 1);
     let mut s = String::with_capacity(len);
@@ -106,20 +107,6 @@ fn upstream_uri(
         s.push_str(q);
     }
     Uri::try_from(s).ok()
-}
-
-/// `n` in decimal, in `buf`.
-fn decimal(mut n: u16, buf: &mut [u8; 5]) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
 
 /// Sends `req`, adds Kong's headers and wraps the body (streamed) for the log phase.
@@ -186,9 +173,9 @@ mod tests {
         let u = upstream_uri("https", "example.com", 443, "/", None).unwrap();
         assert_eq!(u.to_string(), "https://example.com:443/");
         assert!(upstream_uri("http", "bad host", 80, "/", None).is_none());
-        let mut buf = [0u8; 5];
-        for n in [0u16, 7, 10, 80, 65535] {
-            assert_eq!(decimal(n, &mut buf), n.to_string());
+        let mut buf = [0u8; 20];
+        for n in [0u64, 7, 10, 80, 65535, u64::MAX] {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
         }
     }
 }

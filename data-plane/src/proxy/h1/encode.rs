@@ -82,8 +82,8 @@ pub fn head(
     })
 }
 
-/// `n` in decimal, in `buf`.
-fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+/// `n` in decimal, in `buf` (no formatting machinery on the request path).
+pub(in crate::proxy) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut i = buf.len();
     loop {
         i -= 1;
