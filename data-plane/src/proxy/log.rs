@@ -63,13 +63,9 @@ impl Ctx {
                 route,
                 self.remote,
                 &self.client_host,
+                self.https,
                 secrets,
             )));
-            if self.https {
-                if let Some(c) = self.record.log.as_mut() {
-                    c.set_https();
-                }
-            }
         }
         if let Some(c) = self.record.log.as_mut() {
             c.set_consumer(consumer);

@@ -45,18 +45,12 @@ pub struct Capture {
 }
 
 impl Capture {
-    /// The request came over TLS: `request.url` is `https://…` (nginx's `$scheme`).
-    pub fn set_https(&mut self) {
-        if let Some(rest) = self.url.strip_prefix("http://") {
-            self.url = format!("https://{rest}");
-        }
-    }
-
     pub fn new(
         parts: &Parts,
         route: &CompiledRoute,
         remote: SocketAddr,
         host: &str,
+        https: bool,
         secret_headers: Vec<String>,
     ) -> Self {
         let pq = parts
@@ -64,7 +58,12 @@ impl Capture {
             .path_and_query()
             .map(|p| p.as_str().to_string())
             .unwrap_or_else(|| "/".into());
-        let scheme = parts.uri.scheme_str().unwrap_or("http");
+        // nginx's `$scheme`: a request over TLS is https.
+        let scheme = if https {
+            "https"
+        } else {
+            parts.uri.scheme_str().unwrap_or("http")
+        };
         let mut c = Capture {
             method: parts.method.as_str().to_string(),
             url: format!("{scheme}://{host}{pq}"),
