@@ -12,21 +12,11 @@ use control_plane::declarative::{self, render::ProcessEnv, Source};
 use proto::schema::{hash, Config, Slot};
 use proto::v1;
 
+mod common;
+use common::deck_file;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn deck_file(n: usize, changed: Option<usize>) -> String {
-    let mut out = String::from("_format_version: \"3.0\"\nservices:\n");
-    for i in 0..n {
-        let suffix = if changed == Some(i) { "-changed" } else { "" };
-        out.push_str(&format!(
-            "  - name: svc{i}\n    url: http://127.0.0.1:{}/v{i}\n    routes:\n      - name: route{i}\n        paths: [/svc{i}{suffix}]\n    plugins:\n      - name: key-auth\n        config:\n          key_names: [apikey{}]\n",
-            10000 + i % 1000,
-            i % 7
-        ));
-    }
-    out
-}
 
 /// The process's resident size now, in MB.
 fn rss_mb() -> f64 {

@@ -1,0 +1,16 @@
+//! What the apply benchmarks share: the generated decK file they apply.
+
+/// A decK file of `n` services, each with a route and a key-auth plugin (3n entities); with
+/// `changed`, that service's route path differs (a one-route change).
+pub fn deck_file(n: usize, changed: Option<usize>) -> String {
+    let mut out = String::from("_format_version: \"3.0\"\nservices:\n");
+    for i in 0..n {
+        let suffix = if changed == Some(i) { "-changed" } else { "" };
+        out.push_str(&format!(
+            "  - name: svc{i}\n    url: http://127.0.0.1:{}/v{i}\n    routes:\n      - name: route{i}\n        paths: [/svc{i}{suffix}]\n    plugins:\n      - name: key-auth\n        config:\n          key_names: [apikey{}]\n",
+            10000 + i % 1000,
+            i % 7
+        ));
+    }
+    out
+}
