@@ -96,5 +96,29 @@ fn main() -> anyhow::Result<()> {
     let (d, changes) = time(runs, || diff::compute(&entities, &changed));
     report("diff (one route changed)", d);
     anyhow::ensure!(changes.updating.len() == 1, "expected one update");
+    let (d, _) = time(runs, || again.clone());
+    report("config clone", d);
+    // The CP's `POST /config` check, reusing the last accepted document's unchanged items.
+    let parsed = |t: &str| {
+        serde_json::from_slice::<serde_json::Value>(&serde_json::to_vec(
+            &declarative::document::parse(t).map_err(|e| anyhow::anyhow!("{e}"))?,
+        )?)
+        .map_err(anyhow::Error::from)
+    };
+    let (first, prev) =
+        declarative::from_document_reusing(parsed(&text)?, || None, &again, None, b"")
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    anyhow::ensure!(first == again, "the recording check changed the config");
+    let prev = prev.ok_or_else(|| anyhow::anyhow!("nothing recorded"))?;
+    let changed_doc = parsed(&deck_file(n, Some(n / 2)))?;
+    let (d, reused) = time(runs, || {
+        declarative::from_document_reusing(changed_doc.clone(), || None, &again, Some(&prev), b"")
+    });
+    let (reused, _) = reused.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    report("flatten + validate (reusing)", d);
+    anyhow::ensure!(
+        reused.to_entities() == changed_cfg.to_entities(),
+        "reuse changed the config"
+    );
     Ok(())
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub started: Instant,
     /// Serializes Admin API writes: each reads, changes and stores the whole config.
     pub write_lock: std::sync::Arc<Mutex<()>>,
+    /// What the last `POST /config` checked, for the next one to reuse.
+    pub reuse: config::LastCheck,
 }
 
 impl AppState {
@@ -49,6 +51,7 @@ impl AppState {
             node_id: uuid::Uuid::new_v4(),
             started: Instant::now(),
             write_lock: Default::default(),
+            reuse: Default::default(),
         }
     }
 }
@@ -100,5 +103,7 @@ pub fn router(state: AppState) -> Router {
 mod tests;
 #[cfg(test)]
 mod tests_basic_auth;
+#[cfg(test)]
+mod tests_config_reuse;
 #[cfg(test)]
 mod tests_kong_types;

@@ -7,10 +7,12 @@ mod adopt;
 pub mod ca_refs;
 pub mod document;
 mod flatten;
+mod index;
 mod info;
 mod kinds;
 mod refs;
 pub mod render;
+pub mod reuse;
 mod typed;
 mod unique;
 mod url;
@@ -83,6 +85,61 @@ pub fn from_owned_documents(
     docs: Vec<(String, Value)>,
     existing: Option<&Config>,
 ) -> Result<Config, Vec<FieldError>> {
+    from_owned(docs, existing, None).map(|(cfg, _)| cfg)
+}
+
+/// `POST /config`'s check of one document against the CP's config: `from_owned_documents`,
+/// except that top-level items unchanged since `prev` (the last accepted document, when the
+/// config it produced is still `existing`) take their entities from `existing` instead of being
+/// checked again. `context` names what else the items' reading depends on (the reading of
+/// scalars). When the document is refused, it is checked again whole (`again` gives its tree
+/// anew), so the errors and their places are exactly a full check's. Also returns what the next
+/// check may reuse, when this one can be reused from.
+pub fn from_document_reusing(
+    doc: Value,
+    again: impl FnOnce() -> Option<Value>,
+    existing: &Config,
+    prev: Option<&reuse::Reuse>,
+    context: &[u8],
+) -> Result<(Config, Option<reuse::Reuse>), Vec<FieldError>> {
+    let key = |doc: &Value| {
+        let mut key = context.to_vec();
+        for field in ["_info", "_transform"] {
+            key.push(0);
+            if let Some(v) = doc.get(field) {
+                key.extend(serde_json::to_vec(v).unwrap_or_default());
+            }
+        }
+        key
+    };
+    let k = key(&doc);
+    match from_owned(
+        vec![("config".into(), doc)],
+        Some(existing),
+        Some((prev, k)),
+    ) {
+        Err(errs) if prev.is_some() => match again() {
+            Some(doc) => {
+                let k = key(&doc);
+                from_owned(
+                    vec![("config".into(), doc)],
+                    Some(existing),
+                    Some((None, k)),
+                )
+            }
+            None => Err(errs),
+        },
+        done => done,
+    }
+}
+
+type Reusing<'a> = Option<(Option<&'a reuse::Reuse>, Vec<u8>)>;
+
+fn from_owned(
+    docs: Vec<(String, Value)>,
+    existing: Option<&Config>,
+    reusing: Reusing<'_>,
+) -> Result<(Config, Option<reuse::Reuse>), Vec<FieldError>> {
     let mut errs = Vec::new();
     let several = docs.len() > 1;
     for (label, doc) in &docs {
@@ -110,9 +167,15 @@ pub fn from_owned_documents(
         maps.iter().map(|(l, m)| (l.clone(), m)).collect();
     let info = info::Info::read(&refs)?;
     drop(refs);
-    let (mut cfg, explicit) = flatten::flatten(maps, &info, existing)?;
+    // Reuse needs the whole config to come from the document: not with select tags (entities
+    // outside them are kept) or lookup tags (references into the CP's other entities).
+    let reusing = reusing
+        .filter(|_| info.select_tags.is_empty() && info.lookup_tags.is_empty())
+        .map(|(prev, context)| flatten::Reusing { prev, context });
+    let (mut cfg, explicit, draft) = flatten::flatten(maps, &info, existing, reusing)?;
+    let mut remap = Default::default();
     if let Some(existing) = existing {
-        adopt::adopt_ids(&mut cfg, existing, &explicit);
+        remap = adopt::adopt_ids(&mut cfg, existing, &explicit);
         if !info.select_tags.is_empty() {
             keep_unselected(&mut cfg, existing, &info.select_tags)?;
         }
@@ -121,7 +184,8 @@ pub fn from_owned_documents(
     if !errs.is_empty() {
         return Err(errs);
     }
-    Ok(cfg)
+    let next = draft.map(|d| d.finish(&cfg, &remap));
+    Ok((cfg, next))
 }
 
 /// With `select_tags`, a file manages only the entities that carry them: everything else on the
@@ -249,5 +313,7 @@ pub fn to_document(cfg: &Config) -> Value {
     Value::Object(doc)
 }
 
+#[cfg(test)]
+mod reuse_tests;
 #[cfg(test)]
 mod tests;

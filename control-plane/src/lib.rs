@@ -89,6 +89,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServeError> {
         node_id,
         started: Instant::now(),
         write_lock,
+        reuse: Default::default(),
     };
     let app = admin::router(state);
     let admin_task = axum::serve(admin, app).with_graceful_shutdown(shutdown());

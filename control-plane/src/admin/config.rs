@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{AdminError, AppState};
-use crate::declarative::{self, document};
+use crate::declarative::{self, document, reuse::Reuse};
 use proto::schema::{with_scalars, Config, Scalars, Slot};
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +28,10 @@ pub struct ConfigQuery {
     #[serde(default)]
     deck_scalars: Option<String>,
 }
+
+/// The entities of the last accepted document's items (see `declarative::reuse`), shared with
+/// the check running on a blocking thread.
+pub type LastCheck = std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<Reuse>>>>;
 
 /// The largest declarative document `POST /config` reads (Kong's `cluster_max_payload` is 16 MiB
 /// compressed; a 10,000-service file is about 5 MiB of JSON).
@@ -58,50 +62,60 @@ pub async fn post(
         Scalars::Strict
     };
     let _serial = state.write_lock.lock().await;
-    let (cfg, plan, base, applied, checked_ms) = super::stale::redo_on_stale(&state, || async {
-        let known = state.publisher.current();
-        // The body itself (shared, not copied) goes to the check: it is UTF-8 (checked above).
-        let body = body.clone();
-        let published = known.clone();
-        // Checking a large document is CPU work: keep it off the threads that serve the Admin
-        // API and the DPs' sync streams.
-        let (cfg, plan) = tokio::task::spawn_blocking(move || {
-            with_scalars(scalars, || {
-                check(
-                    std::str::from_utf8(&body).unwrap_or_default(),
-                    &published.config,
-                    &published.entities,
-                    flatten_errors,
-                )
+    let (cfg, plan, next, base, applied, checked_ms) =
+        super::stale::redo_on_stale(&state, || async {
+            let known = state.publisher.current();
+            // The body itself (shared, not copied) goes to the check: it is UTF-8 (checked above).
+            let body = body.clone();
+            let published = known.clone();
+            // The last check's entities, if the config they describe is still the published one.
+            let prev = last_check(&state.reuse).filter(|r| r.version() == Some(known.version));
+            // Checking a large document is CPU work: keep it off the threads that serve the Admin
+            // API and the DPs' sync streams.
+            let (cfg, plan, next) = tokio::task::spawn_blocking(move || {
+                with_scalars(scalars, || {
+                    check(
+                        std::str::from_utf8(&body).unwrap_or_default(),
+                        (&published.config, &published.entities),
+                        prev.as_deref(),
+                        &[scalars as u8],
+                        flatten_errors,
+                    )
+                })
             })
+            .await
+            .map_err(|e| {
+                AdminError::BadRequest(format!("the configuration check failed: {e}"))
+            })??;
+            let checked_ms = started.elapsed().as_millis();
+            // The new entities as references: unchanged ones are the published snapshot's.
+            let entities: Vec<&proto::v1::Entity> = plan
+                .iter()
+                .filter_map(|slot| slot.get(&known.entities))
+                .collect();
+            // A `Stale` answer (another CP on the same database wrote since this one loaded its
+            // config; ids are adopted from it) redoes the check against the newer config.
+            let applied = state
+                .store
+                .replace_known(Some((known.version, &known.entities)), &entities, dry_run)
+                .await?;
+            drop(entities);
+            Ok((cfg, plan, next, known, applied, checked_ms))
         })
-        .await
-        .map_err(|e| AdminError::BadRequest(format!("the configuration check failed: {e}")))??;
-        let checked_ms = started.elapsed().as_millis();
-        // The new entities as references: unchanged ones are the published snapshot's.
-        let entities: Vec<&proto::v1::Entity> = plan
-            .iter()
-            .filter_map(|slot| slot.get(&known.entities))
-            .collect();
-        // A `Stale` answer (another CP on the same database wrote since this one loaded its
-        // config; ids are adopted from it) redoes the check against the newer config.
-        let applied = state
-            .store
-            .replace_known(Some((known.version, &known.entities)), &entities, dry_run)
-            .await?;
-        drop(entities);
-        Ok((cfg, plan, known, applied, checked_ms))
-    })
-    .await?;
+        .await?;
     if q.check_hash.as_deref() == Some("1") && applied.changes.is_empty() {
         return Ok(StatusCode::NOT_MODIFIED.into_response());
     }
     let snap = if dry_run || applied.changes.is_empty() {
+        if !dry_run {
+            remember(&state.reuse, next, base.version);
+        }
         state.publisher.current()
     } else {
         let snap = state
             .publisher
             .publish_plan(applied.version, cfg, plan, base);
+        remember(&state.reuse, next, snap.version);
         tracing::info!(
             version = snap.version,
             hash = %snap.hash,
@@ -126,21 +140,38 @@ pub async fn post(
     Ok((status, Json(body)).into_response())
 }
 
-/// Parses and checks a declarative document against the current config; returns the new config
-/// and its wire entities as a plan against `published` (`existing`'s): unchanged entities are
-/// their index there, so their bytes are not copied.
+fn last_check(last: &LastCheck) -> Option<std::sync::Arc<Reuse>> {
+    last.lock().ok().and_then(|g| g.clone())
+}
+
+/// Keeps what a check recorded, for the config published as `version` (or forgets the last
+/// check's, when this one recorded nothing).
+fn remember(last: &LastCheck, next: Option<Reuse>, version: u64) {
+    if let Ok(mut g) = last.lock() {
+        *g = next.map(|r| std::sync::Arc::new(r.published(version)));
+    }
+}
+
+/// Parses and checks a declarative document against the current config (`existing`, and
+/// `published`, its wire entities); returns the new config, its wire entities as a plan against
+/// `published` (unchanged entities are their index there, so their bytes are not copied), and
+/// what the next check may reuse. `prev` is the last check's, when it describes `existing`;
+/// `context` is what else the reading depends on.
 fn check(
     text: &str,
-    existing: &Config,
-    published: &[proto::v1::Entity],
+    (existing, published): (&Config, &[proto::v1::Entity]),
+    prev: Option<&Reuse>,
+    context: &[u8],
     flatten_errors: bool,
-) -> Result<(Config, Vec<Slot>), AdminError> {
+) -> Result<(Config, Vec<Slot>, Option<Reuse>), AdminError> {
     let doc = parse(text)?;
     // Kong's `_transform: false`: basic-auth passwords in the document are digests already.
     let transform = doc.get("_transform") != Some(&Value::Bool(false));
     // The document's entities move into the config (the tree is not kept alongside it).
-    let docs = vec![("config".to_string(), doc)];
-    let mut cfg = declarative::from_owned_documents(docs, Some(existing)).map_err(|errs| {
+    // A refused document is read again and checked whole, so its errors are a full check's.
+    let again = || parse(text).ok();
+    let (mut cfg, next) = declarative::from_document_reusing(doc, again, existing, prev, context)
+        .map_err(|errs| {
         // The flattened error list places errors in the document: read it again (the text
         // parsed once already, so it parses again).
         match flatten_errors.then(|| parse(text)) {
@@ -155,7 +186,7 @@ fn check(
         super::basic_auth::hash_config(&mut cfg, existing);
     }
     let plan = cfg.to_entity_plan(existing, published);
-    Ok((cfg, plan))
+    Ok((cfg, plan, next))
 }
 
 /// The declarative document in a `POST /config` body.

@@ -10,8 +10,13 @@ use proto::schema::{Config, ForeignKey};
 use uuid::Uuid;
 
 /// Rewrites ids in `cfg` (and every reference to them) to match `existing`. Ids written in the
-/// file (`explicit`) are kept as they are.
-pub fn adopt_ids(cfg: &mut Config, existing: &Config, explicit: &HashSet<Uuid>) {
+/// file (`explicit`) are kept as they are. Returns the ids of referable entities it changed (new
+/// id → existing id).
+pub fn adopt_ids(
+    cfg: &mut Config,
+    existing: &Config,
+    explicit: &HashSet<Uuid>,
+) -> HashMap<Uuid, Uuid> {
     let mut remap: HashMap<Uuid, Uuid> = HashMap::new();
     {
         let mut take = |id: &mut Uuid, found: Option<Uuid>| {
@@ -117,6 +122,7 @@ pub fn adopt_ids(cfg: &mut Config, existing: &Config, explicit: &HashSet<Uuid>) 
             p.id = *old;
         }
     }
+    remap
 }
 
 fn index(pairs: impl Iterator<Item = (String, Uuid)>) -> HashMap<String, Uuid> {

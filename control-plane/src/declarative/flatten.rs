@@ -2,17 +2,21 @@
 //! derived (Kong's UUIDv5 rule), references by name or id are resolved across every file, each
 //! entity passes Kong's checks, and duplicates are refused. Every error names its place.
 
-use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use proto::schema::{Config, FieldError};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use super::info::{has_all_tags, Info};
+use super::info::Info;
 use super::kinds::{Kind, TOP_LEVEL};
 use super::refs::{id_of, take_ref, Ref};
+use super::reuse::{Draft, Fresh, Reuse};
 use super::typed::push_typed;
+
+mod reusing;
 use super::url::expand_service_url;
+use reusing::{holds, names_of, Hit};
 
 struct PendingRef {
     field: &'static str,
@@ -21,6 +25,8 @@ struct PendingRef {
 }
 
 struct Pending {
+    /// The top-level item it comes from (its index in `Draft::items`), when recording.
+    item: usize,
     kind: Kind,
     path: String,
     id: Uuid,
@@ -34,7 +40,26 @@ struct Walker<'a> {
     external: Option<&'a Config>,
     pending: Vec<Pending>,
     errs: Vec<FieldError>,
+    /// The last check's entities, when they describe `external`.
+    prev: Option<&'a Reuse>,
+    /// What this check records for the next one (CP only).
+    draft: Option<Draft>,
+    /// The top-level item being walked.
+    item: usize,
+    /// Items found unchanged in `prev`, not walked.
+    hits: Vec<Hit<'a>>,
 }
+
+/// Reusing the last check on the CP: `prev` if it describes the existing config, and the
+/// context (`_info`, reading of scalars) the items are read under.
+pub struct Reusing<'a> {
+    pub prev: Option<&'a Reuse>,
+    pub context: Vec<u8>,
+}
+
+/// A flattened config, the ids the files wrote explicitly, and, when reusing, the draft of the
+/// next `Reuse`.
+pub type Flat = (Config, HashSet<Uuid>, Option<Draft>);
 
 /// Flattens the top-level maps of one or more documents (label → map). With several files the
 /// label prefixes every error path (`b.yaml:services[0].host`). Also returns the ids the files
@@ -45,12 +70,27 @@ pub fn flatten(
     docs: Vec<(String, Map<String, Value>)>,
     info: &Info,
     external: Option<&Config>,
-) -> Result<(Config, HashSet<Uuid>), Vec<FieldError>> {
+    reusing: Option<Reusing<'_>>,
+) -> Result<Flat, Vec<FieldError>> {
+    let (prev, draft) = match reusing {
+        Some(r) => (
+            r.prev.filter(|p| p.context_is(&r.context)),
+            Some(Draft {
+                context: r.context,
+                ..Draft::default()
+            }),
+        ),
+        None => (None, None),
+    };
     let mut w = Walker {
         info,
         external,
         pending: Vec::new(),
         errs: Vec::new(),
+        prev,
+        draft,
+        item: usize::MAX,
+        hits: Vec::new(),
     };
     let several = docs.len() > 1;
     for (label, mut doc) in docs {
@@ -68,7 +108,7 @@ pub fn flatten(
             for (i, item) in items.into_iter().enumerate() {
                 let path = format!("{base}{key}[{i}]");
                 match item {
-                    Value::Object(obj) => w.entity(*kind, obj, path, None),
+                    Value::Object(obj) => w.top_level(*kind, obj, path),
                     _ => w.errs.push(FieldError::new(path, "expected a map")),
                 }
             }
@@ -177,6 +217,7 @@ impl Walker<'_> {
             }
         }
         self.pending.push(Pending {
+            item: self.item,
             kind,
             path,
             id,
@@ -186,10 +227,25 @@ impl Walker<'_> {
         });
     }
 
-    fn finish(mut self) -> Result<(Config, HashSet<Uuid>), Vec<FieldError>> {
-        let mut index = Index::build(&self.pending);
+    fn finish(mut self) -> Result<Flat, Vec<FieldError>> {
+        let positions = self.positions();
+        let mut index = loop {
+            let index = self.index();
+            // An unchanged item holds while everything it referred to resolves as before.
+            let broken: Vec<usize> = (0..self.hits.len())
+                .filter(|&i| !holds(self.hits[i].entries, &index, &positions))
+                .collect();
+            if broken.is_empty() {
+                break index;
+            }
+            for i in broken.into_iter().rev() {
+                let h = self.hits.remove(i);
+                self.item = h.item;
+                self.entity(h.kind, h.value, h.path, None);
+            }
+        };
         index.add_external(self.info, self.external);
-        let explicit: HashSet<Uuid> = self
+        let mut explicit: HashSet<Uuid> = self
             .pending
             .iter()
             .filter(|p| p.explicit)
@@ -198,18 +254,23 @@ impl Walker<'_> {
         let mut cfg = Config::default();
         for p in std::mem::take(&mut self.pending) {
             let Pending {
+                item,
                 kind,
                 path,
                 id,
+                explicit: written,
                 mut body,
                 refs,
-                ..
             } = p;
             let mut ok = true;
+            let mut resolved = Vec::new();
             for r in refs {
                 match index.resolve(r.target, &r.spec) {
                     Some(rid) => {
                         body.insert(r.field.into(), json!({ "id": rid }));
+                        if self.draft.is_some() {
+                            resolved.push((r.target, r.spec, rid));
+                        }
                     }
                     None => {
                         self.errs.push(FieldError::new(
@@ -228,99 +289,59 @@ impl Walker<'_> {
             if !ok {
                 continue;
             }
+            let info = kind.info();
+            let pos = cfg.count(info.collection);
+            let names = match self.draft {
+                Some(_) => names_of(kind, &body),
+                None => Vec::new(),
+            };
             body.insert("id".into(), json!(id));
-            if let Err(errs) = push_typed(&mut cfg, kind, Value::Object(body)) {
-                self.errs.extend(errs.into_iter().map(|e| e.under(&path)));
+            match push_typed(&mut cfg, kind, Value::Object(body)) {
+                Ok(()) => {
+                    if let Some(d) = self.draft.as_mut() {
+                        d.fresh.push(Fresh {
+                            item,
+                            kind,
+                            pos,
+                            path,
+                            explicit: written,
+                            names,
+                            refs: resolved,
+                        });
+                    }
+                }
+                Err(errs) => self.errs.extend(errs.into_iter().map(|e| e.under(&path))),
+            }
+        }
+        if let (Some(existing), Some(draft)) = (self.external, self.draft.as_mut()) {
+            // The unchanged items' entities, copied from the existing config kind by kind.
+            let mut copies: HashMap<Kind, Vec<usize>> = HashMap::new();
+            for h in &self.hits {
+                for e in h.entries.iter() {
+                    if let Some(&pos) = positions.get(&e.kind).and_then(|p| p.get(&e.id)) {
+                        copies.entry(e.kind).or_default().push(pos);
+                    }
+                    if e.explicit {
+                        explicit.insert(e.id);
+                    }
+                }
+                draft.reused.push((h.item, h.entries.clone()));
+            }
+            for kind in TOP_LEVEL {
+                if let Some(list) = copies.get(kind) {
+                    cfg.extend_from(kind.info().collection, existing, list);
+                }
             }
         }
         if self.errs.is_empty() {
+            // A refused document is checked again whole (see `from_document_reusing`): the
+            // unchanged items' places are not needed here.
             self.errs.extend(super::unique::check(&cfg, &index.paths));
         }
         if self.errs.is_empty() {
-            Ok((cfg, explicit))
+            Ok((cfg, explicit, self.draft))
         } else {
             Err(self.errs)
-        }
-    }
-}
-
-/// Ids and names of every pending entity, for reference resolution and error paths.
-struct Index {
-    ids: HashSet<(Kind, Uuid)>,
-    names: HashMap<(Kind, String), Uuid>,
-    paths: HashMap<Uuid, String>,
-    /// Kinds whose references may point outside the files (`_info.default_lookup_tags`) while
-    /// the CP's state is not at hand: accepted unresolved.
-    deferred: HashSet<Kind>,
-}
-
-impl Index {
-    fn build(pending: &[Pending]) -> Self {
-        let mut ix = Index {
-            ids: HashSet::new(),
-            names: HashMap::new(),
-            paths: HashMap::new(),
-            deferred: HashSet::new(),
-        };
-        for p in pending {
-            ix.ids.insert((p.kind, p.id));
-            ix.paths.entry(p.id).or_insert_with(|| p.path.clone());
-            for f in p.kind.info().names {
-                if let Some(n) = p.body.get(*f).and_then(Value::as_str) {
-                    ix.names.entry((p.kind, n.to_string())).or_insert(p.id);
-                }
-            }
-        }
-        ix
-    }
-
-    /// Makes entities on the CP that carry a kind's lookup tags referable from the files.
-    fn add_external(&mut self, info: &Info, external: Option<&Config>) {
-        for (collection, tags) in &info.lookup_tags {
-            let Some(kind) = TOP_LEVEL
-                .iter()
-                .copied()
-                .find(|k| k.info().collection == collection)
-            else {
-                continue;
-            };
-            let Some(cfg) = external else {
-                self.deferred.insert(kind);
-                continue;
-            };
-            for e in cfg.to_entities().iter().filter(|e| e.kind == *collection) {
-                let body: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
-                let Ok(id) = Uuid::parse_str(&e.id) else {
-                    continue;
-                };
-                if !has_all_tags(&body, tags) {
-                    continue;
-                }
-                self.ids.insert((kind, id));
-                for f in kind.info().names {
-                    if let Some(n) = body[*f].as_str() {
-                        self.names.entry((kind, n.to_string())).or_insert(id);
-                    }
-                }
-            }
-        }
-    }
-
-    fn resolve(&self, kind: Kind, spec: &Ref) -> Option<Uuid> {
-        if self.deferred.contains(&kind) && self.lookup(kind, spec).is_none() {
-            return Some(Uuid::nil());
-        }
-        self.lookup(kind, spec)
-    }
-
-    fn lookup(&self, kind: Kind, spec: &Ref) -> Option<Uuid> {
-        match spec {
-            Ref::Id(id, s) => self
-                .ids
-                .contains(&(kind, *id))
-                .then_some(*id)
-                .or_else(|| self.names.get(&(kind, s.clone())).copied()),
-            Ref::Name(n) => self.names.get(&(kind, n.clone())).copied(),
         }
     }
 }

@@ -118,6 +118,41 @@ macro_rules! config {
                 })*
             }
 
+            /// Where each entity of `kind` (an `ENTITY_KINDS` name) sits in its list, by id.
+            pub fn positions(&self, kind: &str) -> std::collections::HashMap<uuid::Uuid, usize> {
+                match kind {
+                    $(stringify!($field) => self.$field.iter().enumerate().map(|(i, e)| (e.id, i)).collect(),)*
+                    _ => Default::default(),
+                }
+            }
+
+            /// The id of the entity of `kind` at `pos` in its list.
+            pub fn id_at(&self, kind: &str, pos: usize) -> Option<uuid::Uuid> {
+                match kind {
+                    $(stringify!($field) => self.$field.get(pos).map(|e| e.id),)*
+                    _ => None,
+                }
+            }
+
+            /// How many entities of `kind` the config holds.
+            pub fn count(&self, kind: &str) -> usize {
+                match kind {
+                    $(stringify!($field) => self.$field.len(),)*
+                    _ => 0,
+                }
+            }
+
+            /// Appends copies of `from`'s entities of `kind` at `positions` (those that exist).
+            pub fn extend_from(&mut self, kind: &str, from: &Config, positions: &[usize]) {
+                match kind {
+                    $(stringify!($field) => {
+                        self.$field.reserve(positions.len());
+                        self.$field.extend(positions.iter().filter_map(|&i| from.$field.get(i)).cloned());
+                    })*
+                    _ => {}
+                }
+            }
+
             pub fn is_empty(&self) -> bool {
                 true $(&& self.$field.is_empty())*
             }
