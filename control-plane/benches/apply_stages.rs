@@ -60,6 +60,14 @@ fn main() -> anyhow::Result<()> {
     });
     let docs = docs.map_err(|e| anyhow::anyhow!("{e}"))?;
     report("render + YAML parse", d);
+    let (d, _) = time(runs, || serde_yaml::from_str::<serde_json::Value>(&text));
+    report("YAML parse (serde_yaml)", d);
+    let (d, fast) = time(runs, || declarative::yaml_fast::parse(&text));
+    anyhow::ensure!(
+        fast.is_some(),
+        "the fast YAML reader bailed on the bench file"
+    );
+    report("YAML parse (fast)", d);
     let (d, json) = time(runs, || serde_json::to_vec(&docs[0].1));
     let json = json?;
     report("JSON serialise (CLI → CP)", d);

@@ -16,6 +16,7 @@ pub mod reuse;
 mod typed;
 mod unique;
 mod url;
+pub mod yaml_fast;
 
 use proto::schema::{Config, FieldError};
 use serde_json::{json, Value};
