@@ -113,16 +113,31 @@ fn main() -> anyhow::Result<()> {
         )?)
         .map_err(anyhow::Error::from)
     };
-    let (first, prev) =
-        declarative::from_document_reusing(parsed(&text)?, || None, &again, None, b"")
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let declarative::Checked {
+        config: first,
+        next: prev,
+        ..
+    } = declarative::from_document_reusing(
+        declarative::Input::Tree(parsed(&text)?),
+        || None,
+        &again,
+        None,
+        b"",
+    )
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     anyhow::ensure!(first == again, "the recording check changed the config");
     let prev = prev.ok_or_else(|| anyhow::anyhow!("nothing recorded"))?;
     let changed_doc = parsed(&deck_file(n, Some(n / 2)))?;
     let (d, reused) = time(runs, || {
-        declarative::from_document_reusing(changed_doc.clone(), || None, &again, Some(&prev), b"")
+        declarative::from_document_reusing(
+            declarative::Input::Tree(changed_doc.clone()),
+            || None,
+            &again,
+            Some(&prev),
+            b"",
+        )
     });
-    let (reused, _) = reused.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let reused = reused.map_err(|e| anyhow::anyhow!("{e:?}"))?.config;
     report("flatten + validate (reusing)", d);
     anyhow::ensure!(
         reused.to_entities() == changed_cfg.to_entities(),

@@ -10,6 +10,7 @@ mod flatten;
 mod index;
 mod info;
 mod kinds;
+pub mod raw_items;
 mod refs;
 pub mod render;
 pub mod reuse;
@@ -86,7 +87,36 @@ pub fn from_owned_documents(
     docs: Vec<(String, Value)>,
     existing: Option<&Config>,
 ) -> Result<Config, Vec<FieldError>> {
-    from_owned(docs, existing, None).map(|(cfg, _)| cfg)
+    from_owned(docs, existing, None).map(|c| c.config)
+}
+
+/// A document for `from_document_reusing`: a tree, or JSON split into its items' texts.
+pub enum Input<'t> {
+    Tree(Value),
+    Split(raw_items::Split<'t>),
+}
+
+impl Input<'_> {
+    /// The document's top-level map (with unparsed items as `null` when split).
+    pub fn doc(&self) -> &Value {
+        match self {
+            Input::Tree(v) => v,
+            Input::Split(s) => &s.doc,
+        }
+    }
+}
+
+/// What, besides its own text, decides how an item reads: the caller's `context` (the reading
+/// of scalars), `_info` and `_transform`.
+pub fn reuse_context(context: &[u8], doc: &Value) -> Vec<u8> {
+    let mut key = context.to_vec();
+    for field in ["_info", "_transform"] {
+        key.push(0);
+        if let Some(v) = doc.get(field) {
+            key.extend(serde_json::to_vec(v).unwrap_or_default());
+        }
+    }
+    key
 }
 
 /// `POST /config`'s check of one document against the CP's config: `from_owned_documents`,
@@ -97,35 +127,30 @@ pub fn from_owned_documents(
 /// anew), so the errors and their places are exactly a full check's. Also returns what the next
 /// check may reuse, when this one can be reused from.
 pub fn from_document_reusing(
-    doc: Value,
+    input: Input<'_>,
     again: impl FnOnce() -> Option<Value>,
     existing: &Config,
     prev: Option<&reuse::Reuse>,
     context: &[u8],
-) -> Result<(Config, Option<reuse::Reuse>), Vec<FieldError>> {
-    let key = |doc: &Value| {
-        let mut key = context.to_vec();
-        for field in ["_info", "_transform"] {
-            key.push(0);
-            if let Some(v) = doc.get(field) {
-                key.extend(serde_json::to_vec(v).unwrap_or_default());
-            }
-        }
-        key
+) -> Result<Checked, Vec<FieldError>> {
+    let (doc, raw) = match input {
+        Input::Tree(doc) => (doc, Default::default()),
+        Input::Split(s) => (s.doc, s.raw),
     };
-    let k = key(&doc);
+    let key = reuse_context(context, &doc);
     match from_owned(
         vec![("config".into(), doc)],
         Some(existing),
-        Some((prev, k)),
+        Some((prev, key, raw)),
     ) {
         Err(errs) if prev.is_some() => match again() {
             Some(doc) => {
-                let k = key(&doc);
+                let key = reuse_context(context, &doc);
+                let raw = Default::default();
                 from_owned(
                     vec![("config".into(), doc)],
                     Some(existing),
-                    Some((None, k)),
+                    Some((None, key, raw)),
                 )
             }
             None => Err(errs),
@@ -134,13 +159,25 @@ pub fn from_document_reusing(
     }
 }
 
-type Reusing<'a> = Option<(Option<&'a reuse::Reuse>, Vec<u8>)>;
+type Reusing<'a> = Option<(
+    Option<&'a reuse::Reuse>,
+    Vec<u8>,
+    foldhash::HashMap<(kinds::Kind, usize), &'a str>,
+)>;
+
+/// A checked document: the config, what the next check may reuse, and the entities (by
+/// collection and id) copied unchanged from the existing config.
+pub struct Checked {
+    pub config: Config,
+    pub next: Option<reuse::Reuse>,
+    pub copied: foldhash::HashSet<(&'static str, uuid::Uuid)>,
+}
 
 fn from_owned(
     docs: Vec<(String, Value)>,
     existing: Option<&Config>,
     reusing: Reusing<'_>,
-) -> Result<(Config, Option<reuse::Reuse>), Vec<FieldError>> {
+) -> Result<Checked, Vec<FieldError>> {
     let mut errs = Vec::new();
     let several = docs.len() > 1;
     for (label, doc) in &docs {
@@ -172,7 +209,7 @@ fn from_owned(
     // outside them are kept) or lookup tags (references into the CP's other entities).
     let reusing = reusing
         .filter(|_| info.select_tags.is_empty() && info.lookup_tags.is_empty())
-        .map(|(prev, context)| flatten::Reusing { prev, context });
+        .map(|(prev, context, raw)| flatten::Reusing { prev, context, raw });
     let (mut cfg, explicit, draft) = flatten::flatten(maps, &info, existing, reusing)?;
     let mut remap = Default::default();
     if let Some(existing) = existing {
@@ -185,8 +222,17 @@ fn from_owned(
     if !errs.is_empty() {
         return Err(errs);
     }
+    // Copies stay copies unless `adopt` moved an id they may refer to.
+    let copied = match &draft {
+        Some(d) if remap.is_empty() => d.copied(),
+        _ => Default::default(),
+    };
     let next = draft.map(|d| d.finish(&cfg, &remap));
-    Ok((cfg, next))
+    Ok(Checked {
+        config: cfg,
+        next,
+        copied,
+    })
 }
 
 /// With `select_tags`, a file manages only the entities that carry them: everything else on the

@@ -2,9 +2,12 @@
 //! names them (`creating service svc1`, `deleting plugin key-auth (global)`).
 
 use std::borrow::Borrow;
+use std::cell::OnceCell;
+use std::cmp::Ordering;
 
 use foldhash::{HashMap, HashSet};
 
+use proto::schema::canonical_cmp;
 use proto::v1;
 use serde::Serialize;
 use serde_json::Value;
@@ -37,42 +40,100 @@ impl Changes {
 
 /// Compares two entity lists, ignoring timestamps. Creates and updates come in dependency
 /// order (as given); deletes in reverse. Linear in the number of entities; only entities whose
-/// bytes differ are parsed.
-/// `new` may hold the entities or references to them (shared with the published snapshot).
+/// bytes differ are parsed, and display names are looked up only when something changed.
+/// `new` may hold the entities or references to them (shared with the published snapshot, in
+/// which case an unchanged entity is the same object and its bytes are not compared).
 pub fn compute<N: Borrow<v1::Entity>>(old: &[v1::Entity], new: &[N]) -> Changes {
     let new: Vec<&v1::Entity> = new.iter().map(Borrow::borrow).collect();
-    let old_map: HashMap<(&str, &str), &v1::Entity> = old
-        .iter()
-        .map(|e| ((e.kind.as_str(), e.id.as_str()), e))
-        .collect();
-    let new_keys: HashSet<(&str, &str)> = new
-        .iter()
-        .map(|e| (e.kind.as_str(), e.id.as_str()))
-        .collect();
-    let old_names = Names::of(old.iter());
-    let new_names = Names::of(new.iter().copied());
+    let old_names = OnceCell::new();
+    let new_names = OnceCell::new();
+    let old_names = || old_names.get_or_init(|| Names::of(old.iter()));
+    let new_names = || new_names.get_or_init(|| Names::of(new.iter().copied()));
     let mut out = Changes::default();
-    for e in new.iter().copied() {
-        match old_map.get(&(e.kind.as_str(), e.id.as_str())) {
-            None => out.creating.push(new_names.change(e)),
-            Some(before) if before.json != e.json => {
-                let (b, a) = (comparable(before), comparable(e));
-                if b != a {
-                    let mut c = new_names.change(e);
-                    c.old = Some(b);
-                    c.new = Some(a);
-                    out.updating.push(c);
+    let mut update = |before: &v1::Entity, e: &v1::Entity| {
+        if std::ptr::eq(before, e) || before.json == e.json {
+            return;
+        }
+        let (b, a) = (comparable(before), comparable(e));
+        if b != a {
+            let mut c = new_names().change(e);
+            c.old = Some(b);
+            c.new = Some(a);
+            out.updating.push(c);
+        }
+    };
+    let mut deleted: Vec<&v1::Entity> = Vec::new();
+    let mut created: Vec<&v1::Entity> = Vec::new();
+    if canonical(old.iter()) && canonical(new.iter().copied()) {
+        // Both in canonical order (as configs encode): one walk side by side.
+        let (mut i, mut j) = (0, 0);
+        loop {
+            match (old.get(i), new.get(j)) {
+                (Some(o), Some(n)) => match canonical_cmp(o, n) {
+                    Ordering::Less => {
+                        deleted.push(o);
+                        i += 1;
+                    }
+                    Ordering::Greater => {
+                        created.push(n);
+                        j += 1;
+                    }
+                    Ordering::Equal => {
+                        update(o, n);
+                        i += 1;
+                        j += 1;
+                    }
+                },
+                (Some(o), None) => {
+                    deleted.push(o);
+                    i += 1;
                 }
+                (None, Some(n)) => {
+                    created.push(n);
+                    j += 1;
+                }
+                (None, None) => break,
             }
-            Some(_) => {}
         }
-    }
-    for e in old.iter().rev() {
-        if !new_keys.contains(&(e.kind.as_str(), e.id.as_str())) {
-            out.deleting.push(old_names.change(e));
+    } else {
+        let old_map: HashMap<(&str, &str), &v1::Entity> = old
+            .iter()
+            .map(|e| ((e.kind.as_str(), e.id.as_str()), e))
+            .collect();
+        let new_keys: HashSet<(&str, &str)> = new
+            .iter()
+            .map(|e| (e.kind.as_str(), e.id.as_str()))
+            .collect();
+        for e in new.iter().copied() {
+            match old_map.get(&(e.kind.as_str(), e.id.as_str())) {
+                None => created.push(e),
+                Some(before) => update(before, e),
+            }
         }
+        deleted.extend(
+            old.iter()
+                .filter(|e| !new_keys.contains(&(e.kind.as_str(), e.id.as_str()))),
+        );
     }
+    out.creating = created.into_iter().map(|e| new_names().change(e)).collect();
+    out.deleting = deleted
+        .into_iter()
+        .rev()
+        .map(|e| old_names().change(e))
+        .collect();
     out
+}
+
+/// Whether entities are in strictly increasing canonical order (`Config::to_entities` order).
+fn canonical<'a>(entities: impl Iterator<Item = &'a v1::Entity>) -> bool {
+    let mut last: Option<&v1::Entity> = None;
+    for e in entities {
+        if last.is_some_and(|l| canonical_cmp(l, e).is_ge()) {
+            return false;
+        }
+        last = Some(e);
+    }
+    true
 }
 
 /// decK shows only the last 5 characters of a key.
@@ -262,5 +323,71 @@ mod tests {
             r#"{"name":"a","created_at":null,"updated_at":null}"#,
         )];
         assert!(compute(&old, &new).is_empty());
+    }
+
+    #[test]
+    fn configs_in_canonical_order_diff_as_unordered_lists_do() {
+        // Services s0..s9 with routes; the new config drops some, changes some, adds some.
+        let svc = |i: usize, port: u16| {
+            e(
+                "services",
+                &format!("s{i:02}"),
+                &format!(r#"{{"name":"svc{i}","port":{port}}}"#),
+            )
+        };
+        let route = |i: usize| {
+            e(
+                "routes",
+                &format!("r{i:02}"),
+                &format!(r#"{{"name":"r{i}","service":{{"id":"s{i:02}"}}}}"#),
+            )
+        };
+        let old: Vec<_> = (0..10)
+            .map(|i| svc(i, 80))
+            .chain((0..10).map(route))
+            .collect();
+        let new: Vec<_> = (2..12)
+            .map(|i| svc(i, if i % 3 == 0 { 81 } else { 80 }))
+            .chain((0..12).filter(|i| i % 4 != 1).map(route))
+            .collect();
+        assert!(canonical(old.iter()) && canonical(new.iter()));
+        let walked = compute(&old, &new);
+        // The same lists out of order take the other path; the changes must be the same.
+        let mut shuffled = new.clone();
+        shuffled.swap(0, 5);
+        assert!(!canonical(shuffled.iter()));
+        let mapped = compute(&old, &shuffled);
+        let names = |c: &[Change]| {
+            let mut v: Vec<_> = c.iter().map(|c| format!("{} {}", c.kind, c.name)).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(&walked.creating), names(&mapped.creating));
+        assert_eq!(names(&walked.updating), names(&mapped.updating));
+        assert_eq!(
+            walked.deleting, mapped.deleting,
+            "deletes in reverse order either way"
+        );
+        assert_eq!(
+            names(&walked.updating),
+            ["service svc3", "service svc6", "service svc9"]
+        );
+        assert_eq!(
+            names(&walked.deleting),
+            [
+                "route r1",
+                "route r5",
+                "route r9",
+                "service svc0",
+                "service svc1"
+            ]
+        );
+        assert_eq!(
+            names(&walked.creating),
+            ["route r10", "route r11", "service svc10", "service svc11"]
+        );
+        // Shared entities (the published snapshot's own) are not compared at all.
+        let refs: Vec<&v1::Entity> = old.iter().collect();
+        assert!(compute(&old, &refs).is_empty());
     }
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{AdminError, AppState};
-use crate::declarative::{self, document, reuse::Reuse};
+use crate::declarative::{self, document, raw_items, reuse::Reuse, reuse_context, Input};
 use proto::schema::{with_scalars, Config, Scalars, Slot};
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,29 +164,38 @@ fn check(
     context: &[u8],
     flatten_errors: bool,
 ) -> Result<(Config, Vec<Slot>, Option<Reuse>), AdminError> {
-    let doc = parse(text)?;
+    // JSON is split into its items' texts, so the unchanged ones are never parsed.
+    let input = match raw_items::split(text, prev, |doc| reuse_context(context, doc)) {
+        Some(split) => Input::Split(split),
+        None => Input::Tree(parse(text)?),
+    };
     // Kong's `_transform: false`: basic-auth passwords in the document are digests already.
-    let transform = doc.get("_transform") != Some(&Value::Bool(false));
+    let transform = input.doc().get("_transform") != Some(&Value::Bool(false));
     // The document's entities move into the config (the tree is not kept alongside it).
     // A refused document is read again and checked whole, so its errors are a full check's.
     let again = || parse(text).ok();
-    let (mut cfg, next) = declarative::from_document_reusing(doc, again, existing, prev, context)
+    let checked = declarative::from_document_reusing(input, again, existing, prev, context)
         .map_err(|errs| {
-        // The flattened error list places errors in the document: read it again (the text
-        // parsed once already, so it parses again).
-        match flatten_errors.then(|| parse(text)) {
-            Some(Ok(doc)) => {
-                let flat = super::flat_errors::flatten(&doc, &errs);
-                AdminError::InvalidConfigFlattened(errs, flat)
+            // The flattened error list places errors in the document: read it again (the text
+            // parsed once already, so it parses again).
+            match flatten_errors.then(|| parse(text)) {
+                Some(Ok(doc)) => {
+                    let flat = super::flat_errors::flatten(&doc, &errs);
+                    AdminError::InvalidConfigFlattened(errs, flat)
+                }
+                _ => AdminError::InvalidConfig(errs),
             }
-            _ => AdminError::InvalidConfig(errs),
-        }
-    })?;
+        })?;
+    let mut cfg = checked.config;
     if transform {
+        // A copied credential's password is the stored digest already: it stays as it is.
         super::basic_auth::hash_config(&mut cfg, existing);
     }
-    let plan = cfg.to_entity_plan(existing, published);
-    Ok((cfg, plan, next))
+    let copied = &checked.copied;
+    let plan = cfg.to_entity_plan_knowing(existing, published, &|kind, id| {
+        copied.contains(&(kind, id))
+    });
+    Ok((cfg, plan, checked.next))
 }
 
 /// The declarative document in a `POST /config` body.

@@ -55,6 +55,9 @@ struct Walker<'a> {
 pub struct Reusing<'a> {
     pub prev: Option<&'a Reuse>,
     pub context: Vec<u8>,
+    /// Each top-level item's JSON text, when the document came as JSON (`raw_items`): the
+    /// items `prev` holds are `null` in the tree.
+    pub raw: HashMap<(Kind, usize), &'a str>,
 }
 
 /// A flattened config, the ids the files wrote explicitly, and, when reusing, the draft of the
@@ -66,21 +69,22 @@ pub type Flat = (Config, HashSet<Uuid>, Option<Draft>);
 /// wrote explicitly.
 /// `external` is the CP's current config, where references covered by `_info.default_lookup_tags`
 /// are looked up; offline (None) such references are accepted unresolved.
-pub fn flatten(
+pub fn flatten<'a>(
     docs: Vec<(String, Map<String, Value>)>,
-    info: &Info,
-    external: Option<&Config>,
-    reusing: Option<Reusing<'_>>,
+    info: &'a Info,
+    external: Option<&'a Config>,
+    reusing: Option<Reusing<'a>>,
 ) -> Result<Flat, Vec<FieldError>> {
-    let (prev, draft) = match reusing {
+    let (prev, draft, raw) = match reusing {
         Some(r) => (
             r.prev.filter(|p| p.context_is(&r.context)),
             Some(Draft {
                 context: r.context,
                 ..Draft::default()
             }),
+            r.raw,
         ),
-        None => (None, None),
+        None => (None, None, HashMap::new()),
     };
     let mut w = Walker {
         info,
@@ -107,8 +111,10 @@ pub fn flatten(
             };
             for (i, item) in items.into_iter().enumerate() {
                 let path = format!("{base}{key}[{i}]");
+                let text = raw.get(&(*kind, i)).copied();
                 match item {
-                    Value::Object(obj) => w.top_level(*kind, obj, path),
+                    Value::Object(obj) => w.top_level(*kind, Some(obj), text, path),
+                    Value::Null if text.is_some() => w.top_level(*kind, None, text, path),
                     _ => w.errs.push(FieldError::new(path, "expected a map")),
                 }
             }
@@ -241,7 +247,14 @@ impl Walker<'_> {
             for i in broken.into_iter().rev() {
                 let h = self.hits.remove(i);
                 self.item = h.item;
-                self.entity(h.kind, h.value, h.path, None);
+                // Its tree, read from its text only now that it is needed.
+                let body = h
+                    .value
+                    .or_else(|| h.text.and_then(|t| serde_json::from_str(t).ok()));
+                match body {
+                    Some(body) => self.entity(h.kind, body, h.path, None),
+                    None => self.errs.push(FieldError::new(h.path, "expected a map")),
+                }
             }
         };
         index.add_external(self.info, self.external);

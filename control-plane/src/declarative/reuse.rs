@@ -108,6 +108,15 @@ pub(super) struct Draft {
 }
 
 impl Draft {
+    /// The entities taken unchanged from the existing config, by collection and id.
+    pub fn copied(&self) -> foldhash::HashSet<(&'static str, Uuid)> {
+        self.reused
+            .iter()
+            .flat_map(|(_, entries)| entries.iter())
+            .map(|e| (e.kind.info().collection, e.id))
+            .collect()
+    }
+
     /// The next `Reuse`, once `cfg` is final; `remap` is what `adopt` changed (new id → existing).
     pub fn finish(self, cfg: &Config, remap: &HashMap<Uuid, Uuid>) -> Reuse {
         let map = |id: Uuid| remap.get(&id).copied().unwrap_or(id);

@@ -5,34 +5,67 @@ use serde_json::{json, Value};
 
 use super::reuse::Reuse;
 use super::*;
+use super::{raw_items, reuse_context, Input};
+
+/// `from_document_reusing`, as a config and what it recorded.
+fn run(
+    input: Input<'_>,
+    again: impl FnOnce() -> Option<Value>,
+    existing: &Config,
+    prev: Option<&Reuse>,
+    context: &[u8],
+) -> Result<(Config, Option<Reuse>), Vec<FieldError>> {
+    from_document_reusing(input, again, existing, prev, context).map(|c| (c.config, c.next))
+}
 
 /// The CP's first check of `doc` (against an empty config), and what it recorded.
 fn first(doc: &Value) -> (Config, Reuse) {
-    let (cfg, next) = from_document_reusing(doc.clone(), || None, &Config::default(), None, b"t")
-        .unwrap_or_else(|e| panic!("{e:?}"));
+    let (cfg, next) = run(
+        Input::Tree(doc.clone()),
+        || None,
+        &Config::default(),
+        None,
+        b"t",
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
     (
         cfg,
         next.expect("a document without select tags is recorded"),
     )
 }
 
-/// Checks `doc` against `existing` reusing `prev`, and again without it; both must agree.
+/// Checks `doc` against `existing` reusing `prev`, as a tree and as JSON text split into its
+/// items, and again without `prev`; all three must agree.
 fn both(doc: &Value, existing: &Config, prev: &Reuse) -> Result<Config, Vec<String>> {
     let again = || Some(doc.clone());
-    let reused = from_document_reusing(doc.clone(), again, existing, Some(prev), b"t");
-    let full = from_document_reusing(doc.clone(), || None, existing, None, b"t");
-    match (reused, full) {
-        (Ok((a, _)), Ok((b, _))) => {
-            assert_eq!(a.to_entities(), b.to_entities(), "reuse changed the config");
+    let reused = run(Input::Tree(doc.clone()), again, existing, Some(prev), b"t");
+    let text = serde_json::to_string(doc).unwrap();
+    let split = raw_items::split(&text, Some(prev), |d| reuse_context(b"t", d)).unwrap();
+    let via_text = run(Input::Split(split), again, existing, Some(prev), b"t");
+    let full = run(Input::Tree(doc.clone()), || None, existing, None, b"t");
+    let text = |e: Vec<FieldError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
+    match (reused, via_text, full) {
+        (Ok((a, _)), Ok((b, _)), Ok((c, _))) => {
+            assert_eq!(a.to_entities(), c.to_entities(), "reuse changed the config");
+            assert_eq!(
+                b.to_entities(),
+                c.to_entities(),
+                "reuse from text changed the config"
+            );
             Ok(a)
         }
-        (Err(a), Err(b)) => {
-            let text = |e: Vec<FieldError>| e.iter().map(ToString::to_string).collect::<Vec<_>>();
-            let (a, b) = (text(a), text(b));
-            assert_eq!(a, b, "reuse changed the errors");
+        (Err(a), Err(b), Err(c)) => {
+            let (a, b, c) = (text(a), text(b), text(c));
+            assert_eq!(a, c, "reuse changed the errors");
+            assert_eq!(b, c, "reuse from text changed the errors");
             Err(a)
         }
-        (a, b) => panic!("reuse: {:?}, full: {:?}", a.is_ok(), b.is_ok()),
+        (a, b, c) => panic!(
+            "reuse: {:?}, from text: {:?}, full: {:?}",
+            a.is_ok(),
+            b.is_ok(),
+            c.is_ok()
+        ),
     }
 }
 
@@ -57,6 +90,11 @@ fn an_unchanged_document_reuses_every_item_and_gives_the_same_config() {
     assert_eq!(prev.len(), 5, "one entry per top-level item");
     let again = both(&doc, &cfg, &prev).unwrap();
     assert_eq!(again.to_entities(), cfg.to_entities());
+    // Every entity is a copy, and said to be one, so the wire plan need not compare it.
+    let checked =
+        from_document_reusing(Input::Tree(doc), || None, &cfg, Some(&prev), b"t").unwrap();
+    assert_eq!(checked.copied.len(), cfg.to_entities().len());
+    assert!(checked.copied.contains(&("services", cfg.services[0].id)));
 }
 
 #[test]
@@ -125,7 +163,7 @@ fn a_duplicate_of_an_unchanged_item_is_reported_as_a_full_check_does() {
 fn another_context_or_info_reads_every_item_again() {
     let (cfg, prev) = first(&base());
     // Another reading of scalars: nothing is reused (the entries are keyed by context).
-    let other = from_document_reusing(base(), || None, &cfg, Some(&prev), b"other");
+    let other = run(Input::Tree(base()), || None, &cfg, Some(&prev), b"other");
     let (out, next) = other.unwrap();
     assert_eq!(out.to_entities(), cfg.to_entities());
     assert_eq!(next.unwrap().len(), 5);
@@ -144,7 +182,7 @@ fn another_context_or_info_reads_every_item_again() {
 fn select_tags_are_never_reused_from() {
     let mut doc = base();
     doc["_info"] = json!({"select_tags": ["t"]});
-    let (_, next) = from_document_reusing(doc, || None, &Config::default(), None, b"t").unwrap();
+    let (_, next) = run(Input::Tree(doc), || None, &Config::default(), None, b"t").unwrap();
     assert!(
         next.is_none(),
         "entities outside the tags are kept, not from the document"
@@ -170,10 +208,75 @@ fn reused_entities_come_from_the_existing_config() {
     {
         s.retries = 1;
     }
-    let (out, _) = from_document_reusing(base(), || None, &edited, Some(&prev), b"t").unwrap();
+    let (out, _) = run(Input::Tree(base()), || None, &edited, Some(&prev), b"t").unwrap();
     assert_eq!(
         named(&out).unwrap().retries,
         1,
         "taken from existing, not re-read"
+    );
+}
+
+#[test]
+fn json_text_leaves_the_unchanged_items_unparsed() {
+    let (cfg, prev) = first(&base());
+    let mut doc = base();
+    doc["services"][1]["url"] = json!("http://b2:80");
+    let text = serde_json::to_string(&doc).unwrap();
+    let split = raw_items::split(&text, Some(&prev), |d| reuse_context(b"t", d)).unwrap();
+    assert_eq!(
+        split.doc["services"][0],
+        Value::Null,
+        "unchanged: not parsed"
+    );
+    assert_eq!(
+        split.doc["services"][1]["url"], "http://b2:80",
+        "changed: parsed"
+    );
+    assert_eq!(split.raw.len(), 5);
+    let (out, next) = run(Input::Split(split), || None, &cfg, Some(&prev), b"t").unwrap();
+    assert!(
+        out.services.iter().any(|s| s.host == "b2"),
+        "{:?}",
+        out.services
+    );
+    // What it records is found by the next document's text.
+    let next = next.unwrap();
+    let again = raw_items::split(&text, Some(&next), |d| reuse_context(b"t", d)).unwrap();
+    let items = again.doc["services"].as_array().unwrap();
+    assert!(items.iter().all(Value::is_null), "{items:?}");
+}
+
+#[test]
+fn json_in_another_layout_is_read_whole_and_gives_the_same_config() {
+    let (cfg, prev) = first(&base());
+    let pretty = serde_json::to_string_pretty(&base()).unwrap();
+    let split = raw_items::split(&pretty, Some(&prev), |d| reuse_context(b"t", d)).unwrap();
+    assert!(split.doc["services"][0].is_object(), "other bytes: parsed");
+    let (out, _) = run(Input::Split(split), || None, &cfg, Some(&prev), b"t").unwrap();
+    assert_eq!(out.to_entities(), cfg.to_entities());
+}
+
+#[test]
+fn text_that_is_not_a_json_document_is_left_to_the_full_reader() {
+    for text in [
+        "services: []",
+        "{\"services\": [",
+        "[1, 2]",
+        "{\"config\": \"_format_version: '3.0'\"}",
+        "{\"services\": [1,]}",
+    ] {
+        assert!(
+            raw_items::split(text, None, |_| Vec::new()).is_none(),
+            "{text}"
+        );
+    }
+    // A repeated key keeps its last value, as the tree reader does.
+    let text =
+        r#"{"_format_version": "3.0", "services": [{"name": "x", "host": "h"}], "services": []}"#;
+    let split = raw_items::split(text, None, |_| Vec::new()).unwrap();
+    assert_eq!(split.doc["services"], json!([]));
+    assert_eq!(
+        serde_json::from_str::<Value>(text).unwrap()["services"],
+        json!([])
     );
 }

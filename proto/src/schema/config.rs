@@ -77,6 +77,17 @@ macro_rules! config {
             /// `to_entities_reusing` without copying anything from `prev_entities`: an
             /// unchanged entity is its index there, so the caller may share or move its bytes.
             pub fn to_entity_plan(&self, prev: &Config, prev_entities: &[v1::Entity]) -> Vec<Slot> {
+                self.to_entity_plan_knowing(prev, prev_entities, &|_, _| false)
+            }
+
+            /// `to_entity_plan`, where `copied(kind, id)` names entities known to be copies of
+            /// their namesakes in `prev`: they are not compared again.
+            pub fn to_entity_plan_knowing(
+                &self,
+                prev: &Config,
+                prev_entities: &[v1::Entity],
+                copied: &dyn Fn(&str, uuid::Uuid) -> bool,
+            ) -> Vec<Slot> {
                 let mut out = Vec::with_capacity(prev_entities.len());
                 $(push_reusing(
                     &mut out,
@@ -84,6 +95,7 @@ macro_rules! config {
                     &self.$field,
                     (&prev.$field, prev_entities),
                     |e| e.id,
+                    copied,
                 );)*
                 out
             }
@@ -246,6 +258,7 @@ fn push_reusing<T: Serialize + PartialEq>(
     items: &[T],
     prev: (&[T], &[v1::Entity]),
     id: impl Fn(&T) -> uuid::Uuid,
+    copied: &dyn Fn(&str, uuid::Uuid) -> bool,
 ) {
     let (prev_items, prev_entities) = prev;
     let rank = kind_rank(kind);
@@ -270,7 +283,7 @@ fn push_reusing<T: Serialize + PartialEq>(
         }
         let same = before
             .get(b)
-            .is_some_and(|p| id(p) == item_uuid && *p == item);
+            .is_some_and(|p| id(p) == item_uuid && (copied(kind, item_uuid) || *p == item));
         out.push(match run.get(r) {
             Some(e) if same && e.id == item_id => Slot::Prev(start + r),
             _ => Slot::New(v1::Entity {

@@ -3,6 +3,7 @@
 //! from the existing config, while everything they referred to still resolves as before.
 
 use foldhash::{HashMap, HashMapExt};
+use proto::schema::FieldError;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -16,30 +17,56 @@ pub(super) struct Hit<'a> {
     pub item: usize,
     pub kind: Kind,
     pub path: String,
-    pub value: Map<String, Value>,
+    /// The item's tree, or its JSON text when the document came as JSON.
+    pub value: Option<Map<String, Value>>,
+    pub text: Option<&'a str>,
     pub entries: &'a std::sync::Arc<[Entry]>,
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
     /// A top-level item: taken over from the last check when it is unchanged, else walked.
-    pub(super) fn top_level(&mut self, kind: Kind, body: Map<String, Value>, path: String) {
+    /// `body` is its tree, `text` its JSON text when the document came as JSON; an item the
+    /// last check holds may come as its text alone.
+    pub(super) fn top_level(
+        &mut self,
+        kind: Kind,
+        body: Option<Map<String, Value>>,
+        text: Option<&'a str>,
+        path: String,
+    ) {
         let Some(draft) = self.draft.as_mut() else {
-            return self.entity(kind, body, path, None);
+            return match body {
+                Some(body) => self.entity(kind, body, path, None),
+                None => self.errs.push(FieldError::new(path, "expected a map")),
+            };
         };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
+        // An item is known by its text: as sent, or as the tree serialises.
+        let bytes: Box<[u8]> = match (text, &body) {
+            (Some(t), _) => t.as_bytes().into(),
+            (None, Some(b)) => serde_json::to_vec(b).unwrap_or_default().into(),
+            (None, None) => Box::default(),
+        };
         self.item = draft.items.len();
         let hit = self.prev.and_then(|r| r.find(kind, &bytes));
-        draft.items.push((kind, path.clone(), bytes.into()));
-        match hit {
-            Some(entries) => self.hits.push(Hit {
-                item: self.item,
-                kind,
-                path,
-                value: body,
-                entries,
-            }),
-            None => self.entity(kind, body, path, None),
-        }
+        draft.items.push((kind, path.clone(), bytes));
+        let body = match (hit, body) {
+            (Some(entries), value) => {
+                return self.hits.push(Hit {
+                    item: self.item,
+                    kind,
+                    path,
+                    value,
+                    text,
+                    entries,
+                });
+            }
+            (None, Some(body)) => body,
+            (None, None) => match text.and_then(|t| serde_json::from_str(t).ok()) {
+                Some(body) => body,
+                None => return self.errs.push(FieldError::new(path, "expected a map")),
+            },
+        };
+        self.entity(kind, body, path, None)
     }
 
     /// Where each entity of the existing config sits, by kind and id (when items are reused).
