@@ -151,6 +151,49 @@ fn comparable(e: &v1::Entity) -> Value {
     v
 }
 
+/// The fields a change is named by; the rest of the entity (a plugin's config) is skipped.
+#[derive(Default, serde::Deserialize)]
+struct Shown {
+    name: Option<Value>,
+    username: Option<Value>,
+    custom_id: Option<Value>,
+    key: Option<Value>,
+    target: Option<Value>,
+    group: Option<Value>,
+    client_id: Option<Value>,
+    subject_name: Option<Value>,
+    prefix: Option<Value>,
+    service: Option<Value>,
+    route: Option<Value>,
+    consumer: Option<Value>,
+    upstream: Option<Value>,
+}
+
+impl Shown {
+    fn of(e: &v1::Entity) -> Shown {
+        serde_json::from_slice(&e.json).unwrap_or_default()
+    }
+
+    fn get(&self, field: &str) -> Option<&Value> {
+        match field {
+            "name" => self.name.as_ref(),
+            "username" => self.username.as_ref(),
+            "custom_id" => self.custom_id.as_ref(),
+            "key" => self.key.as_ref(),
+            "target" => self.target.as_ref(),
+            "group" => self.group.as_ref(),
+            "client_id" => self.client_id.as_ref(),
+            "subject_name" => self.subject_name.as_ref(),
+            "prefix" => self.prefix.as_ref(),
+            "service" => self.service.as_ref(),
+            "route" => self.route.as_ref(),
+            "consumer" => self.consumer.as_ref(),
+            "upstream" => self.upstream.as_ref(),
+            _ => None,
+        }
+    }
+}
+
 /// Display names of the entities of one config, read only for the entities that changed.
 struct Names<'a> {
     by_id: HashMap<&'a str, &'a v1::Entity>,
@@ -163,11 +206,8 @@ impl<'a> Names<'a> {
         }
     }
 
-    fn body(&self, id: &str) -> Value {
-        self.by_id
-            .get(id)
-            .and_then(|e| serde_json::from_slice(&e.json).ok())
-            .unwrap_or(Value::Null)
+    fn body(&self, id: &str) -> Shown {
+        self.by_id.get(id).map(|e| Shown::of(e)).unwrap_or_default()
     }
 
     /// The name shown for an entity: its name, username or custom_id, else its id.
@@ -175,17 +215,17 @@ impl<'a> Names<'a> {
         let v = self.body(id);
         ["name", "username", "custom_id"]
             .iter()
-            .find_map(|k| v.get(*k).and_then(Value::as_str))
+            .find_map(|k| v.get(k).and_then(Value::as_str))
             .map_or_else(|| id.to_string(), str::to_string)
     }
 
-    fn name_of(&self, v: &Value, field: &str) -> Option<String> {
+    fn name_of(&self, v: &Shown, field: &str) -> Option<String> {
         let id = v.get(field)?.get("id")?.as_str()?;
         Some(self.display(id))
     }
 
     fn change(&self, e: &v1::Entity) -> Change {
-        let v: Value = serde_json::from_slice(&e.json).unwrap_or(Value::Null);
+        let v = Shown::of(e);
         let field = |k: &str| {
             v.get(k)
                 .and_then(Value::as_str)
@@ -250,7 +290,7 @@ impl<'a> Names<'a> {
         }
     }
 
-    fn plugin_name(&self, v: &Value) -> String {
+    fn plugin_name(&self, v: &Shown) -> String {
         let name = v.get("name").and_then(Value::as_str).unwrap_or_default();
         let scopes: Vec<String> = ["service", "route", "consumer"]
             .iter()

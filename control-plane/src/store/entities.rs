@@ -29,11 +29,41 @@ pub fn unique_name(kind: &str, json: &[u8]) -> Option<String> {
         "vaults" => "prefix",
         _ => return None,
     };
-    serde_json::from_slice::<Value>(json)
-        .ok()?
-        .get(field)?
-        .as_str()
-        .map(str::to_string)
+    // Only the key fields are read; everything else is skipped, not built.
+    let keys: Keys = serde_json::from_slice(json).ok()?;
+    match field {
+        "name" => keys.name,
+        "username" => keys.username,
+        "key" => keys.key,
+        _ => keys.prefix,
+    }
+    .and_then(KeyValue::into_string)
+}
+
+/// The fields `unique_name` reads.
+#[derive(serde::Deserialize)]
+struct Keys {
+    name: Option<KeyValue>,
+    username: Option<KeyValue>,
+    key: Option<KeyValue>,
+    prefix: Option<KeyValue>,
+}
+
+/// A key field's value: text, or anything else (which is not a unique name).
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum KeyValue {
+    Text(String),
+    Other(serde::de::IgnoredAny),
+}
+
+impl KeyValue {
+    fn into_string(self) -> Option<String> {
+        match self {
+            KeyValue::Text(s) => Some(s),
+            KeyValue::Other(_) => None,
+        }
+    }
 }
 
 /// The entity with `created_at`/`updated_at` from the row, where the entity has those fields
@@ -58,4 +88,48 @@ pub fn stamped(mut e: v1::Entity, created: i64, updated: i64) -> v1::Entity {
 
 fn uuid_key(id: &str) -> uuid::Uuid {
     uuid::Uuid::parse_str(id).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_name;
+
+    #[test]
+    fn the_unique_name_is_the_kinds_key_field_when_it_is_text() {
+        let cases = [
+            (
+                "services",
+                r#"{"id":"x","name":"svc","host":"h","tags":["a"]}"#,
+                Some("svc"),
+            ),
+            ("services", r#"{"id":"x","name":null}"#, None),
+            ("routes", r#"{"paths":["/"],"service":{"id":"s"}}"#, None),
+            (
+                "consumers",
+                r#"{"username":"u","custom_id":"c"}"#,
+                Some("u"),
+            ),
+            (
+                "keyauth_credentials",
+                r#"{"key":"k1","consumer":{"id":"c"}}"#,
+                Some("k1"),
+            ),
+            (
+                "vaults",
+                r#"{"prefix":"env","name":"env","config":{"prefix":"X"}}"#,
+                Some("env"),
+            ),
+            ("plugins", r#"{"name":"key-auth"}"#, None),
+            ("services", r#"{"name":7}"#, None),
+            ("services", r#"{"name":{"nested":"svc"}}"#, None),
+            ("services", "not json", None),
+        ];
+        for (kind, json, want) in cases {
+            assert_eq!(
+                unique_name(kind, json.as_bytes()).as_deref(),
+                want,
+                "{kind} {json}"
+            );
+        }
+    }
 }
