@@ -62,7 +62,11 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     // place they come from; an accepted apply does not pay for a second check.
     let remote = client.post_json(path, doc).await;
     let body = match remote {
-        Ok((status, body)) if (200..300).contains(&status) => body,
+        Ok((status, body)) if (200..300).contains(&status) => {
+            // The process ends soon: the trees are left to it rather than freed node by node.
+            std::mem::forget(docs);
+            body
+        }
         other => {
             if let Ok(Some(errs)) =
                 tokio::task::spawn_blocking(move || declarative::from_documents(&docs, None).err())
