@@ -1,46 +1,14 @@
 //! Non-streamed OpenAI-format replies on the AI path: the usage and model the log phase
-//! records, read in one pass over the body with borrowed strings (no `serde_json::Value` tree,
-//! the rest of the document skipped). Replies this fast read does not cover exactly (MCP output
-//! items, unusual shapes) are left to the `Value` reading of `AiAnalytics::observe_response`.
+//! records, read in one pass over the body by a strict scanner (`scan`: no `serde_json::Value`
+//! tree, no allocation but the model name, the rest of the document only checked). Replies this
+//! fast read does not cover exactly (MCP output items, escaped keys, unusual shapes) are left
+//! to the `Value` reading of `AiAnalytics::observe_response`.
 
-use std::borrow::Cow;
+mod scan;
 
-use serde::Deserialize;
+use scan::{Scanner, Str};
 
 use super::Usage;
-
-/// The fields of a reply the fast read keeps.
-/// Fields not named here are skipped (checked for JSON syntax, not kept).
-#[derive(Deserialize)]
-struct Reply<'a> {
-    #[serde(borrow, default)]
-    model: Option<Cow<'a, str>>,
-    #[serde(default)]
-    usage: Option<UsageFields>,
-    #[serde(borrow, default)]
-    output: Option<Vec<Item<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct UsageFields {
-    #[serde(default)]
-    prompt_tokens: Option<u64>,
-    #[serde(default)]
-    input_tokens: Option<u64>,
-    #[serde(default)]
-    completion_tokens: Option<u64>,
-    #[serde(default)]
-    output_tokens: Option<u64>,
-    #[serde(default)]
-    total_tokens: Option<u64>,
-}
-
-/// An `output` item: only its type matters here.
-#[derive(Deserialize)]
-struct Item<'a> {
-    #[serde(rename = "type", borrow, default)]
-    kind: Option<Cow<'a, str>>,
-}
 
 /// What `AiAnalytics::observe_response` reads from a reply with no MCP items.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,21 +18,119 @@ pub struct Observed {
     pub model: Option<String>,
 }
 
+/// The usage fields, as read (`None`: absent or null).
+#[derive(Default)]
+struct UsageFields {
+    prompt_tokens: Option<u64>,
+    input_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    total_tokens: Option<u64>,
+}
+
+/// Sets `slot` once: a second time (a duplicate key) means the fast read cannot stand for the
+/// `Value` reading (where the last one wins).
+fn once<T>(slot: &mut Option<T>, v: T) -> Option<()> {
+    match slot {
+        Some(_) => None,
+        None => {
+            *slot = Some(v);
+            Some(())
+        }
+    }
+}
+
+/// A key without escapes (an escaped key may spell a field read here).
+fn plain(key: Str<'_>) -> Option<&[u8]> {
+    (!key.escaped).then_some(key.raw)
+}
+
+/// `null` or a string without escapes.
+fn model(s: &mut Scanner<'_>) -> Option<Option<String>> {
+    if s.null() {
+        return Some(None);
+    }
+    let v = s.string().filter(|v| !v.escaped)?;
+    std::str::from_utf8(v.raw).ok().map(|m| Some(m.to_string()))
+}
+
+/// `null` or a non-negative integer that fits a `u64`.
+fn count(s: &mut Scanner<'_>) -> Option<Option<u64>> {
+    if s.null() {
+        return Some(None);
+    }
+    s.number()?.map(Some)
+}
+
+fn usage(s: &mut Scanner<'_>) -> Option<Option<UsageFields>> {
+    if s.null() {
+        return Some(None);
+    }
+    let mut u = UsageFields::default();
+    let mut seen = [false; 5];
+    s.object(|s, key| {
+        let (i, slot) = match plain(key)? {
+            b"prompt_tokens" => (0, &mut u.prompt_tokens),
+            b"input_tokens" => (1, &mut u.input_tokens),
+            b"completion_tokens" => (2, &mut u.completion_tokens),
+            b"output_tokens" => (3, &mut u.output_tokens),
+            b"total_tokens" => (4, &mut u.total_tokens),
+            _ => return s.skip(),
+        };
+        if std::mem::replace(&mut seen[i], true) {
+            return None;
+        }
+        *slot = count(s)?;
+        Some(())
+    })?;
+    Some(Some(u))
+}
+
+/// `output`: `null` or an array of objects, none of them an MCP item.
+fn output(s: &mut Scanner<'_>) -> Option<()> {
+    if s.null() {
+        return Some(());
+    }
+    s.array(|s| {
+        let mut kind: Option<Str<'_>> = None;
+        s.object(|s, key| match plain(key)? {
+            b"type" => {
+                if s.null() {
+                    return Some(());
+                }
+                once(&mut kind, s.string()?)
+            }
+            _ => s.skip(),
+        })?;
+        match kind {
+            Some(k) if k.escaped => None,
+            Some(k) if matches!(k.raw, b"mcp_list_tools" | b"mcp_call") => None,
+            _ => Some(()),
+        }
+    })
+}
+
 /// The usage and model of `body`, or `None` when the body is not JSON or the fast read cannot
 /// stand for the `Value` reading (a field of another type than the one read, a duplicate key,
-/// an MCP output item): the caller then parses a `Value`.
+/// an MCP output item, an escape it would have to decode): the caller then parses a `Value`.
 pub fn observe(body: &[u8]) -> Option<Observed> {
-    let r: Reply<'_> = serde_json::from_slice(body).ok()?;
-    let mcp = r.output.iter().flatten().any(|i| {
-        i.kind
-            .as_deref()
-            .is_some_and(|k| matches!(k, "mcp_list_tools" | "mcp_call"))
-    });
-    if mcp {
+    let mut s = Scanner::new(body);
+    let mut model_field: Option<Option<String>> = None;
+    let mut usage_field: Option<Option<UsageFields>> = None;
+    let mut output_seen: Option<()> = None;
+    s.object(|s, key| match plain(key)? {
+        b"model" => once(&mut model_field, model(s)?),
+        b"usage" => once(&mut usage_field, usage(s)?),
+        b"output" => {
+            output(s)?;
+            once(&mut output_seen, ())
+        }
+        _ => s.skip(),
+    })?;
+    if !s.at_end() {
         return None;
     }
-    let (model, usage) = (r.model, r.usage);
-    let usage = usage.map(|u| {
+    let usage = usage_field.flatten().map(|u| {
         Usage {
             prompt_tokens: u.prompt_tokens.or(u.input_tokens).unwrap_or(0),
             completion_tokens: u.completion_tokens.or(u.output_tokens).unwrap_or(0),
@@ -74,63 +140,9 @@ pub fn observe(body: &[u8]) -> Option<Observed> {
     });
     Some(Observed {
         usage,
-        model: model.map(Cow::into_owned),
+        model: model_field.flatten(),
     })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::llm::{mcp, openai};
-    use serde_json::Value;
-
-    /// The `Value` reading the fast one stands for.
-    fn slow(body: &str) -> Option<Observed> {
-        let v: Value = serde_json::from_str(body).ok()?;
-        assert!(mcp::McpItem::from_response(&v).is_empty(), "{body}");
-        Some(Observed {
-            usage: openai::usage(&v),
-            model: v["model"].as_str().map(str::to_string),
-        })
-    }
-
-    #[test]
-    fn same_as_the_value_reading() {
-        let bodies = [
-            r#"{"id":"r","object":"response","model":"gpt-4o","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}],"usage":{"input_tokens":12,"output_tokens":8,"total_tokens":20}}"#,
-            r#"{"model":"gpt-4\u006f","choices":[{"message":{"content":"x"}}],"usage":{"prompt_tokens":25,"completion_tokens":12}}"#,
-            r#"{"usage":null,"model":null}"#,
-            r#"{"usage":{"prompt_tokens":null,"input_tokens":3,"extra":{"a":[1,2]}}}"#,
-            r#"{"data":[{"embedding":[0.1,0.2]}],"usage":{"prompt_tokens":4,"total_tokens":4}}"#,
-            r#"{}"#,
-            r#"{"output":[]}"#,
-            r#"{"output":[{"type":"message","text":"say \"mcp_call\""}],"model":"a\u0062"}"#,
-        ];
-        for b in bodies {
-            assert_eq!(observe(b.as_bytes()), slow(b), "{b}");
-        }
-    }
-
-    #[test]
-    fn leaves_other_shapes_to_the_value_reading() {
-        for b in [
-            "not json",
-            r#"{"model":"a"} trailing"#,
-            r#"{"model":5,"usage":{"prompt_tokens":1}}"#,
-            r#"{"usage":{"prompt_tokens":1.5}}"#,
-            r#"{"usage":{"prompt_tokens":-1}}"#,
-            r#"{"usage":"none"}"#,
-            r#"{"model":"a","model":"b"}"#,
-            r#"{"output":[{"type":"\u006dcp_call","name":"t"}]}"#,
-            r#"{"output":[{"type":5}],"x":"\u0041"}"#,
-            r#"{"output":{"type":"mcp_call"},"usage":{"prompt_tokens":1}}"#,
-            r#"{"output":{"type":"message"},"usage":{"prompt_tokens":1}}"#,
-            r#"{"output":["text"],"model":"m"}"#,
-            r#"{"output":[{"type":"mcp_call","name":"t","server_label":"s"}]}"#,
-            r#"{"output":[{"type":"mcp_list_tools","server_label":"s"}]}"#,
-            "[1,2]",
-        ] {
-            assert_eq!(observe(b.as_bytes()), None, "{b}");
-        }
-    }
-}
+mod tests;
