@@ -80,6 +80,8 @@ type Fold = foldhash::fast::FixedState;
 struct Scoped {
     shapes: u8,
     by_scope: HashMap<Scope, Arc<Instance>, Fold>,
+    /// The global instance (also in `by_scope`), read without hashing a scope.
+    global: Option<Arc<Instance>>,
 }
 
 /// Kong's precedence list of scope shapes: (route, service, consumer) set or not.
@@ -113,6 +115,9 @@ impl PluginIndex {
     pub fn insert_shared(&mut self, name: &str, scope: Scope, instance: Arc<Instance>) {
         let scoped = self.by_name.entry(name.to_string()).or_default();
         scoped.shapes |= 1 << shape(&scope);
+        if scope == (None, None, None) {
+            scoped.global = Some(instance.clone());
+        }
         scoped.by_scope.insert(scope, instance);
     }
 
@@ -141,6 +146,9 @@ impl PluginIndex {
                 || (c && consumer.is_none())
             {
                 return None;
+            }
+            if !(r || s || c) {
+                return scoped.global.clone();
             }
             let key = (
                 r.then_some(route),

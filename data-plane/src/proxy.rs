@@ -50,11 +50,13 @@ struct Ctx {
     /// The prometheus instance that applies (its config decides what the log phase records).
     prometheus: Option<Arc<Instance>>,
     remote: SocketAddr,
-    local: Option<SocketAddr>,
     /// The client's address as a header value (`X-Real-IP`, `X-Forwarded-For`).
     remote_ip: http::HeaderValue,
+    /// The port the client connected to, as a header value (`X-Forwarded-Port`).
+    local_port: Option<http::HeaderValue>,
     client_host: String,
-    record: LogRecord,
+    /// Boxed: the context moves from phase to phase, the record stays put.
+    record: Box<LogRecord>,
     /// Set on every response by the header filter (correlation-id, cors, rate-limiting).
     response_headers: Vec<HeaderChange>,
     /// The log plugins (http-log, file-log) that apply; their log phase runs in the finisher.
@@ -76,7 +78,7 @@ impl Ctx {
         let prom = self.prometheus.clone();
         let request_id = self.request_id.clone();
         let loggers = self.loggers.clone();
-        Box::new(move |rec: LogRecord| {
+        Box::new(move |rec: Box<LogRecord>| {
             let metrics = &state.metrics;
             log::run(metrics, &loggers, &rec);
             if let Some(ai) = rec.ai.as_ref().filter(|a| a.log_statistics) {
@@ -168,6 +170,8 @@ pub struct Peer {
     pub remote: SocketAddr,
     pub local: Option<SocketAddr>,
     remote_ip: http::HeaderValue,
+    /// The local port as a header value, made once per connection.
+    local_port: Option<http::HeaderValue>,
     /// nginx's `client_body_timeout`: the longest wait for the next chunk of a request body.
     body_read_timeout: Duration,
     /// The connection is TLS (an `ssl` listener).
@@ -184,6 +188,7 @@ impl Peer {
             local,
             remote_ip: http::HeaderValue::from_str(&ip)
                 .unwrap_or(http::HeaderValue::from_static("")),
+            local_port: local.map(|l| http::HeaderValue::from(l.port())),
             body_read_timeout: body::BODY_READ_TIMEOUT,
             https: false,
             sni: None,
@@ -254,15 +259,15 @@ pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> R
         started,
         prometheus: rt.plugins.lookup("prometheus", route_id, service_id, None),
         remote,
-        local,
         remote_ip: peer.remote_ip.clone(),
+        local_port: peer.local_port.clone(),
         client_host,
-        record: LogRecord {
+        record: Box::new(LogRecord {
             service: route.service_label(),
             route: route.label(),
             bytes_in: content_length(&parts.headers),
             ..Default::default()
-        },
+        }),
         response_headers: Vec::new(),
         loggers: Vec::new(),
         upstream_path: None,

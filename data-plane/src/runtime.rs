@@ -16,6 +16,7 @@ mod tls;
 pub use server_tls::{ServerCerts, ServerTlsError};
 pub use sources::Sources;
 
+use crate::plugins::key_auth::ConsumerHeaders;
 use crate::plugins::{Instance, PluginIndex};
 use crate::proxy::forward::{TlsProfile, TlsProfiles};
 use crate::router::{RouteSpec, Router, RouterError};
@@ -84,12 +85,20 @@ impl CompiledRoute {
 pub struct ConsumerIndex {
     by_id: HashMap<Uuid, Arc<Consumer>>,
     by_username: HashMap<String, Arc<Consumer>>,
-    by_key: HashMap<String, (Uuid, Arc<Consumer>)>,
+    by_key: HashMap<String, KeyOwner>,
+}
+
+/// The owner of an API key: its credential, its consumer and the headers key-auth sets for them.
+#[derive(Debug)]
+pub struct KeyOwner {
+    pub credential: Uuid,
+    pub consumer: Arc<Consumer>,
+    pub headers: ConsumerHeaders,
 }
 
 impl ConsumerIndex {
-    /// The credential id and consumer owning API key `key`.
-    pub fn by_key(&self, key: &str) -> Option<&(Uuid, Arc<Consumer>)> {
+    /// The credential and consumer owning API key `key`.
+    pub fn by_key(&self, key: &str) -> Option<&KeyOwner> {
         self.by_key.get(key)
     }
 
@@ -276,7 +285,12 @@ fn consumer_index(src: &Sources) -> Result<ConsumerIndex, CompileError> {
                 consumer: k.consumer.id,
             });
         };
-        consumers.by_key.insert(k.key.clone(), (k.id, c.clone()));
+        let owner = KeyOwner {
+            credential: k.id,
+            consumer: c.clone(),
+            headers: ConsumerHeaders::new(c, Some(&k.id)),
+        };
+        consumers.by_key.insert(k.key.clone(), owner);
     }
     Ok(consumers)
 }

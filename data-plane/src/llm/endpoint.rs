@@ -2,6 +2,8 @@
 //! (its path kept when it has one), plus the query the provider needs (azure `api-version`,
 //! gemini `alt=sse`) and the client's query. Runs once per request, after the balancer.
 
+use std::borrow::Cow;
+
 use http::Uri;
 use proto::schema::plugins::ai::{Provider, RouteType};
 
@@ -21,9 +23,12 @@ fn gemini_vertex<'a>(c: &Call<'a>) -> Option<(&'a str, &'a str, &'a str)> {
     Some((s("api_endpoint")?, s("project_id")?, s("location_id")?))
 }
 
+/// A default base or path; constant ones are borrowed (no allocation per request).
+type Part = Option<Cow<'static, str>>;
+
 /// (scheme://authority, path) when no `upstream_url` is configured; `None` base means the
 /// provider has no public endpoint.
-fn defaults(c: &Call<'_>) -> Result<(Option<String>, Option<String>), TranslateError> {
+fn defaults(c: &Call<'_>) -> Result<(Part, Part), TranslateError> {
     let rt = c.route_type;
     let format = c.format()?;
     Ok(match c.provider {
@@ -33,47 +38,52 @@ fn defaults(c: &Call<'_>) -> Result<(Option<String>, Option<String>), TranslateE
                 "options.azure_instance",
                 c,
             )?;
-            let base = format!("https://{instance}.openai.azure.com:443");
+            let base = Cow::Owned(format!("https://{instance}.openai.azure.com:443"));
             let path = if rt == RouteType::Responses {
-                Some("/openai/v1/responses".to_string())
+                Some(Cow::Borrowed("/openai/v1/responses"))
             } else {
                 let dep = need(
                     c.options.azure_deployment_id.as_deref(),
                     "options.azure_deployment_id",
                     c,
                 )?;
-                openai::path(rt)
-                    .map(|p| format!("/openai/deployments/{dep}{}", p.trim_start_matches("/v1")))
+                openai::path(rt).map(|p| {
+                    Cow::Owned(format!(
+                        "/openai/deployments/{dep}{}",
+                        p.trim_start_matches("/v1")
+                    ))
+                })
             };
             (Some(base), path)
         }
         Provider::Gemini => {
             let vertex = gemini_vertex(c);
             let base = match vertex {
-                Some((host, _, _)) => format!("https://{host}"),
-                None => gemini::BASE.to_string(),
+                Some((host, _, _)) => Cow::Owned(format!("https://{host}")),
+                None => Cow::Borrowed(gemini::BASE),
             };
             let path = match rt {
                 RouteType::Chat | RouteType::Completions => {
-                    Some(gemini::chat_path(c.model, c.stream, vertex))
+                    Some(Cow::Owned(gemini::chat_path(c.model, c.stream, vertex)))
                 }
-                RouteType::Embeddings => Some(gemini::embed_path(c.model, vertex)),
+                RouteType::Embeddings => Some(Cow::Owned(gemini::embed_path(c.model, vertex))),
                 _ => None,
             };
             (Some(base), path)
         }
         Provider::Mistral if format == Format::OpenAi => (
-            Some("https://api.mistral.ai:443".into()),
-            openai::path(rt).map(str::to_string),
+            Some(Cow::Borrowed("https://api.mistral.ai:443")),
+            openai::path(rt).map(Cow::Borrowed),
         ),
         Provider::Bedrock if rt != RouteType::Preserve => match bedrock::region(c.options) {
             Some(region) => {
                 let (base, path) = bedrock::endpoint(&region, c.model, rt, c.stream);
-                (Some(base), Some(path))
+                (Some(Cow::Owned(base)), Some(Cow::Owned(path)))
             }
-            None if c.options.upstream_url.is_some() => {
-                (None, Some(bedrock::endpoint("", c.model, rt, c.stream).1))
-            }
+            None if c.options.upstream_url.is_some() => (
+                None,
+                Some(Cow::Owned(bedrock::endpoint("", c.model, rt, c.stream).1)),
+            ),
             None => {
                 return Err(TranslateError::Url(
                     "provider bedrock needs options.bedrock.aws_region (or AWS_REGION)".into(),
@@ -81,32 +91,28 @@ fn defaults(c: &Call<'_>) -> Result<(Option<String>, Option<String>), TranslateE
             }
         },
         Provider::Anthropic => (
-            Some(anthropic::BASE.into()),
-            Some(match rt {
-                RouteType::Completions => completions::ANTHROPIC_PATH.into(),
-                _ => anthropic::CHAT_PATH.into(),
-            }),
+            Some(Cow::Borrowed(anthropic::BASE)),
+            Some(Cow::Borrowed(match rt {
+                RouteType::Completions => completions::ANTHROPIC_PATH,
+                _ => anthropic::CHAT_PATH,
+            })),
         ),
         Provider::Cohere => (
-            Some(cohere::BASE.into()),
-            Some(match rt {
-                RouteType::Completions => completions::COHERE_PATH.into(),
-                RouteType::Embeddings => embeddings::COHERE_PATH.into(),
-                _ => cohere::CHAT_PATH.into(),
-            }),
+            Some(Cow::Borrowed(cohere::BASE)),
+            Some(Cow::Borrowed(match rt {
+                RouteType::Completions => completions::COHERE_PATH,
+                RouteType::Embeddings => embeddings::COHERE_PATH,
+                _ => cohere::CHAT_PATH,
+            })),
         ),
-        _ if format == Format::Ollama => (None, ollama::path(rt).map(str::to_string)),
+        _ if format == Format::Ollama => (None, ollama::path(rt).map(Cow::Borrowed)),
         // Raw llama2 is served at its `upstream_url`, path and all.
         _ if format == Format::Llama2Raw => (None, None),
         Provider::Openai => (
-            Some(format!(
-                "{}://{}",
-                openai::DEFAULT_SCHEME,
-                openai::DEFAULT_AUTHORITY
-            )),
-            openai::path(rt).map(str::to_string),
+            Some(Cow::Borrowed(openai::DEFAULT_BASE)),
+            openai::path(rt).map(Cow::Borrowed),
         ),
-        _ => (None, openai::path(rt).map(str::to_string)),
+        _ => (None, openai::path(rt).map(Cow::Borrowed)),
     })
 }
 
@@ -117,24 +123,46 @@ pub fn uri(
     client_query: Option<&str>,
     extra: Option<&(String, String)>,
 ) -> Result<Uri, TranslateError> {
+    uri_with(c, None, client_path, client_query, extra)
+}
+
+/// `uri` with `parsed_url`: `c.options.upstream_url` already parsed, if it was. The URI is
+/// written into one buffer and parsed once (no intermediate strings, no query list).
+pub fn uri_with(
+    c: &Call<'_>,
+    parsed_url: Option<&Uri>,
+    client_path: &str,
+    client_query: Option<&str>,
+    extra: Option<&(String, String)>,
+) -> Result<Uri, TranslateError> {
     let (default_base, default_path) = defaults(c)?;
     let preserve = c.route_type == RouteType::Preserve;
-    let (base, mut path) = match &c.options.upstream_url {
+    let mut s = String::with_capacity(128);
+    let owned;
+    let path: &str = match &c.options.upstream_url {
         Some(url) => {
-            let u: Uri = url
-                .parse()
-                .map_err(|e| TranslateError::Url(format!("'{url}': {e}")))?;
-            let scheme = u.scheme_str().unwrap_or("https");
-            let authority = u
+            let parsed = match parsed_url {
+                Some(u) => u,
+                None => {
+                    owned = url
+                        .parse::<Uri>()
+                        .map_err(|e| TranslateError::Url(format!("'{url}': {e}")))?;
+                    &owned
+                }
+            };
+            let scheme = parsed.scheme_str().unwrap_or("https");
+            let authority = parsed
                 .authority()
                 .ok_or_else(|| TranslateError::Url(format!("'{url}' has no host")))?;
-            let p = u.path();
-            let path = match (p.is_empty() || p == "/", preserve) {
-                (false, _) => p.to_string(),
-                (true, true) => client_path.to_string(),
-                (true, false) => default_path.unwrap_or_else(|| p.to_string()),
-            };
-            (format!("{scheme}://{authority}"), path)
+            s.push_str(scheme);
+            s.push_str("://");
+            s.push_str(authority.as_str());
+            let p = parsed.path();
+            match (p.is_empty() || p == "/", preserve) {
+                (false, _) => p,
+                (true, true) => client_path,
+                (true, false) => default_path.as_deref().unwrap_or(p),
+            }
         }
         None => {
             let base = default_base.ok_or_else(|| {
@@ -143,43 +171,41 @@ pub fn uri(
                     c.provider.as_str()
                 ))
             })?;
-            (
-                base,
-                default_path.unwrap_or_else(|| client_path.to_string()),
-            )
+            s.push_str(&base);
+            default_path.as_deref().unwrap_or(client_path)
         }
     };
-    if let Some(p) = &c.options.upstream_path {
-        path = p.clone();
+    s.push_str(c.options.upstream_path.as_deref().unwrap_or(path));
+    let mut sep = '?';
+    let mut param = |s: &mut String, parts: &[&str]| {
+        s.push(sep);
+        sep = '&';
+        for p in parts {
+            s.push_str(p);
+        }
+    };
+    let client_query = client_query.filter(|q| !q.is_empty());
+    if let Some(q) = client_query {
+        param(&mut s, &[q]);
     }
-    let mut query: Vec<String> = client_query
-        .filter(|q| !q.is_empty())
-        .map(|q| vec![q.to_string()])
-        .unwrap_or_default();
     if c.provider == Provider::Azure
-        && !query
-            .iter()
-            .any(|q| q.split('&').any(|kv| kv.starts_with("api-version=")))
+        && !client_query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("api-version=")))
     {
         let v = c
             .options
             .azure_api_version
             .as_deref()
             .unwrap_or("2023-05-15");
-        query.push(format!("api-version={v}"));
+        param(&mut s, &["api-version=", v]);
     }
     if c.provider == Provider::Gemini && c.stream && !preserve {
-        query.push("alt=sse".into());
+        param(&mut s, &["alt=sse"]);
     }
     if let Some((k, v)) = extra {
-        query.push(format!("{k}={v}"));
+        param(&mut s, &[k, "=", v]);
     }
-    let pq = if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{}", query.join("&"))
-    };
-    format!("{base}{pq}")
-        .parse()
-        .map_err(|e| TranslateError::Url(format!("{e}")))
+    Uri::try_from(s).map_err(|e| TranslateError::Url(format!("{e}")))
 }
+
+#[cfg(test)]
+mod tests;

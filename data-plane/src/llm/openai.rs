@@ -8,6 +8,8 @@ use super::Usage;
 
 pub const DEFAULT_SCHEME: &str = "https";
 pub const DEFAULT_AUTHORITY: &str = "api.openai.com:443";
+/// `DEFAULT_SCHEME://DEFAULT_AUTHORITY`.
+pub const DEFAULT_BASE: &str = "https://api.openai.com:443";
 
 /// The OpenAI path for a route type; `None` for `preserve` (the client's path is kept).
 pub fn path(route_type: RouteType) -> Option<&'static str> {

@@ -24,6 +24,8 @@ pub struct AiTarget {
     pub logging: Logging,
     /// `model.options`, defaulted once at compile time.
     pub options: ModelOptions,
+    /// `options.upstream_url`, parsed once (for a target without templates).
+    pub upstream_url: Option<Uri>,
     /// `model.name` or options hold `$(…)` templates, resolved per request.
     pub templated: bool,
 }
@@ -39,6 +41,8 @@ pub enum Streaming {
 #[derive(Debug)]
 pub struct AiPlugin {
     pub id: Uuid,
+    /// `id` as text, for the analytics of every request.
+    id_text: String,
     pub targets: Vec<AiTarget>,
     balancer: Balancer,
     /// `balancer.failover_criteria`, `retries` and `hash_on_header` (ai-proxy: none).
@@ -110,7 +114,7 @@ impl AiPlugin {
             status,
             message: message.to_string(),
             analytics: Box::new(AiAnalytics {
-                plugin_id: self.id.to_string(),
+                plugin_id: self.id_text.clone(),
                 provider: "UNSPECIFIED".into(),
                 request_model: model.clone(),
                 response_model: model,
@@ -160,7 +164,7 @@ impl AiPlugin {
         let json_type = client_headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_none_or(|ct| ct.to_ascii_lowercase().contains("json"));
+            .is_none_or(|ct| mentions_json(ct.as_bytes()));
         let parsed = json_type
             .then(|| serde_json::from_slice::<Value>(body).ok())
             .flatten();
@@ -194,8 +198,9 @@ impl AiPlugin {
                     .filter(|i| alias_of(&self.targets[*i]) != client_model.as_deref()),
             );
         }
-        let hash_key = client_headers
-            .get(self.hash_header.as_str())
+        let hash_key = (!self.hash_header.is_empty())
+            .then(|| client_headers.get(self.hash_header.as_str()))
+            .flatten()
             .and_then(|v| v.to_str().ok());
         let picked = self.balancer.pick(&excluded, hash_key);
         let idx = picked.unwrap_or(usize::MAX);
@@ -317,9 +322,24 @@ impl AiPlugin {
             let upstream = call
                 .request_body(json)
                 .map_err(|e| self.reject(e.status(), &e.to_string(), Some(&model), log))?;
-            Bytes::from(upstream.to_string())
+            // The same bytes as `Display`, without the formatter in between.
+            serde_json::to_vec(&upstream)
+                .map(Bytes::from)
+                .map_err(|e| {
+                    self.reject(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &e.to_string(),
+                        Some(&model),
+                        log,
+                    )
+                })?
         };
-        let uri = endpoint::uri(&call, path, query, extra_query.as_ref())
+        // Templated options are this request's own: their URL is parsed with the rest.
+        let parsed_url = resolved
+            .is_none()
+            .then_some(target.upstream_url.as_ref())
+            .flatten();
+        let uri = endpoint::uri_with(&call, parsed_url, path, query, extra_query.as_ref())
             .map_err(|e| self.reject(e.status(), &e.to_string(), Some(&model), log))?;
         if target.model.provider == Provider::Bedrock {
             let signed = auth::sign_bedrock(target, &uri, &body)
@@ -339,9 +359,9 @@ impl AiPlugin {
             stream,
             model_header: self
                 .model_name_header
-                .then(|| format!("{}/{}", target.model.provider.as_str(), model)),
+                .then(|| [target.model.provider.as_str(), "/", &model].concat()),
             analytics: AiAnalytics {
-                plugin_id: self.id.to_string(),
+                plugin_id: self.id_text.clone(),
                 provider: target.model.provider.as_str().to_string(),
                 request_model: model.clone(),
                 response_model: model,
@@ -360,6 +380,11 @@ impl AiPlugin {
             },
         })
     }
+}
+
+/// Whether a content type says JSON: `json` anywhere in it, in any case (Kong's test).
+fn mentions_json(ct: &[u8]) -> bool {
+    ct.windows(4).any(|w| w.eq_ignore_ascii_case(b"json"))
 }
 
 mod attempts;

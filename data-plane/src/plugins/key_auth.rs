@@ -48,12 +48,12 @@ pub fn access(
             headers: vec![(WWW_AUTHENTICATE, www_authenticate(cfg))],
         },
         Some(key) => match consumers.by_key(key) {
-            Some((cred, consumer)) => {
-                set_consumer_headers(parts, consumer, Some(cred), false);
+            Some(owner) => {
+                set_consumer_headers(parts, &owner.headers, false);
                 return Ok(Some(Authenticated {
-                    consumer: consumer.clone(),
+                    consumer: owner.consumer.clone(),
                     anonymous: false,
-                    credential: Some(*cred),
+                    credential: Some(owner.credential),
                 }));
             }
             None => Rejection {
@@ -68,7 +68,7 @@ pub fn access(
     };
     match consumers.by_id_or_username(anon) {
         Some(c) => {
-            set_consumer_headers(parts, c, None, true);
+            set_consumer_headers(parts, &ConsumerHeaders::new(c, None), true);
             Ok(Some(Authenticated {
                 consumer: c.clone(),
                 anonymous: true,
@@ -151,35 +151,47 @@ static X_CONSUMER_CUSTOM_ID: HeaderName = HeaderName::from_static("x-consumer-cu
 static X_CREDENTIAL_IDENTIFIER: HeaderName = HeaderName::from_static("x-credential-identifier");
 static X_ANONYMOUS_CONSUMER: HeaderName = HeaderName::from_static("x-anonymous-consumer");
 
-fn set_consumer_headers(
-    parts: &mut Parts,
-    c: &Consumer,
-    credential: Option<&Uuid>,
-    anonymous: bool,
-) {
+/// The consumer headers key-auth sets upstream for one consumer (and credential), made once
+/// when the config is compiled (`None`: the header is removed).
+#[derive(Debug, Clone)]
+pub struct ConsumerHeaders {
+    id: Option<HeaderValue>,
+    username: Option<HeaderValue>,
+    custom_id: Option<HeaderValue>,
+    credential: Option<HeaderValue>,
+}
+
+impl ConsumerHeaders {
+    pub fn new(c: &Consumer, credential: Option<&Uuid>) -> Self {
+        let value = |v: Option<&str>| v.and_then(|v| HeaderValue::from_str(v).ok());
+        let mut buf = Uuid::encode_buffer();
+        let id = value(Some(c.id.hyphenated().encode_lower(&mut buf)));
+        let mut buf = Uuid::encode_buffer();
+        ConsumerHeaders {
+            id,
+            username: value(c.username.as_deref()),
+            custom_id: value(c.custom_id.as_deref()),
+            credential: value(credential.map(|id| &*id.hyphenated().encode_lower(&mut buf))),
+        }
+    }
+}
+
+fn set_consumer_headers(parts: &mut Parts, v: &ConsumerHeaders, anonymous: bool) {
     let h = &mut parts.headers;
-    let mut set =
-        |name: &HeaderName, v: Option<&str>| match v.and_then(|v| HeaderValue::from_str(v).ok()) {
-            Some(v) => {
-                h.insert(name.clone(), v);
-            }
-            None => {
-                h.remove(name);
-            }
-        };
-    let mut buf = Uuid::encode_buffer();
-    set(
-        &X_CONSUMER_ID,
-        Some(c.id.hyphenated().encode_lower(&mut buf)),
-    );
-    set(&X_CONSUMER_USERNAME, c.username.as_deref());
-    set(&X_CONSUMER_CUSTOM_ID, c.custom_id.as_deref());
-    let mut buf = Uuid::encode_buffer();
-    set(
-        &X_CREDENTIAL_IDENTIFIER,
-        credential.map(|id| &*id.hyphenated().encode_lower(&mut buf)),
-    );
-    set(&X_ANONYMOUS_CONSUMER, anonymous.then_some("true"));
+    let mut set = |name: &HeaderName, v: Option<&HeaderValue>| match v {
+        Some(v) => {
+            h.insert(name.clone(), v.clone());
+        }
+        None => {
+            h.remove(name);
+        }
+    };
+    set(&X_CONSUMER_ID, v.id.as_ref());
+    set(&X_CONSUMER_USERNAME, v.username.as_ref());
+    set(&X_CONSUMER_CUSTOM_ID, v.custom_id.as_ref());
+    set(&X_CREDENTIAL_IDENTIFIER, v.credential.as_ref());
+    let anon = HeaderValue::from_static("true");
+    set(&X_ANONYMOUS_CONSUMER, anonymous.then_some(&anon));
 }
 
 /// The decoded value of `name` in an `a=b&c=d` string.

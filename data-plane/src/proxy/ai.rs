@@ -3,16 +3,17 @@
 //! read for usage, SSE streams are passed through chunk by chunk (re-framed as OpenAI SSE for
 //! other providers).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
-use super::body::{boxed, full, LoggedBody, ProxyBody};
+use super::body::{boxed, full, LoggedBody, ProxyBody, UpstreamBody};
+use super::forward::ForwardError;
+use super::h1;
 use super::{headers, ms, read_body, reply, Ctx};
 use crate::llm::sse::SseUsage;
 use crate::plugins::ai_proxy::client::{AiClient, Timeouts};
@@ -33,7 +34,7 @@ fn ai_upstream_request(ctx: &Ctx, parts: &Parts, plan: &AiRequest) -> Request<Pr
             if default {
                 a.host().to_string()
             } else {
-                a.to_string()
+                a.as_str().to_string()
             }
         })
         .unwrap_or_default();
@@ -78,15 +79,35 @@ fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// One upstream attempt with the plugin's client: Kong's 504 on a timeout, 502 otherwise.
+/// One upstream attempt: Kong's 504 on a timeout, 502 otherwise. A plain-HTTP upstream goes
+/// through the proxy's lean HTTP/1.1 client and its per-thread pool (with the plugin's connect,
+/// write and read timeouts), any other through the plugin's client.
 async fn send(
     ctx: &Ctx,
     client: &AiClient,
     req: Request<ProxyBody>,
     t: Timeouts,
-) -> Result<Response<Incoming>, (StatusCode, &'static str)> {
+) -> Result<Response<UpstreamBody>, (StatusCode, &'static str)> {
+    if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+        let ms = |v: u64| Duration::from_millis(v.max(1));
+        let limits = h1::Limits {
+            connect: ms(t.connect_ms),
+            write: Some(ms(t.write_ms)),
+            read: Some(t.read()),
+        };
+        return match tokio::time::timeout(t.read(), h1::send_with(req, limits)).await {
+            Ok(Ok(r)) => Ok(r.map(UpstreamBody::H1)),
+            Err(_) | Ok(Err(ForwardError::Timeout)) => {
+                Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT))
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(request_id = %ctx.request_id, error = %e, "AI upstream request failed");
+                Err((StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM))
+            }
+        };
+    }
     match tokio::time::timeout(t.read(), client.request(req)).await {
-        Ok(Ok(r)) => Ok(r),
+        Ok(Ok(r)) => Ok(r.map(UpstreamBody::Hyper)),
         Ok(Err(e)) if timed_out(&e) => Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT)),
         Err(_) => Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT)),
         Ok(Err(e)) => {

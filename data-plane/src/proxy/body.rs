@@ -181,11 +181,12 @@ impl Body for ClientBody {
 }
 
 /// Runs when the response is over (fully sent or abandoned).
-pub type Finisher = Box<dyn FnOnce(LogRecord) + Send>;
+pub type Finisher = Box<dyn FnOnce(Box<LogRecord>) + Send>;
 
 pub struct LoggedBody {
     inner: ProxyBody,
-    record: Option<LogRecord>,
+    /// Boxed: the record is large, and the body (with its request) moves a few times.
+    record: Option<Box<LogRecord>>,
     sse: Option<SseUsage>,
     started: std::time::Instant,
     finish: Option<Finisher>,
@@ -194,7 +195,7 @@ pub struct LoggedBody {
 impl LoggedBody {
     pub fn new(
         inner: ProxyBody,
-        record: LogRecord,
+        record: Box<LogRecord>,
         sse: Option<SseUsage>,
         started: std::time::Instant,
         finish: Finisher,

@@ -11,11 +11,14 @@ mod encode;
 mod framing;
 mod head;
 mod response;
+#[cfg(test)]
+mod tests;
 mod upload;
 
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::Poll;
+use std::time::Duration;
 
 use http::{Method, Request, Response};
 use http_body::Body as _;
@@ -38,6 +41,10 @@ pub enum H1Error {
     Connect(String),
     #[error("connect timed out")]
     ConnectTimeout,
+    #[error("upstream write timed out")]
+    WriteTimeout,
+    #[error("upstream read timed out")]
+    ReadTimeout,
     #[error("upstream closed the connection before responding")]
     Closed,
     #[error("upstream connection failed before responding: {0}")]
@@ -68,30 +75,77 @@ impl H1Error {
 impl From<H1Error> for ForwardError {
     fn from(e: H1Error) -> Self {
         match e {
-            H1Error::ConnectTimeout => ForwardError::Timeout,
+            H1Error::ConnectTimeout | H1Error::WriteTimeout | H1Error::ReadTimeout => {
+                ForwardError::Timeout
+            }
             H1Error::Connect(m) => ForwardError::Connect(m),
             e => ForwardError::Failed(e.to_string()),
         }
     }
 }
 
+/// nginx's timeouts for one exchange. The wait for the response head is bounded by the
+/// caller (around `send`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// Making the connection.
+    pub connect: Duration,
+    /// Writing the request head with the body at hand (`None`: unbounded).
+    pub write: Option<Duration>,
+    /// Between two reads of the response body (`None`: unbounded).
+    pub read: Option<Duration>,
+}
+
+impl Default for Limits {
+    /// What a service's plain-HTTP request gets: Kong's default connect timeout, no others.
+    fn default() -> Self {
+        Limits {
+            connect: conn::CONNECT_TIMEOUT,
+            write: None,
+            read: None,
+        }
+    }
+}
+
 /// A pooled connection to `authority`, or a new one; and whether it was reused.
-async fn conn_for(authority: &http::uri::Authority) -> Result<(Conn, bool), H1Error> {
+async fn conn_for(
+    authority: &http::uri::Authority,
+    connect: Duration,
+) -> Result<(Conn, bool), H1Error> {
     match pool::checkout(authority.as_str()) {
         Some(c) => Ok((c, true)),
-        None => Ok((Conn::connect(authority).await?, false)),
+        None => Ok((Conn::connect(authority, connect).await?, false)),
     }
+}
+
+/// Writes all of `out` to `conn`, within `limit`.
+async fn write(conn: &mut Conn, out: &[u8], limit: Option<Duration>) -> Result<(), H1Error> {
+    let r = match limit {
+        Some(d) => tokio::time::timeout(d, conn.write(out))
+            .await
+            .map_err(|_| H1Error::WriteTimeout)?,
+        None => conn.write(out).await,
+    };
+    r.map_err(|e| H1Error::Io(e.to_string()))
 }
 
 /// Sends `req` (an absolute `http://` URI) over a pooled connection; the response body streams
 /// from the connection.
 pub(super) async fn send(req: Request<ProxyBody>) -> Result<Response<Body>, ForwardError> {
+    send_with(req, Limits::default()).await
+}
+
+/// `send` with `limits`.
+pub(super) async fn send_with(
+    req: Request<ProxyBody>,
+    limits: Limits,
+) -> Result<Response<Body>, ForwardError> {
     let (parts, mut body) = req.into_parts();
     let Some(authority) = parts.uri.authority() else {
         return Err(ForwardError::Failed("upstream URI has no host".into()));
     };
     let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let (mut conn, mut reused) = conn_for(authority).await?;
+    let (mut conn, mut reused) = conn_for(authority, limits.connect).await?;
     let mut out = std::mem::take(&mut conn.wbuf);
     out.clear();
     let end_stream = body.is_end_stream();
@@ -113,14 +167,14 @@ pub(super) async fn send(req: Request<ProxyBody>) -> Result<Response<Body>, Forw
     };
     let head_request = parts.method == Method::HEAD;
     let head = loop {
-        if let Err(e) = conn.write(&out).await {
+        if let Err(e) = write(&mut conn, &out, limits.write).await {
             // Nothing of the body past `out` was taken yet: any request can go again.
-            if reused {
+            if reused && !matches!(e, H1Error::WriteTimeout) {
                 tracing::debug!(error = %e, "reused upstream connection was closed; sending again");
-                (conn, reused) = conn_for(authority).await?;
+                (conn, reused) = conn_for(authority, limits.connect).await?;
                 continue;
             }
-            return Err(H1Error::Io(e.to_string()).into());
+            return Err(e.into());
         }
         if !complete {
             // The rest of the body streams while the head is awaited; what is left of it when
@@ -139,7 +193,7 @@ pub(super) async fn send(req: Request<ProxyBody>) -> Result<Response<Body>, Forw
             })
             .await?;
             let rest = (!sent).then_some(up);
-            return Ok(respond(conn, head, rest));
+            return Ok(respond(conn, head, rest, limits.read));
         }
         let r = conn.read_head(head_request).await;
         match r {
@@ -149,14 +203,14 @@ pub(super) async fn send(req: Request<ProxyBody>) -> Result<Response<Body>, Forw
             // counts as idempotent goes again: a POST, PATCH or LOCK is never sent twice.
             Err(e) if reused && e.stale() && idempotent(&parts.method) => {
                 tracing::debug!(error = %e, "reused upstream connection was closed; sending again");
-                (conn, reused) = conn_for(authority).await?;
+                (conn, reused) = conn_for(authority, limits.connect).await?;
             }
             Err(e) => return Err(e.into()),
         }
     };
     out.clear();
     conn.wbuf = out;
-    Ok(respond(conn, head, None))
+    Ok(respond(conn, head, None, limits.read))
 }
 
 /// nginx's rule for sending a request again after it was sent (`proxy_next_upstream` without
@@ -167,8 +221,14 @@ fn idempotent(method: &Method) -> bool {
 
 /// The response whose head was read from `conn`; `upload`: the rest of a request body still
 /// being sent.
-fn respond(conn: Conn, head: head::Head, upload: Option<upload::Upload>) -> Response<Body> {
-    let mut resp = Response::new(Body::new(conn, head.framing, head.keep_alive, upload));
+fn respond(
+    conn: Conn,
+    head: head::Head,
+    upload: Option<upload::Upload>,
+    read: Option<Duration>,
+) -> Response<Body> {
+    let body = Body::new(conn, head.framing, head.keep_alive, upload).read_timeout(read);
+    let mut resp = Response::new(body);
     *resp.status_mut() = head.status;
     *resp.version_mut() = head.version;
     *resp.headers_mut() = head.headers;

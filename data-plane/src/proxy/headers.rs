@@ -2,7 +2,7 @@
 //! `X-Forwarded-*`, `X-Real-IP` and `X-Kong-Request-Id` (what Kong's nginx template sets); and
 //! the request head limits nginx applies before Kong sees a request.
 
-use http::header::{HeaderName, HeaderValue, HOST};
+use http::header::{Entry, HeaderName, HeaderValue, HOST};
 use http::request::Parts;
 use http::HeaderMap;
 
@@ -65,22 +65,50 @@ pub(super) fn upstream(ctx: &Ctx, parts: &Parts, host: &str) -> HeaderMap {
 /// `upstream` on the client's headers themselves (no copy), for a single attempt.
 pub(super) fn into_upstream(ctx: &Ctx, mut h: HeaderMap, host: &str) -> HeaderMap {
     reply::strip_hop_by_hop(&mut h);
-    set(&mut h, &HOST, host);
-    let xff = match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prev) => HeaderValue::from_str(&format!("{prev}, {}", ctx.remote.ip())).ok(),
-        None => Some(ctx.remote_ip.clone()),
+    // The client's `Host` value, kept for `X-Forwarded-Host` when it is that very text.
+    let client_host = match HeaderValue::from_str(host) {
+        Ok(v) => h.insert(HOST, v),
+        Err(_) => h.get(HOST).cloned(),
     };
-    if let Some(v) = xff {
-        h.insert(X_FORWARDED_FOR.clone(), v);
+    // One lookup: appended to the client's `X-Forwarded-For`, or the address alone.
+    match h.entry(X_FORWARDED_FOR.clone()) {
+        Entry::Occupied(mut e) => {
+            let joined = e
+                .get()
+                .to_str()
+                .ok()
+                .map(|prev| format!("{prev}, {}", ctx.remote.ip()));
+            match joined {
+                Some(v) => {
+                    if let Ok(v) = HeaderValue::from_str(&v) {
+                        e.insert(v);
+                    }
+                }
+                None => {
+                    e.insert(ctx.remote_ip.clone());
+                }
+            }
+        }
+        Entry::Vacant(e) => {
+            e.insert(ctx.remote_ip.clone());
+        }
     }
     h.insert(X_REAL_IP.clone(), ctx.remote_ip.clone());
     let proto = if ctx.https { "https" } else { "http" };
     h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
     let fwd_host = ctx.client_host.split(':').next().unwrap_or("");
-    set(&mut h, &X_FORWARDED_HOST, fwd_host);
-    if let Some(l) = ctx.local {
-        h.insert(X_FORWARDED_PORT.clone(), HeaderValue::from(l.port()));
+    match client_host.filter(|v| v.as_bytes() == fwd_host.as_bytes()) {
+        Some(v) => {
+            h.insert(X_FORWARDED_HOST.clone(), v);
+        }
+        None => set(&mut h, &X_FORWARDED_HOST, fwd_host),
+    }
+    if let Some(p) = &ctx.local_port {
+        h.insert(X_FORWARDED_PORT.clone(), p.clone());
     }
     set(&mut h, &X_KONG_REQUEST_ID, &ctx.request_id);
     h
 }
+
+#[cfg(test)]
+mod tests;

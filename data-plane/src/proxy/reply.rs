@@ -122,7 +122,12 @@ pub fn grpc(mut resp: Response<ProxyBody>, json_body: &str) -> Response<ProxyBod
 }
 
 fn millis(ms: u128) -> HeaderValue {
-    HeaderValue::from(u64::try_from(ms).unwrap_or(u64::MAX))
+    // The usual values (a proxy adds a few milliseconds at most) need no allocation.
+    const SMALL: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    match usize::try_from(ms).ok().and_then(|i| SMALL.get(i)) {
+        Some(s) => HeaderValue::from_static(s),
+        None => HeaderValue::from(u64::try_from(ms).unwrap_or(u64::MAX)),
+    }
 }
 
 fn set_request_id(h: &mut HeaderMap, request_id: &str) {
@@ -279,6 +284,14 @@ mod tests {
             assert_eq!(r.headers()["content-length"], "0");
             assert!(!r.headers().contains_key(CONTENT_TYPE));
             assert_eq!(r.headers()["x-kong-request-id"], "rid");
+        }
+    }
+
+    #[test]
+    fn latency_values_small_and_large() {
+        for n in [0u128, 1, 9, 10, 12345, u128::from(u64::MAX) + 1] {
+            let want = u64::try_from(n).unwrap_or(u64::MAX).to_string();
+            assert_eq!(super::millis(n).to_str().unwrap(), want, "{n}");
         }
     }
 

@@ -6,13 +6,17 @@ use std::collections::HashMap;
 
 use super::matchers::PathMatcher;
 
+/// The hasher of the prefix map: its keys come from the config, and a request's path is only
+/// looked up (never inserted), so a fast non-keyed hash is safe.
+type Fold = foldhash::fast::FixedState;
+
 /// Entry positions (in priority order) by what their paths need.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Index {
     /// Entries with a regex path or no path at all, ascending.
     always: Vec<u32>,
     /// Prefix → entries with that prefix path, ascending.
-    by_prefix: HashMap<Box<str>, Vec<u32>>,
+    by_prefix: HashMap<Box<str>, Vec<u32>, Fold>,
     /// The distinct prefix lengths, ascending.
     lengths: Vec<usize>,
 }

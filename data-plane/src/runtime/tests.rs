@@ -48,9 +48,9 @@ fn credential_index_finds_consumer() {
         "keyauth_credentials": [{"id": S2, "key": "secret", "consumer": {"id": S1}}]
     }));
     let rt = compile(&cfg, 1, "h").unwrap();
-    let (cred, c) = rt.consumers.by_key("secret").unwrap();
-    assert_eq!(cred.to_string(), S2);
-    assert_eq!(c.username.as_deref(), Some("alice"));
+    let owner = rt.consumers.by_key("secret").unwrap();
+    assert_eq!(owner.credential.to_string(), S2);
+    assert_eq!(owner.consumer.username.as_deref(), Some("alice"));
     assert!(rt.consumers.by_key("nope").is_none());
     assert!(rt.consumers.by_id_or_username("alice").is_some());
     assert!(rt.consumers.by_id_or_username(S1).is_some());

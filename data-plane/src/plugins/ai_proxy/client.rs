@@ -1,8 +1,10 @@
-//! The upstream client of an AI plugin instance, used by the proxy's AI flow for every attempt:
-//! pooled keep-alive connections whose connect, read and write timeouts are nginx's — connect
-//! bounds making the connection (TCP and TLS), read bounds the wait between two reads (response
-//! head and each streamed chunk), write bounds the wait between two writes. ai-proxy-advanced
-//! takes them from `balancer`, ai-proxy from the route's service (as Kong's nginx does).
+//! The upstream client of an AI plugin instance, used by the proxy's AI flow for every attempt
+//! to an HTTPS upstream (plain-HTTP ones go through the proxy's lean client, `proxy::h1`, with
+//! the same three timeouts): pooled keep-alive connections whose connect, read and write
+//! timeouts are nginx's — connect bounds making the connection (TCP and TLS), read bounds the
+//! wait between two reads (response head and each streamed chunk), write bounds the wait
+//! between two writes. ai-proxy-advanced takes them from `balancer`, ai-proxy from the route's
+//! service (as Kong's nginx does).
 
 use std::cell::RefCell;
 use std::sync::{Arc, Weak};

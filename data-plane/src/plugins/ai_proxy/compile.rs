@@ -13,6 +13,12 @@ use super::{secrets, AiPlugin, AiTarget, Streaming};
 use crate::llm::balancer::{Balancer, Criteria};
 
 /// Whether a model block has `$(…)` templates to resolve per request.
+/// `model.options.upstream_url`, parsed once (`None` when absent or not a URI: then it is
+/// parsed per request, which reports the error).
+fn parsed_upstream(m: &proto::schema::plugins::ai::Model) -> Option<http::Uri> {
+    m.options.as_ref()?.upstream_url.as_deref()?.parse().ok()
+}
+
 fn templated(m: &proto::schema::plugins::ai::Model) -> bool {
     let o = m.options.clone().unwrap_or_default();
     crate::llm::template::templated(m.name.as_deref(), &o)
@@ -30,9 +36,11 @@ impl AiPlugin {
     pub fn from_ai_proxy(id: Uuid, c: AiProxyConfig) -> Self {
         AiPlugin {
             id,
+            id_text: id.to_string(),
             targets: vec![AiTarget {
                 route_type: c.route_type,
                 options: c.model.options.clone().unwrap_or_default(),
+                upstream_url: parsed_upstream(&c.model),
                 templated: templated(&c.model),
                 model: c.model,
                 auth: c.auth.map(|mut a| {
@@ -57,12 +65,14 @@ impl AiPlugin {
         let weights: Vec<u32> = c.targets.iter().map(|t| t.weight).collect();
         AiPlugin {
             id,
+            id_text: id.to_string(),
             targets: c
                 .targets
                 .into_iter()
                 .map(|t| AiTarget {
                     route_type: t.route_type,
                     options: t.model.options.clone().unwrap_or_default(),
+                    upstream_url: parsed_upstream(&t.model),
                     templated: templated(&t.model),
                     model: t.model,
                     auth: t.auth.map(|mut a| {

@@ -355,3 +355,18 @@ fn garbage_from_a_translated_provider_is_kongs_500() {
     let raw = bytes::Bytes::from_static(b"not json");
     assert_eq!(openai.response_body(&plan, raw.clone()).unwrap(), raw);
 }
+
+#[test]
+fn json_content_types_in_any_case() {
+    for ct in [
+        "application/json",
+        "Application/JSON; charset=utf-8",
+        "text/x-Json",
+        "json",
+    ] {
+        assert!(super::mentions_json(ct.as_bytes()), "{ct}");
+    }
+    for ct in ["text/plain", "application/jso", "", "js on"] {
+        assert!(!super::mentions_json(ct.as_bytes()), "{ct}");
+    }
+}

@@ -14,9 +14,9 @@ use tokio::net::TcpStream;
 use super::head::{self, Head};
 use super::H1Error;
 
-/// The connect timeout (Kong's default `connect_timeout`: 60 s); the caller's overall timeout
-/// bounds it further.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The default connect timeout (Kong's default `connect_timeout`: 60 s); the caller's overall
+/// timeout bounds it further.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much room a read asks for.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -31,13 +31,13 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub async fn connect(authority: &Authority) -> Result<Self, H1Error> {
+    pub async fn connect(authority: &Authority, timeout: Duration) -> Result<Self, H1Error> {
         let port = authority.port_u16().unwrap_or(80);
         let host = authority
             .host()
             .trim_start_matches('[')
             .trim_end_matches(']');
-        let io = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect((host, port)))
+        let io = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
             .await
             .map_err(|_| H1Error::ConnectTimeout)?
             .map_err(|e| H1Error::Connect(format!("{authority}: {e}")))?;

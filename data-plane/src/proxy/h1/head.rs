@@ -16,6 +16,9 @@ use super::H1Error;
 pub const MAX_HEAD: usize = 64 * 1024;
 /// The most header lines a response head may carry.
 const MAX_HEADERS: usize = 128;
+/// The headers the proxy adds to a proxied answer: `Via`, `X-Kong-Upstream-Latency`,
+/// `X-Kong-Proxy-Latency`, `X-Kong-Request-Id`, and one a plugin may set.
+const ADDED_HEADERS: usize = 5;
 
 /// A parsed response head.
 #[derive(Debug)]
@@ -64,7 +67,9 @@ pub fn parse(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, H1E
     } else {
         Version::HTTP_11
     };
-    let mut headers = HeaderMap::with_capacity(resp.headers.len());
+    // Room for the headers the proxy adds to every answer (`Via`, `X-Kong-*`), so adding them
+    // does not grow (rehash) the map.
+    let mut headers = HeaderMap::with_capacity(resp.headers.len() + ADDED_HEADERS);
     let mut facts = Facts::default();
     for h in resp.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
