@@ -29,45 +29,45 @@ pub fn adopt_ids(
             existing
                 .services
                 .iter()
-                .filter_map(|e| Some((e.name.clone()?, e.id))),
+                .filter_map(|e| Some((e.name.as_deref()?, e.id))),
         );
         for s in &mut cfg.services {
             take(
                 &mut s.id,
-                s.name.as_ref().and_then(|n| services.get(n).copied()),
+                s.name.as_deref().and_then(|n| services.get(n).copied()),
             );
         }
         let routes = index(
             existing
                 .routes
                 .iter()
-                .filter_map(|e| Some((e.name.clone()?, e.id))),
+                .filter_map(|e| Some((e.name.as_deref()?, e.id))),
         );
         for r in &mut cfg.routes {
             take(
                 &mut r.id,
-                r.name.as_ref().and_then(|n| routes.get(n).copied()),
+                r.name.as_deref().and_then(|n| routes.get(n).copied()),
             );
         }
-        let upstreams = index(existing.upstreams.iter().map(|e| (e.name.clone(), e.id)));
+        let upstreams = index(existing.upstreams.iter().map(|e| (e.name.as_str(), e.id)));
         for u in &mut cfg.upstreams {
-            take(&mut u.id, upstreams.get(&u.name).copied());
+            take(&mut u.id, upstreams.get(u.name.as_str()).copied());
         }
         let users = index(
             existing
                 .consumers
                 .iter()
-                .filter_map(|e| Some((e.username.clone()?, e.id))),
+                .filter_map(|e| Some((e.username.as_deref()?, e.id))),
         );
         let customs = index(
             existing
                 .consumers
                 .iter()
-                .filter_map(|e| Some((e.custom_id.clone()?, e.id))),
+                .filter_map(|e| Some((e.custom_id.as_deref()?, e.id))),
         );
         for c in &mut cfg.consumers {
-            let by_user = c.username.as_ref().and_then(|u| users.get(u).copied());
-            let by_custom = c.custom_id.as_ref().and_then(|u| customs.get(u).copied());
+            let by_user = c.username.as_deref().and_then(|u| users.get(u).copied());
+            let by_custom = c.custom_id.as_deref().and_then(|u| customs.get(u).copied());
             take(&mut c.id, by_user.or(by_custom));
         }
     }
@@ -100,31 +100,39 @@ pub fn adopt_ids(
         existing
             .keyauth_credentials
             .iter()
-            .map(|e| (e.key.clone(), e.id)),
+            .map(|e| (e.key.as_str(), e.id)),
     );
     for k in &mut cfg.keyauth_credentials {
-        if let Some(old) = keys.get(&k.key).filter(|_| !explicit.contains(&k.id)) {
+        if let Some(old) = keys
+            .get(k.key.as_str())
+            .filter(|_| !explicit.contains(&k.id))
+        {
             k.id = *old;
         }
     }
-    let scope = |p: &proto::schema::Plugin| {
+    fn scope(p: &proto::schema::Plugin) -> (&str, Option<Uuid>, Option<Uuid>, Option<Uuid>) {
         let id = |fk: &Option<ForeignKey>| fk.map(|f| f.id);
         (
-            p.name.clone(),
+            p.name.as_str(),
             id(&p.service),
             id(&p.route),
             id(&p.consumer),
         )
-    };
+    }
     let plugins: HashMap<_, Uuid> = existing.plugins.iter().map(|p| (scope(p), p.id)).collect();
     for p in &mut cfg.plugins {
-        if let Some(old) = plugins.get(&scope(p)).filter(|_| !explicit.contains(&p.id)) {
-            p.id = *old;
+        if let Some(old) = plugins
+            .get(&scope(p))
+            .copied()
+            .filter(|_| !explicit.contains(&p.id))
+        {
+            p.id = old;
         }
     }
     remap
 }
 
-fn index(pairs: impl Iterator<Item = (String, Uuid)>) -> HashMap<String, Uuid> {
+/// Existing entities by natural key (borrowed from `existing`, not copied).
+fn index<'a>(pairs: impl Iterator<Item = (&'a str, Uuid)>) -> HashMap<&'a str, Uuid> {
     pairs.collect()
 }

@@ -1,6 +1,8 @@
 //! The plugin entity: which plugin, where it applies (service, route, consumer or globally), and
 //! its config, checked and completed by the plugin's own schema in `plugins`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -18,8 +20,9 @@ pub struct Plugin {
     pub name: String,
     #[serde(default)]
     pub instance_name: Option<String>,
+    /// Shared: a config that carries an unchanged plugin over copies a pointer, not the tree.
     #[serde(default)]
-    pub config: Value,
+    pub config: Arc<Value>,
     #[serde(default)]
     pub service: Option<ForeignKey>,
     #[serde(default)]
@@ -79,7 +82,7 @@ impl Plugin {
                 if self.consumer.is_some() && !cfg.allows_consumer_scope() {
                     errs.push(FieldError::new("consumer", "value must be null"));
                 }
-                self.config = cfg.to_value();
+                self.config = Arc::new(cfg.to_value());
             }
             Err(e) => errs.extend(e),
         }
