@@ -7,15 +7,44 @@ use foldhash::{HashMap, HashSet, HashSetExt};
 use proto::schema::{Config, FieldError, ForeignKey, ENTITY_KINDS};
 use uuid::Uuid;
 
+/// A unique key's value, borrowed from the config (written out only in a message).
+#[derive(PartialEq, Eq, Hash)]
+enum Key<'c> {
+    Text(&'c str),
+    /// An upstream or consumer, and a target address or ACL group.
+    Pair(Uuid, &'c str),
+    /// A plugin's name, route, service and consumer.
+    Scope(&'c str, Option<Uuid>, Option<Uuid>, Option<Uuid>),
+}
+
+impl std::fmt::Display for Key<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let fk = |id: &Option<Uuid>| id.map_or_else(|| "null".to_string(), |id| id.to_string());
+        match self {
+            Key::Text(t) => f.write_str(t),
+            Key::Pair(id, t) => write!(f, "{id}, {t}"),
+            Key::Scope(name, route, service, consumer) => {
+                write!(
+                    f,
+                    "{name}, {}, {}, {}",
+                    fk(route),
+                    fk(service),
+                    fk(consumer)
+                )
+            }
+        }
+    }
+}
+
 /// Collects keys and reports each duplicate at the place of its second occurrence.
-struct Seen<'a> {
+struct Seen<'a, 'c> {
     ids: HashSet<(&'static str, Uuid)>,
-    keys: HashSet<(&'static str, &'static str, String)>,
+    keys: HashSet<(&'static str, &'static str, Key<'c>)>,
     paths: &'a HashMap<Uuid, String>,
     errs: Vec<FieldError>,
 }
 
-impl<'a> Seen<'a> {
+impl<'a, 'c> Seen<'a, 'c> {
     fn new(paths: &'a HashMap<Uuid, String>) -> Self {
         Seen {
             ids: HashSet::new(),
@@ -25,11 +54,11 @@ impl<'a> Seen<'a> {
         }
     }
 
-    fn key(&mut self, kind: &'static str, field: &'static str, value: Option<String>, id: Uuid) {
+    fn key(&mut self, kind: &'static str, field: &'static str, value: Option<Key<'c>>, id: Uuid) {
         let Some(value) = value else { return };
         let key = (kind, field, value);
         if self.keys.contains(&key) {
-            self.duplicate(kind, field, &key.2, id);
+            self.duplicate(kind, field, &key.2.to_string(), id);
         } else {
             self.keys.insert(key);
         }
@@ -51,8 +80,12 @@ impl<'a> Seen<'a> {
     }
 }
 
-fn fk(f: &Option<ForeignKey>) -> String {
-    f.map_or_else(|| "null".to_string(), |f| f.id.to_string())
+fn fk(f: &Option<ForeignKey>) -> Option<Uuid> {
+    f.map(|f| f.id)
+}
+
+fn text(t: &Option<String>) -> Option<Key<'_>> {
+    t.as_deref().map(Key::Text)
 }
 
 /// Reports every duplicate in `cfg`; `paths` maps ids to their place in the files.
@@ -95,7 +128,7 @@ const FIELD_ORDER: &[&str] = &[
 ];
 
 /// No two entities of `kind` share an id.
-fn ids(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
+fn ids(cfg: &Config, kind: &str, s: &mut Seen<'_, '_>) {
     macro_rules! ids {
         ($($field:ident),*) => {
             match kind {
@@ -128,42 +161,42 @@ fn ids(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
 }
 
 /// No two entities of `kind` share a unique field (or plugin scope, target address, …).
-fn fields(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
+fn fields<'c>(cfg: &'c Config, kind: &str, s: &mut Seen<'_, 'c>) {
     match kind {
         "services" => {
             for e in &cfg.services {
-                s.key("services", "name", e.name.clone(), e.id);
+                s.key("services", "name", text(&e.name), e.id);
             }
         }
         "routes" => {
             for e in &cfg.routes {
-                s.key("routes", "name", e.name.clone(), e.id);
+                s.key("routes", "name", text(&e.name), e.id);
             }
         }
         "upstreams" => {
             for e in &cfg.upstreams {
-                s.key("upstreams", "name", Some(e.name.clone()), e.id);
+                s.key("upstreams", "name", Some(Key::Text(&e.name)), e.id);
             }
         }
         "snis" => {
             for e in &cfg.snis {
-                s.key("snis", "name", Some(e.name.clone()), e.id);
+                s.key("snis", "name", Some(Key::Text(&e.name)), e.id);
             }
         }
         "vaults" => {
             for e in &cfg.vaults {
-                s.key("vaults", "prefix", Some(e.prefix.clone()), e.id);
+                s.key("vaults", "prefix", Some(Key::Text(&e.prefix)), e.id);
             }
         }
         "consumers" => {
             for e in &cfg.consumers {
-                s.key("consumers", "username", e.username.clone(), e.id);
-                s.key("consumers", "custom_id", e.custom_id.clone(), e.id);
+                s.key("consumers", "username", text(&e.username), e.id);
+                s.key("consumers", "custom_id", text(&e.custom_id), e.id);
             }
         }
         "keyauth_credentials" => {
             for e in &cfg.keyauth_credentials {
-                s.key("keyauth_credentials", "key", Some(e.key.clone()), e.id);
+                s.key("keyauth_credentials", "key", Some(Key::Text(&e.key)), e.id);
             }
         }
         "basicauth_credentials" => {
@@ -171,7 +204,7 @@ fn fields(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
                 s.key(
                     "basicauth_credentials",
                     "username",
-                    Some(e.username.clone()),
+                    Some(Key::Text(&e.username)),
                     e.id,
                 );
             }
@@ -181,14 +214,14 @@ fn fields(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
                 s.key(
                     "hmacauth_credentials",
                     "username",
-                    Some(e.username.clone()),
+                    Some(Key::Text(&e.username)),
                     e.id,
                 );
             }
         }
         "jwt_secrets" => {
             for e in &cfg.jwt_secrets {
-                s.key("jwt_secrets", "key", Some(e.key.clone()), e.id);
+                s.key("jwt_secrets", "key", Some(Key::Text(&e.key)), e.id);
             }
         }
         "oauth2_credentials" => {
@@ -196,7 +229,7 @@ fn fields(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
                 s.key(
                     "oauth2_credentials",
                     "client_id",
-                    Some(e.client_id.clone()),
+                    Some(Key::Text(&e.client_id)),
                     e.id,
                 );
             }
@@ -206,7 +239,7 @@ fn fields(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
                 s.key(
                     "targets",
                     "upstream, target",
-                    Some(format!("{}, {}", e.upstream.id, e.target)),
+                    Some(Key::Pair(e.upstream.id, &e.target)),
                     e.id,
                 );
             }
@@ -216,27 +249,21 @@ fn fields(cfg: &Config, kind: &str, s: &mut Seen<'_>) {
                 s.key(
                     "acls",
                     "consumer, group",
-                    Some(format!("{}, {}", e.consumer.id, e.group)),
+                    Some(Key::Pair(e.consumer.id, &e.group)),
                     e.id,
                 );
             }
         }
         "plugins" => {
             for p in &cfg.plugins {
-                let scope = format!(
-                    "{}, {}, {}, {}",
-                    p.name,
-                    fk(&p.route),
-                    fk(&p.service),
-                    fk(&p.consumer)
-                );
+                let scope = Key::Scope(&p.name, fk(&p.route), fk(&p.service), fk(&p.consumer));
                 s.key(
                     "plugins",
                     "name, route, service, consumer",
                     Some(scope),
                     p.id,
                 );
-                s.key("plugins", "instance_name", p.instance_name.clone(), p.id);
+                s.key("plugins", "instance_name", text(&p.instance_name), p.id);
             }
         }
         _ => {}
