@@ -34,7 +34,9 @@ cp_cpu() { awk -v t="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / t)}' "
 # The CP's resident memory now and its peak so far, in MB.
 cp_rss() { awk '/VmRSS/ {r=$2} /VmHWM/ {h=$2} END {printf "RSS %d/%d MB", r/1024, h/1024}' "/proc/$CP_PID/status"; }
 
-# run LABEL FILE: applies FILE and prints the wall time in ms (and the CPU time of each side).
+# run LABEL FILE: applies FILE and prints the wall time in ms (and the CPU time of each side);
+# the wall time is also left in $LAST_MS.
+LAST_MS=0
 run() {
   local start end cpu0 cli
   cpu0=$(cp_cpu)
@@ -42,16 +44,22 @@ run() {
   /usr/bin/time -f '%U %S' -o "$WORK/time.txt" "$BIN" apply "$2" --admin-url "127.0.0.1:$PORT" >"$WORK/out.txt"
   end=$(date +%s%N)
   cli=$(awk '{print int(($1 + $2) * 1000)}' "$WORK/time.txt")
+  LAST_MS=$(((end - start) / 1000000))
   printf '%-28s %6d ms  (CPU: CLI %4d ms, CP %4d ms)  %s  %s\n' "$1" $(((end - start) / 1000000)) "$cli" $(($(cp_cpu) - cpu0)) "$(cp_rss)" "$(grep -E 'Created|Updated|Deleted' "$WORK/out.txt" | tr -s ' ' | tr '\n' ' ')"
 }
 
 echo "entities: $((3 * N)) ($N services, $N routes, $N plugins); file $(wc -c <"$WORK/a.yaml") bytes"
 run "full apply" "$WORK/a.yaml"
 run "no-op re-apply" "$WORK/a.yaml"
-for i in 1 2 3; do
+ROUTE_MS=()
+for i in 1 2 3 4 5; do
   run "one-route change #$i" "$WORK/b.yaml"
+  ROUTE_MS+=("$LAST_MS")
   run "one-route change back #$i" "$WORK/a.yaml"
+  ROUTE_MS+=("$LAST_MS")
 done
+printf '%s\n' "${ROUTE_MS[@]}" | sort -n | awk '{v[NR] = $1} END {
+  printf "one-route changes (%d): min %d ms, median %d ms, max %d ms\n", NR, v[1], (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2, v[NR] }'
 
 # admin METHOD PATH [BODY]: one Admin API write on the applied config; prints its wall time
 # (curl's time_total) and the HTTP status.

@@ -14,6 +14,8 @@ pub enum ClientError {
     Unreachable { url: String, reason: String },
     #[error("unexpected answer from {url}: {reason}")]
     BadAnswer { url: String, reason: String },
+    #[error("cannot encode the request body: {0}")]
+    Encode(String),
 }
 
 pub struct AdminClient {
@@ -41,7 +43,9 @@ impl AdminClient {
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> Result<(u16, Value), ClientError> {
-        self.send(http::Method::POST, path, Bytes::from(body.to_string()))
+        // `to_vec` writes bytes directly; `to_string` goes through the formatting machinery.
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Encode(e.to_string()))?;
+        self.send(http::Method::POST, path, Bytes::from(bytes))
             .await
     }
 
