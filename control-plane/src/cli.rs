@@ -11,7 +11,7 @@ use std::io::Write;
 
 use serde_json::Value;
 
-use crate::declarative::{self, render::ProcessEnv};
+use crate::declarative::{self, render, render::ProcessEnv};
 use crate::settings::{ApplyArgs, DumpArgs, ValidateArgs};
 use client::AdminClient;
 
@@ -38,17 +38,6 @@ pub enum CliError {
 /// `apply` and `diff` (= `apply --dry-run`).
 pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     let sources = files::read(&args.files)?;
-    let mut docs =
-        declarative::render_and_parse(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
-    select_tags(&mut docs, &args.select_tags)?;
-    let merged;
-    let doc = match docs.as_slice() {
-        [(_, only)] => only,
-        _ => {
-            merged = declarative::merge(&docs);
-            &merged
-        }
-    };
     let client = AdminClient::new(&args.admin.admin_url)?;
     // decK's file reader takes `key: 12345` as the text "12345"; the CP reads typed values
     // unless told the document is a decK file.
@@ -57,10 +46,29 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
     } else {
         "/config?deck_scalars=1"
     };
+    // One file and no --select-tag: its rendered text goes as it is, and the CP reads it (only
+    // the items that changed since the last apply, when it is of the usual shape). Otherwise the
+    // files are read here, tagged and merged, and the document goes as JSON.
+    let whole = match (sources.as_slice(), args.select_tags.is_empty()) {
+        ([only], true) => render::render(&only.text, &ProcessEnv).ok(),
+        _ => None,
+    };
+    let (remote, docs) = match whole {
+        Some(text) => (client.post_text(path, text).await, None),
+        None => {
+            let mut docs =
+                declarative::render_and_parse(&sources, &ProcessEnv).map_err(CliError::Invalid)?;
+            select_tags(&mut docs, &args.select_tags)?;
+            let remote = match docs.as_slice() {
+                [(_, only)] => client.post_json(path, only).await,
+                _ => client.post_json(path, &declarative::merge(&docs)).await,
+            };
+            (remote, Some(docs))
+        }
+    };
     // The CP checks the document with the same code (plus what needs its state). When it refuses
     // it, or cannot be reached, the files are checked here too, so errors name the file and
     // place they come from; an accepted apply does not pay for a second check.
-    let remote = client.post_json(path, doc).await;
     let body = match remote {
         Ok((status, body)) if (200..300).contains(&status) => {
             // The process ends soon: the trees are left to it rather than freed node by node.
@@ -68,6 +76,15 @@ pub async fn apply(args: &ApplyArgs, dry_run: bool) -> Result<(), CliError> {
             body
         }
         other => {
+            let docs = match docs {
+                Some(docs) => docs,
+                None => {
+                    let mut docs = declarative::render_and_parse(&sources, &ProcessEnv)
+                        .map_err(CliError::Invalid)?;
+                    select_tags(&mut docs, &args.select_tags)?;
+                    docs
+                }
+            };
             if let Ok(Some(errs)) =
                 tokio::task::spawn_blocking(move || declarative::from_documents(&docs, None).err())
                     .await

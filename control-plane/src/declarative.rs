@@ -18,6 +18,7 @@ mod typed;
 mod unique;
 mod url;
 pub mod yaml_fast;
+pub mod yaml_items;
 
 use proto::schema::{Config, FieldError};
 use serde_json::{json, Value};
@@ -133,25 +134,22 @@ pub fn from_document_reusing(
     prev: Option<&reuse::Reuse>,
     context: &[u8],
 ) -> Result<Checked, Vec<FieldError>> {
-    let (doc, raw) = match input {
-        Input::Tree(doc) => (doc, Default::default()),
-        Input::Split(s) => (s.doc, s.raw),
+    let (doc, raw, read) = match input {
+        Input::Tree(doc) => (doc, Default::default(), raw_items::read_item as Read),
+        Input::Split(s) => (s.doc, s.raw, s.read),
     };
     let key = reuse_context(context, &doc);
     match from_owned(
         vec![("config".into(), doc)],
         Some(existing),
-        Some((prev, key, raw)),
+        Some((prev, key, raw, read)),
     ) {
         Err(errs) if prev.is_some() => match again() {
             Some(doc) => {
                 let key = reuse_context(context, &doc);
                 let raw = Default::default();
-                from_owned(
-                    vec![("config".into(), doc)],
-                    Some(existing),
-                    Some((None, key, raw)),
-                )
+                let reusing = Some((None, key, raw, raw_items::read_item as Read));
+                from_owned(vec![("config".into(), doc)], Some(existing), reusing)
             }
             None => Err(errs),
         },
@@ -159,10 +157,14 @@ pub fn from_document_reusing(
     }
 }
 
+/// Reads one top-level item's text (JSON or YAML) into its map.
+type Read = fn(&str) -> Option<serde_json::Map<String, Value>>;
+
 type Reusing<'a> = Option<(
     Option<&'a reuse::Reuse>,
     Vec<u8>,
     foldhash::HashMap<(kinds::Kind, usize), &'a str>,
+    Read,
 )>;
 
 /// A checked document: the config, what the next check may reuse, and the entities (by
@@ -209,7 +211,12 @@ fn from_owned(
     // outside them are kept) or lookup tags (references into the CP's other entities).
     let reusing = reusing
         .filter(|_| info.select_tags.is_empty() && info.lookup_tags.is_empty())
-        .map(|(prev, context, raw)| flatten::Reusing { prev, context, raw });
+        .map(|(prev, context, raw, read)| flatten::Reusing {
+            prev,
+            context,
+            raw,
+            read,
+        });
     let (mut cfg, explicit, draft) = flatten::flatten(maps, &info, existing, reusing)?;
     let mut remap = Default::default();
     if let Some(existing) = existing {

@@ -14,7 +14,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{AdminError, AppState};
-use crate::declarative::{self, document, raw_items, reuse::Reuse, reuse_context, Input};
+use crate::declarative::{
+    self, document, raw_items, reuse::Reuse, reuse_context, yaml_items, Input,
+};
 use proto::schema::{with_scalars, Config, Scalars, Slot};
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,10 +166,18 @@ fn check(
     context: &[u8],
     flatten_errors: bool,
 ) -> Result<(Config, Vec<Slot>, Option<Reuse>), AdminError> {
-    // JSON is split into its items' texts, so the unchanged ones are never parsed.
-    let input = match raw_items::split(text, prev, |doc| reuse_context(context, doc)) {
-        Some(split) => Input::Split(split),
-        None => Input::Tree(parse(text)?),
+    // JSON, and YAML of the usual shape, are split into their items' texts, so the unchanged
+    // ones are never parsed. Items are known by their text, so the two are kept apart.
+    let json = [context, b"json"].concat();
+    let yaml = [context, b"yaml"].concat();
+    let split = if text.trim_start().starts_with('{') {
+        raw_items::split(text, prev, |doc| reuse_context(&json, doc)).map(|s| (s, &json))
+    } else {
+        yaml_items::split(text, prev, |doc| reuse_context(&yaml, doc)).map(|s| (s, &yaml))
+    };
+    let (input, context) = match split {
+        Some((split, context)) => (Input::Split(split), context.as_slice()),
+        None => (Input::Tree(parse(text)?), json.as_slice()),
     };
     // Kong's `_transform: false`: basic-auth passwords in the document are digests already.
     let transform = input.doc().get("_transform") != Some(&Value::Bool(false));

@@ -49,17 +49,38 @@ impl AdminClient {
             .await
     }
 
+    /// Posts a document as text: JSON, or YAML (the CP reads either).
+    pub async fn post_text(&self, path: &str, text: String) -> Result<(u16, Value), ClientError> {
+        let kind = if text.trim_start().starts_with('{') {
+            "application/json"
+        } else {
+            "application/yaml"
+        };
+        self.send_as(http::Method::POST, path, Bytes::from(text), kind)
+            .await
+    }
+
     async fn send(
         &self,
         method: http::Method,
         path: &str,
         body: Bytes,
     ) -> Result<(u16, Value), ClientError> {
+        self.send_as(method, path, body, "application/json").await
+    }
+
+    async fn send_as(
+        &self,
+        method: http::Method,
+        path: &str,
+        body: Bytes,
+        content_type: &str,
+    ) -> Result<(u16, Value), ClientError> {
         let url = format!("{}{path}", self.base);
         let req = http::Request::builder()
             .method(method)
             .uri(&url)
-            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_TYPE, content_type)
             .body(Full::new(body))
             .map_err(|_| ClientError::BadUrl(url.clone()))?;
         let resp = self

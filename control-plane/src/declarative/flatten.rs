@@ -48,6 +48,8 @@ struct Walker<'a> {
     item: usize,
     /// Items found unchanged in `prev`, not walked.
     hits: Vec<Hit<'a>>,
+    /// Reads an item's text (JSON or YAML, as the document came).
+    read: fn(&str) -> Option<Map<String, Value>>,
 }
 
 /// Reusing the last check on the CP: `prev` if it describes the existing config, and the
@@ -58,6 +60,8 @@ pub struct Reusing<'a> {
     /// Each top-level item's JSON text, when the document came as JSON (`raw_items`): the
     /// items `prev` holds are `null` in the tree.
     pub raw: HashMap<(Kind, usize), &'a str>,
+    /// Reads one item's text.
+    pub read: fn(&str) -> Option<Map<String, Value>>,
 }
 
 /// A flattened config, the ids the files wrote explicitly, and, when reusing, the draft of the
@@ -75,7 +79,7 @@ pub fn flatten<'a>(
     external: Option<&'a Config>,
     reusing: Option<Reusing<'a>>,
 ) -> Result<Flat, Vec<FieldError>> {
-    let (prev, draft, raw) = match reusing {
+    let (prev, draft, raw, read) = match reusing {
         Some(r) => (
             r.prev.filter(|p| p.context_is(&r.context)),
             Some(Draft {
@@ -83,8 +87,14 @@ pub fn flatten<'a>(
                 ..Draft::default()
             }),
             r.raw,
+            r.read,
         ),
-        None => (None, None, HashMap::new()),
+        None => (
+            None,
+            None,
+            HashMap::new(),
+            super::raw_items::read_item as fn(&str) -> Option<Map<String, Value>>,
+        ),
     };
     let mut w = Walker {
         info,
@@ -95,6 +105,7 @@ pub fn flatten<'a>(
         draft,
         item: usize::MAX,
         hits: Vec::new(),
+        read,
     };
     let several = docs.len() > 1;
     for (label, mut doc) in docs {
@@ -248,9 +259,7 @@ impl Walker<'_> {
                 let h = self.hits.remove(i);
                 self.item = h.item;
                 // Its tree, read from its text only now that it is needed.
-                let body = h
-                    .value
-                    .or_else(|| h.text.and_then(|t| serde_json::from_str(t).ok()));
+                let body = h.value.or_else(|| h.text.and_then(self.read));
                 match body {
                     Some(body) => self.entity(h.kind, body, h.path, None),
                     None => self.errs.push(FieldError::new(h.path, "expected a map")),

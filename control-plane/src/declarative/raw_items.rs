@@ -14,6 +14,13 @@ use super::reuse::Reuse;
 pub struct Split<'t> {
     pub doc: Value,
     pub raw: HashMap<(Kind, usize), &'t str>,
+    /// Reads one item's text, when it is needed after all.
+    pub read: fn(&str) -> Option<Map<String, Value>>,
+}
+
+/// One JSON item's text, read: its map.
+pub fn read_item(text: &str) -> Option<Map<String, Value>> {
+    serde_json::from_str(text).ok()
 }
 
 /// Splits `text`, a JSON object, leaving unparsed the items `prev` holds under the context
@@ -65,6 +72,7 @@ pub fn split<'t>(
     Some(Split {
         doc: Value::Object(doc),
         raw: raw_items,
+        read: read_item,
     })
 }
 

@@ -280,3 +280,28 @@ fn text_that_is_not_a_json_document_is_left_to_the_full_reader() {
         json!([])
     );
 }
+
+#[test]
+fn yaml_text_leaves_the_unchanged_items_unparsed() {
+    let ctx = |d: &Value| reuse_context(b"y", d);
+    let text = serde_yaml::to_string(&base()).unwrap();
+    let split = super::yaml_items::split(&text, None, ctx).unwrap();
+    let (cfg, prev) = run(Input::Split(split), || None, &Config::default(), None, b"y").unwrap();
+    let prev = prev.unwrap();
+    let mut doc = base();
+    doc["services"][1]["url"] = json!("http://b2:80");
+    let changed = serde_yaml::to_string(&doc).unwrap();
+    let split = super::yaml_items::split(&changed, Some(&prev), ctx).unwrap();
+    assert_eq!(
+        split.doc["services"][0],
+        Value::Null,
+        "unchanged: not parsed"
+    );
+    assert_eq!(
+        split.doc["services"][1]["url"], "http://b2:80",
+        "changed: parsed"
+    );
+    let (out, _) = run(Input::Split(split), || None, &cfg, Some(&prev), b"y").unwrap();
+    let (full, _) = run(Input::Tree(doc), || None, &cfg, None, b"y").unwrap();
+    assert_eq!(out.to_entities(), full.to_entities());
+}

@@ -61,7 +61,7 @@ impl<'a> Walker<'a> {
                 });
             }
             (None, Some(body)) => body,
-            (None, None) => match text.and_then(|t| serde_json::from_str(t).ok()) {
+            (None, None) => match text.and_then(self.read) {
                 Some(body) => body,
                 None => return self.errs.push(FieldError::new(path, "expected a map")),
             },
