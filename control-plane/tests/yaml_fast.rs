@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use control_plane::declarative::yaml_fast;
 use serde_json::{Map, Value};
@@ -37,23 +37,10 @@ fn compare(text: &str) -> Result<Outcome, String> {
     }
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn corpus_files_parse_like_serde_yaml() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let mut files = Vec::new();
-    yaml_files(&root, &mut files);
-    files.sort();
+    let files = common::yaml_files(&root);
     assert!(
         files.len() >= 400,
         "corpus not found or too small at {}",

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use control_plane::declarative::yaml_items;
 use serde_json::{json, Value};
@@ -28,22 +28,10 @@ fn check(text: &str) -> Result<bool, String> {
     }
 }
 
-fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            yaml_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn corpus_files_split_to_what_serde_yaml_reads() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
-    let mut files = Vec::new();
-    yaml_files(&root, &mut files);
+    let files = common::yaml_files(&root);
     assert!(files.len() >= 400, "corpus not found at {}", root.display());
     let (mut split, mut failures) = (0, Vec::new());
     for path in &files {

@@ -1,4 +1,5 @@
-//! What the apply benchmarks share: the generated decK file they apply.
+//! What the apply benchmarks (and the YAML reader tests) share: the generated decK file they
+//! apply, and the corpus's YAML files.
 
 /// A decK file of `n` services, each with a route and a key-auth plugin (3n entities); with
 /// `changed`, that service's route path differs (a one-route change).
@@ -12,5 +13,26 @@ pub fn deck_file(n: usize, changed: Option<usize>) -> String {
             i % 7
         ));
     }
+    out
+}
+
+/// Every `.yaml`/`.yml` file under `dir`, sorted.
+#[allow(dead_code)] // used by the tests that include this module, not by the benches
+pub fn yaml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for path in entries.flatten().map(|e| e.path()) {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
     out
 }

@@ -148,29 +148,7 @@ impl<'a> Flow<'a> {
                 None | Some(b' ' | b'\t' | b',' | b'[' | b']' | b'{' | b'}')
             )
         };
-        if matches!(
-            first,
-            b',' | b'['
-                | b']'
-                | b'{'
-                | b'}'
-                | b'#'
-                | b'&'
-                | b'*'
-                | b'!'
-                | b'|'
-                | b'>'
-                | b'\''
-                | b'"'
-                | b'%'
-                | b'@'
-                | b'`'
-                | b'?'
-                | b':'
-                | b' '
-                | b'\t'
-        ) || (first == b'-' && indicator(next))
-        {
+        if !super::plain_start(first) || (first == b'-' && indicator(next)) {
             return Err(Bail);
         }
         let mut end = b.len();

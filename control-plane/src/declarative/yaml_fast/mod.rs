@@ -115,7 +115,7 @@ fn is_dash_entry(text: &str) -> bool {
 }
 
 /// A plain scalar may start with this byte in block context (`-x` is checked by the caller).
-fn plain_start(b: u8) -> bool {
+pub(super) fn plain_start(b: u8) -> bool {
     !matches!(
         b,
         b',' | b'['
