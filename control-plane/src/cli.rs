@@ -1,5 +1,6 @@
-//! The decK-style commands (`apply`, `diff`, `validate`, `dump`): files are rendered and checked
-//! here, on the user's machine where the `DECK_` variables live, then sent to the CP's Admin API.
+//! The decK-style commands (`apply`, `diff`, `validate`, `dump`): files are rendered here, on the
+//! user's machine where the `DECK_` variables live, then sent to the CP's Admin API, which checks
+//! them; when it refuses them they are checked here too, so errors name their file and place.
 
 pub mod cert;
 mod client;
