@@ -91,7 +91,8 @@ pub fn from_owned_documents(
     from_owned(docs, existing, None).map(|c| c.config)
 }
 
-/// A document for `from_document_reusing`: a tree, or JSON split into its items' texts.
+/// A document for `from_document_reusing`: a tree, or JSON or YAML split into its items'
+/// texts (`raw_items`, `yaml_items`).
 pub enum Input<'t> {
     Tree(Value),
     Split(raw_items::Split<'t>),

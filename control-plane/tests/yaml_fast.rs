@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 #[path = "../benches/common/mod.rs"]
 mod common;
+use common::Rng;
 
 /// How the two readers compared on one text.
 #[derive(Debug, PartialEq)]
@@ -78,26 +79,6 @@ fn benchmark_file_takes_the_fast_path() {
         let slow: Value = serde_yaml::from_str(&text).unwrap();
         assert_eq!(fast, slow);
         assert_eq!(fast["services"].as_array().map(Vec::len), Some(5000));
-    }
-}
-
-/// xorshift64*: a fixed seed gives the same documents on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
     }
 }
 

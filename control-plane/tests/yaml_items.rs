@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 #[path = "../benches/common/mod.rs"]
 mod common;
+use common::Rng;
 
 /// Splits `text` (nothing reused) and compares with serde_yaml; true when it split.
 fn check(text: &str) -> Result<bool, String> {
@@ -96,22 +97,6 @@ fn hand_written_shapes_split_right_or_not_at_all() {
     // The first six (comments, column-0 items, block scalars, blocks kept whole, nested
     // sequences, CRLF) split; the rest are read whole.
     assert_eq!(split, 6, "the plain shapes split, the others not");
-}
-
-/// xorshift64*: a fixed seed gives the same documents on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 const WORDS: &[&str] = &[

@@ -1,5 +1,5 @@
 //! What the apply benchmarks (and the YAML reader tests) share: the generated decK file they
-//! apply, and the corpus's YAML files.
+//! apply, the corpus's YAML files, and a seeded random generator.
 
 /// A decK file of `n` services, each with a route and a key-auth plugin (3n entities); with
 /// `changed`, that service's route path differs (a one-route change).
@@ -35,4 +35,26 @@ pub fn yaml_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     walk(dir, &mut out);
     out.sort();
     out
+}
+
+/// xorshift64*: a fixed seed gives the same documents on every run.
+#[allow(dead_code)] // used by the tests that include this module, not by the benches
+pub struct Rng(pub u64);
+
+#[allow(dead_code)]
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
 }

@@ -9,8 +9,9 @@ use serde_json::{Map, Value};
 use super::kinds::{Kind, TOP_LEVEL};
 use super::reuse::Reuse;
 
-/// A JSON document with its items apart: the top-level map, where an item the last check
-/// already holds is a `null` placeholder, and every item's text by collection and index.
+/// A document with its items apart (JSON here, YAML in `yaml_items`): the top-level map, where
+/// an item the last check already holds is a `null` placeholder, and every item's text by
+/// collection and index.
 pub struct Split<'t> {
     pub doc: Value,
     pub raw: HashMap<(Kind, usize), &'t str>,
