@@ -7,6 +7,7 @@ mod balanced;
 pub mod body;
 pub mod forward;
 mod h1;
+mod h1_server;
 mod headers;
 pub mod listen;
 mod log;
@@ -27,7 +28,6 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 
 use crate::plugins::prometheus::{self, LogRecord};
 use crate::plugins::response_headers::HeaderChange;
@@ -209,7 +209,11 @@ impl Peer {
     }
 }
 
-pub async fn handle(state: Arc<State>, req: Request<Incoming>, peer: &Peer) -> Response<ProxyBody> {
+pub async fn handle(
+    state: Arc<State>,
+    req: Request<body::ClientSource>,
+    peer: &Peer,
+) -> Response<ProxyBody> {
     let (remote, local) = (peer.remote, peer.local);
     let started = Instant::now();
     state.metrics.request_seen();

@@ -77,6 +77,46 @@ impl Body for UpstreamBody {
     }
 }
 
+/// A request body as the listener gives it: from hyper's connection (h2, TLS, handed-off
+/// HTTP/1.1) or from the client-facing HTTP/1.1 loop (`h1_server`).
+pub enum ClientSource {
+    Hyper(Incoming),
+    H1(super::h1_server::ReqBody),
+}
+
+impl Body for ClientSource {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ClientSource::Hyper(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|f| f.map_err(Into::into))),
+            ClientSource::H1(b) => Pin::new(b)
+                .poll_frame(cx)
+                .map(|f| f.map(|f| f.map_err(Into::into))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ClientSource::Hyper(b) => b.is_end_stream(),
+            ClientSource::H1(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            ClientSource::Hyper(b) => b.size_hint(),
+            ClientSource::H1(b) => b.size_hint(),
+        }
+    }
+}
+
 /// nginx's default `client_body_timeout` (Kong does not change it).
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -107,7 +147,7 @@ pub struct Terminate;
 /// with `BodyTimeout` (the timer runs only while the body is polled and has nothing, as nginx's
 /// runs only between two reads).
 pub struct ClientBody {
-    inner: Incoming,
+    inner: ClientSource,
     timeout: Duration,
     /// Allocated at the first wait, re-armed at each later one.
     timer: Option<Pin<Box<Sleep>>>,
@@ -117,7 +157,7 @@ pub struct ClientBody {
 }
 
 impl ClientBody {
-    pub fn new(inner: Incoming, timeout: Duration) -> (Self, BodyWatch) {
+    pub fn new(inner: ClientSource, timeout: Duration) -> (Self, BodyWatch) {
         // A request without a body (most GETs) never waits: nothing to share.
         let watch = BodyWatch((!inner.is_end_stream()).then(Arc::default));
         let body = ClientBody {
@@ -144,7 +184,7 @@ impl Body for ClientBody {
             Poll::Ready(r) => {
                 // The next wait starts its own clock.
                 this.armed = false;
-                Poll::Ready(r.map(|f| f.map_err(Into::into)))
+                Poll::Ready(r)
             }
             Poll::Pending => {
                 let timeout = this.timeout;

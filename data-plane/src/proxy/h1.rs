@@ -7,8 +7,8 @@
 //! an idempotent method, when EOF came before any response byte.
 
 mod conn;
-mod encode;
-mod framing;
+pub(in crate::proxy) mod encode;
+pub(in crate::proxy) mod framing;
 mod head;
 mod response;
 #[cfg(test)]

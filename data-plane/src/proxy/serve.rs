@@ -84,6 +84,12 @@ pub async fn serve_with(
     let local = listener.local_addr().ok();
     let graceful = GracefulShutdown::new();
     let builder = builder(&opts);
+    let plain = Arc::new(super::h1_server::Listener {
+        state: state.clone(),
+        builder: builder.clone(),
+        header_read_timeout: opts.header_read_timeout,
+        stop: stop.clone(),
+    });
     let acceptor = opts.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     loop {
         if *stop.borrow_and_update() {
@@ -121,19 +127,15 @@ pub async fn serve_with(
             continue;
         }
         let metrics = state.metrics.clone();
-        let state = state.clone();
         let peer = Arc::new(
             super::Peer::new(remote, local).with_body_read_timeout(opts.body_read_timeout),
         );
-        let svc = service_fn(move |req| respond(state.clone(), req, peer.clone()));
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        // Held until the connection ends: the drain below waits for it.
+        let watcher = graceful.watcher();
+        let plain = plain.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "proxy connection ended with error");
-            }
+            super::h1_server::serve(stream, peer, plain).await;
+            drop(watcher);
             metrics.connection_closed();
         });
     }
@@ -150,11 +152,12 @@ pub async fn serve_with(
 
 /// One request of a connection, plaintext or TLS: `proxy::handle`'s answer, or the error that
 /// closes the connection without one for a request nginx terminates.
-async fn respond(
+pub(super) async fn respond(
     state: Arc<State>,
     req: http::Request<hyper::body::Incoming>,
     peer: Arc<super::Peer>,
 ) -> Result<http::Response<super::body::ProxyBody>, super::body::Terminate> {
+    let req = req.map(super::body::ClientSource::Hyper);
     let resp = super::handle(state, req, &peer).await;
     match resp.extensions().get::<super::body::Terminate>() {
         Some(t) => Err(*t),

@@ -102,6 +102,22 @@ fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends `n` in lowercase hexadecimal (a chunk size).
+fn hex(mut n: usize, out: &mut Vec<u8>) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 16];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = DIGITS[n & 0xf];
+        n >>= 4;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[at..]);
+}
+
 impl Encoding {
     /// Appends one data frame to `out`.
     pub fn data(&mut self, out: &mut Vec<u8>, mut data: impl Buf) -> Result<(), H1Error> {
@@ -119,7 +135,8 @@ impl Encoding {
                     .ok_or_else(|| H1Error::BadRequest("body longer than content-length".into()))?;
             }
             Encoding::Chunked => {
-                out.extend_from_slice(format!("{len:x}\r\n").as_bytes());
+                hex(len, out);
+                out.extend_from_slice(b"\r\n");
             }
         }
         while data.has_remaining() {
