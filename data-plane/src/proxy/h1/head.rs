@@ -34,30 +34,34 @@ pub struct Head {
 /// Parses one head at the start of `buf`; on success it is removed from `buf`. `Ok(None)`: not
 /// complete yet. `head_request`: the request was `HEAD` (the response has no body).
 pub fn parse(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, H1Error> {
-    // Parsed out of a frozen copy-free view of the buffer, so that the header values can share
-    // it (no offsets to keep, no copy per value).
-    let data: Bytes = buf.split().freeze();
+    // Parsed in place; where each name and value lies is noted, so that once the head is split
+    // off the buffer (no copy) the values can share it.
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut at = [(0u32, 0u32, 0u32, 0u32); MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut resp, &data, &mut slots)
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots)
     {
         Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            return if data.len() > MAX_HEAD {
-                Err(H1Error::HeadTooLarge)
-            } else {
-                // Not all there yet: the bytes go back for the next read to extend.
-                let mut back = BytesMut::with_capacity(data.len() + 8 * 1024);
-                back.extend_from_slice(&data);
-                *buf = back;
-                Ok(None)
-            };
-        }
+        Ok(httparse::Status::Partial) if buf.len() > MAX_HEAD => return Err(H1Error::HeadTooLarge),
+        // Not all there yet: the next read extends the buffer.
+        Ok(httparse::Status::Partial) => return Ok(None),
         Err(e) => return Err(H1Error::BadHead(e.to_string())),
     };
     if len > MAX_HEAD {
         return Err(H1Error::HeadTooLarge);
+    }
+    let base = buf.as_ptr() as usize;
+    let offset = |s: &[u8]| (s.as_ptr() as usize - base) as u32;
+    let count = resp.headers.len();
+    for (slot, h) in at.iter_mut().zip(resp.headers.iter()) {
+        let n = h.name.as_bytes();
+        *slot = (
+            offset(n),
+            n.len() as u32,
+            offset(h.value),
+            h.value.len() as u32,
+        );
     }
     let code = resp.code.unwrap_or(0);
     let status =
@@ -67,21 +71,25 @@ pub fn parse(buf: &mut BytesMut, head_request: bool) -> Result<Option<Head>, H1E
     } else {
         Version::HTTP_11
     };
+    // The head leaves the buffer; what follows it (the start of the body, usually all of it)
+    // stays.
+    let data: Bytes = buf.split_to(len).freeze();
     // Room for the headers the proxy adds to every answer (`Via`, `X-Kong-*`), so adding them
     // does not grow (rehash) the map.
-    let mut headers = HeaderMap::with_capacity(resp.headers.len() + ADDED_HEADERS);
+    let mut headers = HeaderMap::with_capacity(count + ADDED_HEADERS);
     let mut facts = Facts::default();
-    for h in resp.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| H1Error::BadHead("invalid header name".into()))?;
-        let value = HeaderValue::from_maybe_shared(data.slice_ref(h.value))
+    for &(n, nl, v, vl) in at.iter().take(count) {
+        let (n, v) = (n as usize, v as usize);
+        let name = data
+            .get(n..n + nl as usize)
+            .and_then(|b| HeaderName::from_bytes(b).ok())
+            .ok_or_else(|| H1Error::BadHead("invalid header name".into()))?;
+        let value = HeaderValue::from_maybe_shared(data.slice(v..v + vl as usize))
             .map_err(|_| H1Error::BadHead(format!("invalid value of header {name}")))?;
         if facts.note(&name, value.as_bytes())? {
             headers.append(name, value);
         }
     }
-    // What follows the head (the start of the body, usually all of it) stays in the buffer.
-    buf.extend_from_slice(&data[len..]);
     let bodiless = head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT

@@ -15,6 +15,8 @@ use crate::proxy::h1::framing::Framing;
 /// The largest head parsed here; a longer one goes to hyper (whose limit is larger, and whose
 /// answer to an oversized head the proxy keeps).
 pub const MAX_HEAD: usize = 64 * 1024;
+/// Headers the proxy may add to a request on its way upstream.
+const ADDED_UPSTREAM: usize = 12;
 /// The most header lines parsed here (hyper's default; more go to hyper, which refuses them).
 const MAX_HEADERS: usize = 100;
 
@@ -121,8 +123,10 @@ fn build(
     scratch: &mut Vec<(HeaderName, usize, usize)>,
 ) -> Option<(Uri, HeaderMap)> {
     let uri = Uri::from_maybe_shared(head.slice(at..at + len)).ok()?;
-    // Room for what the proxy adds upstream (`X-Forwarded-*`, `X-Real-IP`, the request id).
-    let mut headers = HeaderMap::with_capacity(scratch.len() + 8);
+    // Room for what the proxy adds upstream (`X-Forwarded-*`, `X-Real-IP`, the request id,
+    // key-auth's `X-Consumer-*` and `X-Credential-Identifier`), so that adding them does not
+    // grow (rehash) the map.
+    let mut headers = HeaderMap::with_capacity(scratch.len() + ADDED_UPSTREAM);
     for (name, at, len) in scratch.drain(..) {
         let value = HeaderValue::from_maybe_shared(head.slice(at..at + len)).ok()?;
         headers.append(name, value);
