@@ -6,54 +6,27 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use data_plane::{runtime, State};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use data_plane::State;
 use serde_json::{json, Value};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
+
+use common::{client, entity, raw_listen, read_request, send_cut};
 
 /// Reads one request (head and `content-length` body), writes `answer` raw and closes.
 async fn raw_upstream(answer: &'static [u8]) -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                loop {
-                    let n = s.read(&mut chunk).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let len: usize = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length")
-                                    .then(|| v.trim().parse().ok())?
-                            })
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + len {
-                            break;
-                        }
-                    }
-                }
-                let _ = s.write_all(answer).await;
-                let _ = s.shutdown().await;
-            });
+    raw_listen(move |mut s| async move {
+        if read_request(&mut s, &mut Vec::new()).await.is_none() {
+            return;
         }
-    });
-    addr
+        let _ = s.write_all(answer).await;
+        let _ = s.shutdown().await;
+    })
+    .await
 }
 
 const CHAT_OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 96\r\n\r\n{\"id\":\"c1\",\"object\":\"chat.completion\",\"model\":\"gpt-4o\",\"choices\":[],\"usage\":{\"prompt_tokens\":2}}";
@@ -62,14 +35,6 @@ const NOT_JSON: &[u8] =
 const GARBAGE: &[u8] = b"SURPRISE\r\n\r\n";
 /// A chunked SSE answer that stops after one event, without the last chunk.
 const CUT: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n2f\r\ndata: {\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\n\r\n";
-
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
-}
 
 async fn gateway() -> (SocketAddr, Arc<State>) {
     let ok = raw_upstream(CHAT_OK).await;
@@ -110,32 +75,20 @@ async fn gateway() -> (SocketAddr, Arc<State>) {
                                         "options": {"upstream_url": format!("http://{up}{upath}")}}}}),
         ));
     }
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state.clone()));
-    (addr, state)
+    common::gateway(&ents).await
 }
 
 /// Status and body (or the error that cut it).
 async fn post(gw: SocketAddr, path: &str, ct: &str, body: &str) -> (u16, Result<String, String>) {
-    let c: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = hyper::Request::post(format!("http://{gw}{path}"))
-        .header("content-type", ct)
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap();
-    let r = c.request(req).await.unwrap();
-    let status = r.status().as_u16();
-    let b = r
-        .into_body()
-        .collect()
-        .await
-        .map(|c| String::from_utf8_lossy(&c.to_bytes()).into_owned())
-        .map_err(|e| e.to_string());
-    (status, b)
+    let url = format!("http://{gw}{path}");
+    send_cut(
+        &client(),
+        "POST",
+        url,
+        &[("content-type", ct)],
+        body.to_string(),
+    )
+    .await
 }
 
 fn kong_error(message: &str) -> String {

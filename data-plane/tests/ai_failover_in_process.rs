@@ -4,74 +4,43 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use data_plane::{runtime, State};
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
+
+use common::{client, entity, json_body, listen, respond, send};
 
 /// Upstream: `/fail` → 500, `/slow` → 200 after 2 s, anything else → a chat completion.
 async fn upstream(fails: Arc<AtomicUsize>) -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let fails = fails.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let fails = fails.clone();
-                    async move {
-                        let path = req.uri().path().to_string();
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        let (status, out) = match path.as_str() {
-                            "/fail" => {
-                                fails.fetch_add(1, Ordering::SeqCst);
-                                (500, json!({"error": {"message": "boom"}}))
-                            }
-                            "/slow" => {
-                                tokio::time::sleep(Duration::from_secs(2)).await;
-                                (200, json!({"model": "slow", "choices": []}))
-                            }
-                            _ => (
-                                200,
-                                json!({"model": v["model"], "choices": [],
-                                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}),
-                            ),
-                        };
-                        Ok::<_, Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from(out.to_string())))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
+    listen(move |req| {
+        let fails = fails.clone();
+        async move {
+            let path = req.uri().path().to_string();
+            let v = json_body(req.into_body()).await;
+            let (status, out) = match path.as_str() {
+                "/fail" => {
+                    fails.fetch_add(1, Ordering::SeqCst);
+                    (500, json!({"error": {"message": "boom"}}))
+                }
+                "/slow" => {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    (200, json!({"model": "slow", "choices": []}))
+                }
+                _ => (
+                    200,
+                    json!({"model": v["model"], "choices": [],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}),
+                ),
+            };
+            respond(status, "application/json", out.to_string())
         }
-    });
-    addr
-}
-
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
+    })
+    .await
 }
 
 fn target(name: &str, url: String, weight: u32) -> Value {
@@ -123,28 +92,15 @@ async fn gateway(up: SocketAddr) -> SocketAddr {
                        target("backup", format!("http://{up}/v1/chat/completions"), 10)]}}),
         ));
     }
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state));
-    addr
+    common::gateway(&ents).await.0
 }
 
 async fn chat(gw: SocketAddr, path: &str) -> (u16, http::HeaderMap, Value) {
-    let c: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let body = json!({"messages": [{"role": "user", "content": "hi"}]}).to_string();
-    let req = hyper::Request::post(format!("http://{gw}{path}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap();
-    let r = c.request(req).await.unwrap();
-    let status = r.status().as_u16();
-    let h = r.headers().clone();
-    let b = r.into_body().collect().await.unwrap().to_bytes();
-    (status, h, serde_json::from_slice(&b).unwrap_or(Value::Null))
+    let url = format!("http://{gw}{path}");
+    let json = [("content-type", "application/json")];
+    let (status, h, b) = send(&client(), "POST", url, &json, body).await;
+    (status, h, serde_json::from_str(&b).unwrap_or(Value::Null))
 }
 
 #[tokio::test]

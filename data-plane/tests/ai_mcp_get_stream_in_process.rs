@@ -13,12 +13,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{entity, gateway};
+use common::{entity, gateway, header, listen};
 use http_body_util::{BodyExt, Empty, StreamBody};
 use hyper::body::Frame;
-use hyper::service::service_fn;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use tokio::sync::{mpsc, Mutex};
 
@@ -27,45 +26,26 @@ type Events = mpsc::Sender<Result<Frame<Bytes>, Infallible>>;
 /// An MCP server whose GET opens an SSE stream; the test sends its events through the channel
 /// the server hands out. The first event echoes the request headers that matter.
 async fn mcp_server(streams: Arc<Mutex<Option<Events>>>) -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let streams = streams.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let streams = streams.clone();
-                    async move {
-                        let h = |k: &str| {
-                            req.headers()
-                                .get(k)
-                                .map(|v| v.to_str().unwrap().to_string())
-                        };
-                        let seen = json!({"method": req.method().as_str(), "accept": h("accept"),
-                            "session": h("mcp-session-id"), "version": h("mcp-protocol-version"),
-                            "last_event_id": h("last-event-id")});
-                        let (tx, rx) = mpsc::channel(8);
-                        let first = format!("id: 7\ndata: {seen}\n\n");
-                        tx.send(Ok(Frame::data(Bytes::from(first)))).await.unwrap();
-                        *streams.lock().await = Some(tx);
-                        let body = StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
-                        Ok::<_, Infallible>(
-                            hyper::Response::builder()
-                                .header("content-type", "text/event-stream")
-                                .header("mcp-session-id", "s-1")
-                                .body(body)
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
+    listen(move |req| {
+        let streams = streams.clone();
+        async move {
+            let h = |k: &str| header(&req, k);
+            let seen = json!({"method": req.method().as_str(), "accept": h("accept"),
+                "session": h("mcp-session-id"), "version": h("mcp-protocol-version"),
+                "last_event_id": h("last-event-id")});
+            let (tx, rx) = mpsc::channel(8);
+            let first = format!("id: 7\ndata: {seen}\n\n");
+            tx.send(Ok(Frame::data(Bytes::from(first)))).await.unwrap();
+            *streams.lock().await = Some(tx);
+            let body = StreamBody::new(tokio_stream::wrappers::ReceiverStream::new(rx));
+            hyper::Response::builder()
+                .header("content-type", "text/event-stream")
+                .header("mcp-session-id", "s-1")
+                .body(body)
+                .unwrap()
         }
-    });
-    addr
+    })
+    .await
 }
 
 async fn proxy_to(up: SocketAddr) -> SocketAddr {

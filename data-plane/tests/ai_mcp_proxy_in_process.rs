@@ -4,17 +4,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use data_plane::{runtime, State};
+use data_plane::State;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
+
+use common::{client, entity, header, listen, respond};
 
 type Sessions = Arc<Mutex<Vec<String>>>;
 
@@ -24,100 +24,72 @@ fn reply(
     session: Option<&str>,
     body: String,
 ) -> hyper::Response<Full<Bytes>> {
-    let mut b = hyper::Response::builder()
-        .status(status)
-        .header("content-type", ct);
+    let mut r = respond(status, ct, body);
     if let Some(s) = session {
-        b = b.header("mcp-session-id", s);
+        r.headers_mut().insert("mcp-session-id", s.parse().unwrap());
     }
-    b.body(Full::new(Bytes::from(body))).unwrap()
+    r
 }
 
 /// The MCP server: `initialize` opens a session; later requests need it; `tools/call` answers
 /// as SSE echoing the protocol version header; GET is 405; DELETE ends the session.
 async fn mcp_server(sessions: Sessions) -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let sessions = sessions.clone();
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let sessions = sessions.clone();
-                    async move {
-                        let h = |k: &str| {
-                            req.headers()
-                                .get(k)
-                                .map(|v| v.to_str().unwrap().to_string())
-                        };
-                        let (session, version) = (h("mcp-session-id"), h("mcp-protocol-version"));
-                        let method = req.method().clone();
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let known = session
-                            .as_ref()
-                            .is_some_and(|s| sessions.lock().unwrap().contains(s));
-                        let r = match method.as_str() {
-                            "GET" => reply(405, "text/plain", None, String::new()),
-                            "DELETE" if known => {
-                                sessions
-                                    .lock()
-                                    .unwrap()
-                                    .retain(|s| Some(s) != session.as_ref());
-                                reply(200, "text/plain", None, String::new())
-                            }
-                            _ => {
-                                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                                match v["method"].as_str() {
-                                    Some("initialize") => {
-                                        let id =
-                                            format!("s-{}", sessions.lock().unwrap().len() + 1);
-                                        sessions.lock().unwrap().push(id.clone());
-                                        let out = json!({"jsonrpc": "2.0", "id": v["id"], "result": {
-                                            "protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "t"}}});
-                                        reply(200, "application/json", Some(&id), out.to_string())
-                                    }
-                                    _ if !known => {
-                                        reply(404, "application/json", None, "{}".into())
-                                    }
-                                    Some("bad/params") => {
-                                        let out = json!({"jsonrpc": "2.0", "id": v["id"],
-                                            "error": {"code": -32602, "message": "bad params"}});
-                                        reply(200, "application/json", None, out.to_string())
-                                    }
-                                    Some("tools/call") => {
-                                        let out = json!({"jsonrpc": "2.0", "id": v["id"], "result": {
-                                            "content": [{"type": "text", "text": format!("version={}", version.unwrap_or_default())}],
-                                            "isError": false}});
-                                        reply(
-                                            200,
-                                            "text/event-stream",
-                                            None,
-                                            format!("id: 1\ndata: {out}\n\n"),
-                                        )
-                                    }
-                                    _ => reply(202, "application/json", None, String::new()),
-                                }
-                            }
-                        };
-                        Ok::<_, Infallible>(r)
+    listen(move |req| {
+        let sessions = sessions.clone();
+        async move {
+            let h = |k: &str| header(&req, k);
+            let (session, version) = (h("mcp-session-id"), h("mcp-protocol-version"));
+            let method = req.method().clone();
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let known = session
+                .as_ref()
+                .is_some_and(|s| sessions.lock().unwrap().contains(s));
+            match method.as_str() {
+                "GET" => reply(405, "text/plain", None, String::new()),
+                "DELETE" if known => {
+                    sessions
+                        .lock()
+                        .unwrap()
+                        .retain(|s| Some(s) != session.as_ref());
+                    reply(200, "text/plain", None, String::new())
+                }
+                _ => {
+                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    match v["method"].as_str() {
+                        Some("initialize") => {
+                            let id =
+                                format!("s-{}", sessions.lock().unwrap().len() + 1);
+                            sessions.lock().unwrap().push(id.clone());
+                            let out = json!({"jsonrpc": "2.0", "id": v["id"], "result": {
+                                "protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "t"}}});
+                            reply(200, "application/json", Some(&id), out.to_string())
+                        }
+                        _ if !known => {
+                            reply(404, "application/json", None, "{}".into())
+                        }
+                        Some("bad/params") => {
+                            let out = json!({"jsonrpc": "2.0", "id": v["id"],
+                                "error": {"code": -32602, "message": "bad params"}});
+                            reply(200, "application/json", None, out.to_string())
+                        }
+                        Some("tools/call") => {
+                            let out = json!({"jsonrpc": "2.0", "id": v["id"], "result": {
+                                "content": [{"type": "text", "text": format!("version={}", version.unwrap_or_default())}],
+                                "isError": false}});
+                            reply(
+                                200,
+                                "text/event-stream",
+                                None,
+                                format!("id: 1\ndata: {out}\n\n"),
+                            )
+                        }
+                        _ => reply(202, "application/json", None, String::new()),
                     }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
+                }
+            }
         }
-    });
-    addr
-}
-
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
+    })
+    .await
 }
 
 /// One DP replica; each compiles the same config on its own.
@@ -143,44 +115,27 @@ async fn replica(up: SocketAddr) -> (SocketAddr, Arc<State>) {
             json!({"id": "20000000-0000-0000-0000-0000000000d2", "name": "prometheus", "config": {}}),
         ),
     ];
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state.clone()));
-    (addr, state)
+    common::gateway(&ents).await
 }
 
+/// One request to `/mcp` as an MCP client sends it (a null `body` sends none).
 async fn send(
     gw: SocketAddr,
     method: &str,
     headers: &[(&str, &str)],
     body: Value,
 ) -> (u16, http::HeaderMap, String) {
-    let c: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut b = hyper::Request::builder()
-        .method(method)
-        .uri(format!("http://{gw}/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json");
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
+    let mut h = vec![
+        ("accept", "application/json, text/event-stream"),
+        ("content-type", "application/json"),
+    ];
+    h.extend_from_slice(headers);
     let body = if body.is_null() {
         String::new()
     } else {
         body.to_string()
     };
-    let r = c
-        .request(b.body(Full::new(Bytes::from(body))).unwrap())
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let h = r.headers().clone();
-    let b = r.into_body().collect().await.unwrap().to_bytes();
-    (status, h, String::from_utf8_lossy(&b).into_owned())
+    common::send(&client(), method, format!("http://{gw}/mcp"), &h, body).await
 }
 
 #[tokio::test]

@@ -4,17 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use data_plane::{runtime, State};
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use data_plane::State;
 use serde_json::{json, Value};
+
+use common::{client, entity, header, json_body, listen, respond, send};
 
 const ANTHROPIC_SSE: &str = concat!(
     "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude-x-1\",\"usage\":{\"input_tokens\":8,\"output_tokens\":1}}}\n\n",
@@ -25,58 +23,27 @@ const ANTHROPIC_SSE: &str = concat!(
 );
 
 async fn upstream() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let path = req.uri().path().to_string();
-                    let h = |k: &str| {
-                        req.headers()
-                            .get(k)
-                            .map(|v| v.to_str().unwrap().to_string())
-                            .unwrap_or_default()
-                    };
-                    let (key, version) = (h("x-api-key"), h("anthropic-version"));
-                    let body = req.into_body().collect().await.unwrap().to_bytes();
-                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let (ct, out) = match (path.as_str(), v["stream"] == json!(true)) {
-                        ("/v1/messages", false) => ("application/json", json!({
-                            "id": "msg_0", "type": "message", "model": "claude-x-1",
-                            "content": [{"type": "text", "text": format!("key={key} version={version} system={}", v["system"])}],
-                            "stop_reason": "max_tokens", "usage": {"input_tokens": 10, "output_tokens": 5}
-                        }).to_string()),
-                        ("/v1/messages", true) => ("text/event-stream", ANTHROPIC_SSE.to_string()),
-                        ("/api/chat", _) => ("application/x-ndjson", concat!(
-                            "{\"model\":\"llama3\",\"message\":{\"role\":\"assistant\",\"content\":\"yo\"},\"done\":false}\n",
-                            "{\"model\":\"llama3\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":3,\"eval_count\":1}\n"
-                        ).to_string()),
-                        _ => ("application/json", "{}".to_string()),
-                    };
-                    Ok::<_, Infallible>(
-                        hyper::Response::builder()
-                            .header("content-type", ct)
-                            .body(Full::new(Bytes::from(out)))
-                            .unwrap(),
-                    )
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
+    listen(|req| async move {
+        let path = req.uri().path().to_string();
+        let h = |k: &str| header(&req, k).unwrap_or_default();
+        let (key, version) = (h("x-api-key"), h("anthropic-version"));
+        let v = json_body(req.into_body()).await;
+        let (ct, out) = match (path.as_str(), v["stream"] == json!(true)) {
+            ("/v1/messages", false) => ("application/json", json!({
+                "id": "msg_0", "type": "message", "model": "claude-x-1",
+                "content": [{"type": "text", "text": format!("key={key} version={version} system={}", v["system"])}],
+                "stop_reason": "max_tokens", "usage": {"input_tokens": 10, "output_tokens": 5}
+            }).to_string()),
+            ("/v1/messages", true) => ("text/event-stream", ANTHROPIC_SSE.to_string()),
+            ("/api/chat", _) => ("application/x-ndjson", concat!(
+                "{\"model\":\"llama3\",\"message\":{\"role\":\"assistant\",\"content\":\"yo\"},\"done\":false}\n",
+                "{\"model\":\"llama3\",\"message\":{\"role\":\"assistant\",\"content\":\"\"},\"done\":true,\"done_reason\":\"stop\",\"prompt_eval_count\":3,\"eval_count\":1}\n"
+            ).to_string()),
+            _ => ("application/json", "{}".to_string()),
+        };
+        respond(200, ct, out)
+    })
+    .await
 }
 
 async fn gateway(up: SocketAddr) -> (SocketAddr, Arc<State>) {
@@ -121,27 +88,13 @@ async fn gateway(up: SocketAddr) -> (SocketAddr, Arc<State>) {
             json!({"id": "20000000-0000-0000-0000-0000000000a3", "name": "prometheus", "config": {}}),
         ),
     ];
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state.clone()));
-    (addr, state)
+    common::gateway(&ents).await
 }
 
 async fn post(gw: SocketAddr, path: &str, body: Value) -> (u16, http::HeaderMap, String) {
-    let c: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = hyper::Request::post(format!("http://{gw}{path}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap();
-    let r = c.request(req).await.unwrap();
-    let status = r.status().as_u16();
-    let h = r.headers().clone();
-    let b = r.into_body().collect().await.unwrap().to_bytes();
-    (status, h, String::from_utf8_lossy(&b).into_owned())
+    let url = format!("http://{gw}{path}");
+    let json = [("content-type", "application/json")];
+    send(&client(), "POST", url, &json, body.to_string()).await
 }
 
 /// The `data:` payloads of an SSE body.

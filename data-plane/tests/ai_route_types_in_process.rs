@@ -6,19 +6,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use data_plane::{runtime, State};
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use data_plane::State;
 use serde_json::{json, Value};
+
+use common::{client, entity, json_body, listen, respond, send};
 
 const GENERATE_STREAM: &str = concat!(
     "{\"index\":0,\"text\":\"Once\",\"is_finished\":false}\n",
@@ -28,48 +26,22 @@ const GENERATE_STREAM: &str = concat!(
 );
 
 async fn upstream() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let path = req.uri().path().to_string();
-                    let body = req.into_body().collect().await.unwrap().to_bytes();
-                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let (ct, out) = match path.as_str() {
-                        "/v2/embed" => ("application/json", json!({"id": "e", "embeddings":
-                            {"float": v["texts"].as_array().unwrap().iter().map(|_| json!([0.5, 0.25])).collect::<Vec<_>>()},
-                            "meta": {"billed_units": {"input_tokens": 4}}}).to_string()),
-                        "/v1/generate" => ("application/x-ndjson", GENERATE_STREAM.to_string()),
-                        "/v1/complete" => ("application/json", json!({"type": "completion",
-                            "completion": format!("echo:{}", v["prompt"].as_str().unwrap()),
-                            "stop_reason": "stop_sequence", "model": v["model"]}).to_string()),
-                        _ => ("application/json", "{}".to_string()),
-                    };
-                    Ok::<_, Infallible>(
-                        hyper::Response::builder()
-                            .header("content-type", ct)
-                            .body(Full::new(Bytes::from(out)))
-                            .unwrap(),
-                    )
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
+    listen(|req| async move {
+        let path = req.uri().path().to_string();
+        let v = json_body(req.into_body()).await;
+        let (ct, out) = match path.as_str() {
+            "/v2/embed" => ("application/json", json!({"id": "e", "embeddings":
+                {"float": v["texts"].as_array().unwrap().iter().map(|_| json!([0.5, 0.25])).collect::<Vec<_>>()},
+                "meta": {"billed_units": {"input_tokens": 4}}}).to_string()),
+            "/v1/generate" => ("application/x-ndjson", GENERATE_STREAM.to_string()),
+            "/v1/complete" => ("application/json", json!({"type": "completion",
+                "completion": format!("echo:{}", v["prompt"].as_str().unwrap()),
+                "stop_reason": "stop_sequence", "model": v["model"]}).to_string()),
+            _ => ("application/json", "{}".to_string()),
+        };
+        respond(200, ct, out)
+    })
+    .await
 }
 
 async fn gateway(up: SocketAddr, log: &Path) -> (SocketAddr, Arc<State>) {
@@ -139,26 +111,14 @@ async fn gateway(up: SocketAddr, log: &Path) -> (SocketAddr, Arc<State>) {
                "route": {"id": "10000000-0000-0000-0000-0000000000f1"},
                "config": {"path": log.display().to_string()}}),
     ));
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state.clone()));
-    (addr, state)
+    common::gateway(&ents).await
 }
 
 async fn post(gw: SocketAddr, path: &str, body: Value) -> (u16, String) {
-    let c: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = hyper::Request::post(format!("http://{gw}{path}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))
-        .unwrap();
-    let r = c.request(req).await.unwrap();
-    let status = r.status().as_u16();
-    let b = r.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&b).into_owned())
+    let url = format!("http://{gw}{path}");
+    let json = [("content-type", "application/json")];
+    let (status, _, b) = send(&client(), "POST", url, &json, body.to_string()).await;
+    (status, b)
 }
 
 /// The first log line of `path`, waiting for the writer thread.

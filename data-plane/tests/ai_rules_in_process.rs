@@ -9,15 +9,11 @@
 mod common;
 
 use std::collections::HashSet;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use common::{entity, gateway};
+use common::{client, entity, gateway, header, listen, send};
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 
 const ERROR_BODY: &str = r#"{"error":{"message":"upstream says no","type":"server_error"}}"#;
@@ -25,57 +21,41 @@ const ERROR_BODY: &str = r#"{"error":{"message":"upstream says no","type":"serve
 /// Answers a chat completion naming the model it was asked for, with what it received in
 /// `echo`; streams when asked to; `/status/500…` answers 500.
 async fn upstream() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let pq = req.uri().path_and_query().unwrap().to_string();
-                    let auth = req
-                        .headers()
-                        .get("authorization")
-                        .map(|v| v.to_str().unwrap().to_string());
-                    let raw = req.into_body().collect().await.unwrap().to_bytes();
-                    let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-                    let r = hyper::Response::builder().header("set-cookie", "session=abc");
-                    if pq.starts_with("/status/500") {
-                        return Ok::<_, Infallible>(
-                            r.status(500)
-                                .header("content-type", "application/json")
-                                .body(Full::new(Bytes::from(ERROR_BODY)))
-                                .unwrap(),
-                        );
-                    }
-                    let echo = json!({"path": pq, "authorization": auth,
-                                      "body": String::from_utf8_lossy(&raw)});
-                    let model = v["model"].as_str().unwrap_or("none");
-                    let (ct, out) = if v["stream"] == json!(true) {
-                        let chunk = json!({"object": "chat.completion.chunk", "model": model, "echo": echo,
-                            "choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": null}]});
-                        (
-                            "text/event-stream",
-                            format!("data: {chunk}\n\ndata: [DONE]\n\n"),
-                        )
-                    } else {
-                        let reply = json!({"id": "c", "object": "chat.completion", "model": model, "echo": echo,
-                            "choices": [{"index": 0, "finish_reason": "stop",
-                                         "message": {"role": "assistant", "content": "ok"}}],
-                            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}});
-                        ("application/json", reply.to_string())
-                    };
-                    Ok(r.header("content-type", ct)
-                        .body(Full::new(Bytes::from(out)))
-                        .unwrap())
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
+    listen(|req| async move {
+        let pq = req.uri().path_and_query().unwrap().to_string();
+        let auth = header(&req, "authorization");
+        let raw = req.into_body().collect().await.unwrap().to_bytes();
+        let v: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+        let r = hyper::Response::builder().header("set-cookie", "session=abc");
+        if pq.starts_with("/status/500") {
+            return r
+                .status(500)
+                .header("content-type", "application/json")
+                .body(Full::new(Bytes::from(ERROR_BODY)))
+                .unwrap();
         }
-    });
-    addr
+        let echo = json!({"path": pq, "authorization": auth,
+                          "body": String::from_utf8_lossy(&raw)});
+        let model = v["model"].as_str().unwrap_or("none");
+        let (ct, out) = if v["stream"] == json!(true) {
+            let chunk = json!({"object": "chat.completion.chunk", "model": model, "echo": echo,
+                "choices": [{"index": 0, "delta": {"content": "ok"}, "finish_reason": null}]});
+            (
+                "text/event-stream",
+                format!("data: {chunk}\n\ndata: [DONE]\n\n"),
+            )
+        } else {
+            let reply = json!({"id": "c", "object": "chat.completion", "model": model, "echo": echo,
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "ok"}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}});
+            ("application/json", reply.to_string())
+        };
+        r.header("content-type", ct)
+            .body(Full::new(Bytes::from(out)))
+            .unwrap()
+    })
+    .await
 }
 
 async fn proxy_to(up: SocketAddr) -> SocketAddr {
@@ -172,20 +152,16 @@ async fn post(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, http::HeaderMap, String) {
-    let c: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut req = hyper::Request::post(format!("http://{gw}{path}"))
-        .header("content-type", "application/json");
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let r = c
-        .request(req.body(Full::new(Bytes::from(body.to_string()))).unwrap())
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let h = r.headers().clone();
-    let b = r.into_body().collect().await.unwrap().to_bytes();
-    (status, h, String::from_utf8_lossy(&b).into_owned())
+    let mut h = vec![("content-type", "application/json")];
+    h.extend_from_slice(headers);
+    send(
+        &client(),
+        "POST",
+        format!("http://{gw}{path}"),
+        &h,
+        body.to_string(),
+    )
+    .await
 }
 
 fn echo(body: &str) -> Value {

@@ -6,19 +6,18 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+mod common;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use data_plane::{runtime, State};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
+
+use common::{client, entity, json_body, listen, raw_listen, send_cut};
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
@@ -29,72 +28,50 @@ fn full(s: String) -> Body {
 /// `/slow` answers after 2 s; `/stall` streams one chunk, waits 3 s, then ends; anything else
 /// answers a chat completion at once.
 async fn upstream() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let path = req.uri().path().to_string();
-                    let body = req.into_body().collect().await.unwrap().to_bytes();
-                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let (ct, out) = match path.as_str() {
-                        "/slow" => {
-                            tokio::time::sleep(Duration::from_secs(2)).await;
-                            ("application/json", full(json!({"model": "slow", "choices": []}).to_string()))
+    listen(|req| async move {
+        let path = req.uri().path().to_string();
+        let v = json_body(req.into_body()).await;
+        let (ct, out) = match path.as_str() {
+            "/slow" => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                ("application/json", full(json!({"model": "slow", "choices": []}).to_string()))
+            }
+            "/stall" => {
+                let chunks = futures_util::stream::unfold(0u8, |n| async move {
+                    let data = match n {
+                        0 => "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"first\"}}]}\n\n",
+                        1 => {
+                            tokio::time::sleep(Duration::from_secs(3)).await;
+                            "data: [DONE]\n\n"
                         }
-                        "/stall" => {
-                            let chunks = futures_util::stream::unfold(0u8, |n| async move {
-                                let data = match n {
-                                    0 => "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"first\"}}]}\n\n",
-                                    1 => {
-                                        tokio::time::sleep(Duration::from_secs(3)).await;
-                                        "data: [DONE]\n\n"
-                                    }
-                                    _ => return None,
-                                };
-                                Some((Ok::<_, Infallible>(Frame::data(Bytes::from(data))), n + 1))
-                            });
-                            ("text/event-stream", StreamBody::new(chunks).boxed())
-                        }
-                        _ => (
-                            "application/json",
-                            full(json!({"model": v["model"], "object": "chat.completion", "choices": [],
-                                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
-                            .to_string()),
-                        ),
+                        _ => return None,
                     };
-                    Ok::<_, Infallible>(
-                        hyper::Response::builder()
-                            .header("content-type", ct)
-                            .body(out)
-                            .unwrap(),
-                    )
+                    Some((Ok::<_, Infallible>(Frame::data(Bytes::from(data))), n + 1))
                 });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+                ("text/event-stream", StreamBody::new(chunks).boxed())
+            }
+            _ => (
+                "application/json",
+                full(json!({"model": v["model"], "object": "chat.completion", "choices": [],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                .to_string()),
+            ),
+        };
+        hyper::Response::builder()
+            .header("content-type", ct)
+            .body(out)
+            .unwrap()
+    })
+    .await
 }
 
 /// Accepts connections and never reads from them (held for 30 s).
 async fn black_hole() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                drop(s);
-            });
-        }
-    });
-    addr
+    raw_listen(|s| async move {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        drop(s);
+    })
+    .await
 }
 
 /// A listener with a full accept queue (backlog 1, never accepting): further connects hang.
@@ -118,14 +95,6 @@ async fn full_backlog() -> (SocketAddr, Vec<tokio::net::TcpStream>) {
         drop(l);
     });
     (addr, held)
-}
-
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
 }
 
 fn openai(name: &str, url: String) -> Value {
@@ -196,32 +165,14 @@ async fn gateway_with(up: SocketAddr, hole: SocketAddr, full: SocketAddr) -> Soc
                         "model": openai("backup", format!("http://{up}/v1/chat/completions"))}]}),
         ),
     ];
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state));
-    addr
+    common::gateway(&ents).await.0
 }
 
 /// Status, and the body or the error that cut it.
 async fn post(gw: SocketAddr, path: &str, body: String) -> (u16, Result<String, String>) {
-    let c: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let req = hyper::Request::post(format!("http://{gw}{path}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap();
-    let r = c.request(req).await.unwrap();
-    let status = r.status().as_u16();
-    let b = r
-        .into_body()
-        .collect()
-        .await
-        .map(|c| String::from_utf8_lossy(&c.to_bytes()).into_owned())
-        .map_err(|e| e.to_string());
-    (status, b)
+    let url = format!("http://{gw}{path}");
+    let json = [("content-type", "application/json")];
+    send_cut(&client(), "POST", url, &json, body).await
 }
 
 fn chat(stream: bool) -> String {

@@ -14,10 +14,12 @@ use std::time::Duration;
 use data_plane::proxy::serve::ServeOptions;
 use data_plane::State;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
-use common::{call, client, config, echo_upstream, gateway_with, read_to_close};
+use common::{
+    call, client, config, echo_upstream, gateway_with, raw_listen, read_head, read_to_close,
+};
 
 const PLAIN: &str = "10000000-0000-0000-0000-0000000000b1";
 const SLOW: &str = "10000000-0000-0000-0000-0000000000b2";
@@ -28,27 +30,15 @@ const CLOSING: &str = "10000000-0000-0000-0000-0000000000b5";
 /// An upstream that reads a request head and then answers after `delay` with `answer` (raw
 /// bytes, so it can be an invalid HTTP response).
 async fn raw_upstream(delay: Duration, answer: &'static [u8]) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 16 * 1024];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                tokio::time::sleep(delay).await;
-                let _ = s.write_all(answer).await;
-                let _ = s.shutdown().await;
-            });
+    raw_listen(move |mut s| async move {
+        if read_head(&mut s, &mut Vec::new()).await.is_none() {
+            return;
         }
-    });
-    addr
+        tokio::time::sleep(delay).await;
+        let _ = s.write_all(answer).await;
+        let _ = s.shutdown().await;
+    })
+    .await
 }
 
 /// The proxy with the given header read timeout: routes /plain (echo upstream), /slow (a service

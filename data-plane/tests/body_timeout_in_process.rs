@@ -17,13 +17,11 @@ use bytes::Bytes;
 use data_plane::proxy::serve::ServeOptions;
 use data_plane::State;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use common::{call, client, config, echo_upstream, gateway_with, read_to_close};
+use common::{call, client, config, echo_upstream, gateway_with, listen, read_to_close};
 
 const PLAIN: &str = "10000000-0000-0000-0000-0000000000d1";
 const UPLOAD: &str = "10000000-0000-0000-0000-0000000000d2";
@@ -32,28 +30,14 @@ const BALANCED: &str = "10000000-0000-0000-0000-0000000000d4";
 
 /// Reads the whole request body, then answers `got N bytes`.
 async fn reading_upstream() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let n = match req.into_body().collect().await {
-                        Ok(b) => b.to_bytes().len(),
-                        Err(_) => 0,
-                    };
-                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(format!(
-                        "got {n} bytes"
-                    )))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    listen(|req| async move {
+        let n = match req.into_body().collect().await {
+            Ok(b) => b.to_bytes().len(),
+            Err(_) => 0,
+        };
+        hyper::Response::new(Full::new(Bytes::from(format!("got {n} bytes"))))
+    })
+    .await
 }
 
 /// The proxy with the given body read timeout: /plain (echo upstream), /upload (an upstream

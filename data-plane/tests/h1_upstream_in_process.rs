@@ -15,9 +15,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use common::{client, config, gateway};
+use common::{client, config, gateway, listen, raw_listen, read_head, read_request};
 
 /// What the upstream does with the `n`-th request (from 1) on its `c`-th connection (from 1).
 #[derive(Clone)]
@@ -34,47 +34,23 @@ type Plan = fn(conn: usize, n: usize, method: &str, body: &[u8]) -> Act;
 
 /// A raw upstream following `plan`; returns its address and the count of connections accepted.
 async fn upstream(plan: Plan) -> (SocketAddr, Arc<AtomicUsize>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
     let conns = Arc::new(AtomicUsize::new(0));
     let counter = conns.clone();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let c = counter.fetch_add(1, Ordering::SeqCst) + 1;
-            tokio::spawn(serve(s, c, plan));
-        }
-    });
+    let addr = raw_listen(move |s| {
+        let c = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        serve(s, c, plan)
+    })
+    .await;
     (addr, conns)
 }
 
 async fn serve(mut s: TcpStream, c: usize, plan: Plan) {
     let mut seen = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
     for n in 1.. {
-        let end = loop {
-            if let Some(i) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(k) => seen.extend_from_slice(&buf[..k]),
-            }
+        let Some((head, body)) = read_request(&mut s, &mut seen).await else {
+            return;
         };
-        let head = String::from_utf8_lossy(&seen[..end]).to_lowercase();
         let method = head.split(' ').next().unwrap_or("").to_uppercase();
-        let len: usize = head
-            .lines()
-            .find_map(|l| l.strip_prefix("content-length:"))
-            .map_or(0, |v| v.trim().parse().unwrap());
-        while seen.len() < end + len {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(k) => seen.extend_from_slice(&buf[..k]),
-            }
-        }
-        let body = seen[end..end + len].to_vec();
-        seen.drain(..end + len);
         match plan(c, n, &method, &body) {
             Act::Answer(a) => {
                 if s.write_all(&a).await.is_err() {
@@ -243,24 +219,7 @@ async fn oversized_heads_and_truncated_bodies_fail_cleanly() {
 
 /// An upstream echoing each request body back as it reads it (hyper, streaming both ways).
 async fn echo_streaming() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    |req: hyper::Request<hyper::body::Incoming>| async move {
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(req.into_body()))
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
+    listen(|req| async move { hyper::Response::new(req.into_body()) }).await
 }
 
 #[tokio::test]
@@ -293,30 +252,20 @@ async fn a_streamed_request_body_goes_on_while_the_response_streams_back() {
 #[tokio::test]
 async fn an_upstream_answering_before_the_body_is_sent_is_heard() {
     // Reads the head, answers 413 at once and then reads (and drops) whatever comes.
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let up = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 64 * 1024];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let answer = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo much";
-                let _ = s.write_all(answer).await;
-                while let Ok(n) = s.read(&mut buf).await {
-                    if n == 0 {
-                        break;
-                    }
-                }
-            });
+    let up = raw_listen(|mut s| async move {
+        if read_head(&mut s, &mut Vec::new()).await.is_none() {
+            return;
         }
-    });
+        let answer = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo much";
+        let _ = s.write_all(answer).await;
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = s.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await;
     let (addr, _) = gateway(&config(up, &[(ROUTE, "/up")], vec![])).await;
     // A body that never ends: only the upstream's early answer can end the exchange.
     let frames = Box::pin(futures_util::stream::unfold((), |()| async {

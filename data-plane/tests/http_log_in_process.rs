@@ -6,17 +6,14 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{call, client, config, echo_upstream, gateway};
+use common::{call, client, config, dead_port, echo_upstream, gateway, header, listen};
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
 /// What the collector got: (method, path, content-type, x-token, body).
@@ -24,52 +21,33 @@ type Seen = Arc<Mutex<Vec<(String, String, String, String, Value)>>>;
 
 /// Records every request; the first `fail_first` requests are answered 500.
 async fn collector(fail_first: usize) -> (SocketAddr, Seen) {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
     let seen: Seen = Arc::default();
     let failures = Arc::new(AtomicUsize::new(fail_first));
     let s2 = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let (seen, failures) = (s2.clone(), failures.clone());
-            tokio::spawn(async move {
-                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let (seen, failures) = (seen.clone(), failures.clone());
-                    async move {
-                        let h = |n: &str| {
-                            req.headers()
-                                .get(n)
-                                .map(|v| v.to_str().unwrap().to_string())
-                                .unwrap_or_default()
-                        };
-                        let (m, p) = (req.method().to_string(), req.uri().path().to_string());
-                        let (ct, tok) = (h("content-type"), h("x-token"));
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let failing = failures
-                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                            .is_ok();
-                        let status = if failing {
-                            500
-                        } else {
-                            let v = serde_json::from_slice(&body).unwrap();
-                            seen.lock().unwrap().push((m, p, ct, tok, v));
-                            200
-                        };
-                        Ok::<_, Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .body(Full::new(Bytes::new()))
-                                .unwrap(),
-                        )
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
+    let addr = listen(move |req| {
+        let (seen, failures) = (s2.clone(), failures.clone());
+        async move {
+            let h = |n: &str| header(&req, n).unwrap_or_default();
+            let (m, p) = (req.method().to_string(), req.uri().path().to_string());
+            let (ct, tok) = (h("content-type"), h("x-token"));
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let failing = failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            let status = if failing {
+                500
+            } else {
+                let v = serde_json::from_slice(&body).unwrap();
+                seen.lock().unwrap().push((m, p, ct, tok, v));
+                200
+            };
+            hyper::Response::builder()
+                .status(status)
+                .body(Full::new(Bytes::new()))
+                .unwrap()
         }
-    });
+    })
+    .await;
     (addr, seen)
 }
 
@@ -163,11 +141,7 @@ async fn entries_reach_the_collector_one_by_one_and_batched() {
 #[tokio::test]
 async fn undeliverable_entries_are_dropped_and_counted() {
     let up = echo_upstream().await;
-    // A port nothing listens on: bind, note it, close.
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
+    let dead = dead_port();
     let route = "10000000-0000-0000-0000-0000000000e3";
     let ents = config(
         up,

@@ -3,72 +3,39 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use data_plane::{runtime, status, State};
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
-async fn upstream() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let path = req.uri().path().to_string();
-                    let auth = req
-                        .headers()
-                        .get("authorization")
-                        .map(|v| v.to_str().unwrap().to_string())
-                        .unwrap_or_default();
-                    let rid = req.headers().contains_key("x-kong-request-id");
-                    let body = req.into_body().collect().await.unwrap().to_bytes();
-                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                    let resp = if v["stream"] == json!(true) {
-                        let sse = format!(
-                            "event: response.created\ndata: {{\"type\":\"response.created\"}}\n\nevent: response.completed\ndata: {{\"type\":\"response.completed\",\"response\":{{\"model\":\"{}\",\"usage\":{{\"input_tokens\":4,\"output_tokens\":6,\"total_tokens\":10}}}}}}\n\n",
-                            v["model"].as_str().unwrap_or("")
-                        );
-                        hyper::Response::builder()
-                            .header("content-type", "text/event-stream")
-                            .body(Full::new(Bytes::from(sse)))
-                            .unwrap()
-                    } else {
-                        let out = json!({
-                            "path": path, "auth": auth, "request_id": rid, "echo": v,
-                            "model": v["model"],
-                            "usage": {"input_tokens": 3, "output_tokens": 5, "total_tokens": 8}
-                        });
-                        hyper::Response::builder()
-                            .header("content-type", "application/json")
-                            .body(Full::new(Bytes::from(out.to_string())))
-                            .unwrap()
-                    };
-                    Ok::<_, Infallible>(resp)
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
+use common::{client, entity, header, json_body, listen, respond, send, start_proxy};
 
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
+async fn upstream() -> SocketAddr {
+    listen(|req| async move {
+        let path = req.uri().path().to_string();
+        let auth = header(&req, "authorization").unwrap_or_default();
+        let rid = req.headers().contains_key("x-kong-request-id");
+        let v = json_body(req.into_body()).await;
+        if v["stream"] == json!(true) {
+            let sse = format!(
+                "event: response.created\ndata: {{\"type\":\"response.created\"}}\n\nevent: response.completed\ndata: {{\"type\":\"response.completed\",\"response\":{{\"model\":\"{}\",\"usage\":{{\"input_tokens\":4,\"output_tokens\":6,\"total_tokens\":10}}}}}}\n\n",
+                v["model"].as_str().unwrap_or("")
+            );
+            respond(200, "text/event-stream", sse)
+        } else {
+            let out = json!({
+                "path": path, "auth": auth, "request_id": rid, "echo": v,
+                "model": v["model"],
+                "usage": {"input_tokens": 3, "output_tokens": 5, "total_tokens": 8}
+            });
+            respond(200, "application/json", out.to_string())
+        }
+    })
+    .await
 }
 
 async fn gateway(up: SocketAddr) -> (SocketAddr, Arc<State>) {
@@ -152,33 +119,7 @@ async fn gateway(up: SocketAddr) -> (SocketAddr, Arc<State>) {
     }
     let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
     state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state.clone()));
-    (addr, state)
-}
-
-type TestClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
-
-async fn call(
-    c: &TestClient,
-    method: &str,
-    url: String,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, http::HeaderMap, String) {
-    let mut b = hyper::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let r = c
-        .request(b.body(Full::new(Bytes::from(body.to_string()))).unwrap())
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let h = r.headers().clone();
-    let body = r.into_body().collect().await.unwrap().to_bytes();
-    (status, h, String::from_utf8_lossy(&body).into_owned())
+    (start_proxy(state.clone()).await, state)
 }
 
 fn metrics(state: &State) -> String {
@@ -189,12 +130,12 @@ fn metrics(state: &State) -> String {
 async fn tutorial_path_end_to_end() {
     let up = upstream().await;
     let (gw, state) = gateway(up).await;
-    let c: TestClient = Client::builder(TokioExecutor::new()).build_http();
+    let c = client();
 
     // Round-robin alternates models; options merged; auth header set; path from upstream_url.
     let mut models = Vec::new();
     for _ in 0..4 {
-        let (s, h, b) = call(
+        let (s, h, b) = send(
             &c,
             "POST",
             format!("http://{gw}/anything"),
@@ -219,7 +160,7 @@ async fn tutorial_path_end_to_end() {
     assert_eq!(models, ["gpt-4", "gpt-4o", "gpt-4", "gpt-4o"]);
 
     // Streaming passes through and usage is read from response.completed.
-    let (s, h, b) = call(
+    let (s, h, b) = send(
         &c,
         "POST",
         format!("http://{gw}/anything"),
@@ -232,7 +173,7 @@ async fn tutorial_path_end_to_end() {
     assert!(b.contains("response.completed"));
 
     // Own model → 400, counted as UNSPECIFIED.
-    let (s, h, b) = call(
+    let (s, h, b) = send(
         &c,
         "POST",
         format!("http://{gw}/anything"),
@@ -248,26 +189,26 @@ async fn tutorial_path_end_to_end() {
     assert!(h.contains_key("x-kong-response-latency"));
 
     // No route → 404, not recorded.
-    let (s, h, b) = call(&c, "GET", format!("http://{gw}/nothing-here"), &[], "").await;
+    let (s, h, b) = send(&c, "GET", format!("http://{gw}/nothing-here"), &[], "").await;
     assert_eq!(s, 404);
     assert_eq!(b, r#"{"message":"no Route matched with those values"}"#);
     assert_eq!(h["content-type"], "application/json; charset=utf-8");
 
     // Dead upstream → 502.
-    let (s, _, b) = call(&c, "GET", format!("http://{gw}/dead"), &[], "").await;
+    let (s, _, b) = send(&c, "GET", format!("http://{gw}/dead"), &[], "").await;
     assert_eq!(s, 502);
     assert!(b.contains("invalid response"));
 
     // Plain proxying with strip_path and service path.
-    let (s, h, _) = call(&c, "GET", format!("http://{gw}/plain/x?q=1"), &[], "").await;
+    let (s, h, _) = send(&c, "GET", format!("http://{gw}/plain/x?q=1"), &[], "").await;
     assert_eq!(s, 200);
     assert!(h.contains_key("x-kong-proxy-latency"));
 
     // key-auth on /secure.
-    let (s, h, _) = call(&c, "GET", format!("http://{gw}/secure"), &[], "").await;
+    let (s, h, _) = send(&c, "GET", format!("http://{gw}/secure"), &[], "").await;
     assert_eq!(s, 401);
     assert_eq!(h["www-authenticate"], "Key");
-    let (s, _, _) = call(
+    let (s, _, _) = send(
         &c,
         "GET",
         format!("http://{gw}/secure"),

@@ -5,49 +5,32 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 
 use bytes::Bytes;
-use common::{client, config, gateway};
+use common::{client, config, entity, gateway, listen, SERVICE};
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Map, Value};
 
 /// Echoes method, path, query, headers and the body (as JSON when it parses, else text).
 async fn upstream() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
-                    let mut headers = Map::new();
-                    for (k, v) in req.headers() {
-                        headers.insert(k.to_string(), json!(v.to_str().unwrap_or("")));
-                    }
-                    let (m, p, q) = (
-                        req.method().to_string(),
-                        req.uri().path().to_string(),
-                        req.uri().query().unwrap_or("").to_string(),
-                    );
-                    let b = req.into_body().collect().await.unwrap().to_bytes();
-                    let body = serde_json::from_slice::<Value>(&b)
-                        .unwrap_or_else(|_| json!(String::from_utf8_lossy(&b)));
-                    let out = json!({"method": m, "path": p, "query": q, "headers": headers, "body": body});
-                    Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from(
-                        out.to_string(),
-                    ))))
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
+    listen(|req| async move {
+        let mut headers = Map::new();
+        for (k, v) in req.headers() {
+            headers.insert(k.to_string(), json!(v.to_str().unwrap_or("")));
         }
-    });
-    addr
+        let (m, p, q) = (
+            req.method().to_string(),
+            req.uri().path().to_string(),
+            req.uri().query().unwrap_or("").to_string(),
+        );
+        let b = req.into_body().collect().await.unwrap().to_bytes();
+        let body = serde_json::from_slice::<Value>(&b)
+            .unwrap_or_else(|_| json!(String::from_utf8_lossy(&b)));
+        let out = json!({"method": m, "path": p, "query": q, "headers": headers, "body": body});
+        hyper::Response::new(Full::new(Bytes::from(out.to_string())))
+    })
+    .await
 }
 
 #[tokio::test]
@@ -106,12 +89,12 @@ async fn templates_render_from_the_request_as_it_arrived() {
     let up = upstream().await;
     let route = "10000000-0000-0000-0000-0000000000d2";
     let mut ents = config(up, &[], vec![]);
-    ents.push(common::entity(
+    ents.push(entity(
         "routes",
         json!({"id": route, "name": "users", "paths": ["~/users/(?<user>\\w+)/orders/(\\d+)$"],
-            "service": {"id": common::SERVICE}}),
+            "service": {"id": SERVICE}}),
     ));
-    ents.push(common::entity(
+    ents.push(entity(
         "plugins",
         json!({"id": "20000000-0000-0000-0000-0000000000d2", "name": "request-transformer",
         "route": {"id": route},

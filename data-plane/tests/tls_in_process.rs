@@ -19,7 +19,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use serde_json::{json, Value};
 
-use common::{entity, SERVICE};
+use common::{entity, start_proxy, start_proxy_with, SERVICE};
 use data_plane::proxy::server_tls;
 use data_plane::State;
 
@@ -136,24 +136,15 @@ fn config(up: SocketAddr, a: &Pem, w: &Pem) -> Vec<proto::v1::Entity> {
 async fn gateway(ents: &[proto::v1::Entity]) -> (SocketAddr, SocketAddr, Arc<State>, Vec<u8>) {
     let state = Arc::new(State::new("test-node".into()).unwrap());
     common::apply(&state, ents, 1);
-    let plain = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let plain_addr = plain.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(plain, state.clone()));
+    let plain_addr = start_proxy(state.clone()).await;
     let default = server_tls::self_signed().unwrap();
     let default_der = default.leaf().unwrap().to_vec();
     let tls = server_tls::server_config(state.clone(), default).unwrap();
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let tls_addr = l.local_addr().unwrap();
-    let (keep, stop) = tokio::sync::watch::channel(false);
-    let st = state.clone();
-    tokio::spawn(async move {
-        let _keep = keep;
-        let opts = data_plane::proxy::serve::ServeOptions {
-            tls: Some(tls),
-            ..Default::default()
-        };
-        data_plane::proxy::serve::serve_with(l, st, stop, opts).await;
-    });
+    let opts = data_plane::proxy::serve::ServeOptions {
+        tls: Some(tls),
+        ..Default::default()
+    };
+    let tls_addr = start_proxy_with(state.clone(), opts).await;
     (plain_addr, tls_addr, state, default_der)
 }
 

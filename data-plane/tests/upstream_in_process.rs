@@ -4,66 +4,29 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+mod common;
+
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use bytes::Bytes;
-use data_plane::{runtime, State};
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
+
+use common::{client, dead_port, entity, gateway, header, listen, send, TestClient};
 
 /// A target answering `{"id": id, "host": <Host header>, "body": <request body>}` with `status`.
 async fn target(id: &'static str, status: u16) -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let svc = service_fn(
-                    move |req: hyper::Request<hyper::body::Incoming>| async move {
-                        let host = req
-                            .headers()
-                            .get("host")
-                            .map(|v| v.to_str().unwrap().to_string())
-                            .unwrap_or_default();
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let out =
-                            json!({"id": id, "host": host, "body": String::from_utf8_lossy(&body)});
-                        Ok::<_, Infallible>(
-                            hyper::Response::builder()
-                                .status(status)
-                                .body(Full::new(Bytes::from(out.to_string())))
-                                .unwrap(),
-                        )
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(s), svc)
-                    .await;
-            });
-        }
-    });
-    addr
-}
-
-/// A port with nothing listening.
-async fn dead_port() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    l.local_addr().unwrap()
-}
-
-fn entity(kind: &str, v: Value) -> proto::v1::Entity {
-    proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    }
+    listen(move |req| async move {
+        let host = header(&req, "host").unwrap_or_default();
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        let out = json!({"id": id, "host": host, "body": String::from_utf8_lossy(&body)});
+        hyper::Response::builder()
+            .status(status)
+            .body(Full::new(Bytes::from(out.to_string())))
+            .unwrap()
+    })
+    .await
 }
 
 /// One upstream `name` with `targets`, a service on it and a route `/<name>`.
@@ -99,19 +62,6 @@ fn upstream_entities(
     out
 }
 
-async fn gateway(ents: Vec<proto::v1::Entity>) -> SocketAddr {
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    state.runtime.store(Arc::new(rt));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state));
-    addr
-}
-
-type TestClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
-
 async fn call(
     c: &TestClient,
     method: &str,
@@ -119,17 +69,8 @@ async fn call(
     headers: &[(&str, &str)],
     body: &str,
 ) -> (u16, Value) {
-    let mut b = hyper::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        b = b.header(*k, *v);
-    }
-    let r = c
-        .request(b.body(Full::new(Bytes::from(body.to_string()))).unwrap())
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    let body = r.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    let (status, _, body) = send(c, method, url, headers, body.to_string()).await;
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
 
 #[tokio::test]
@@ -138,7 +79,7 @@ async fn balances_over_targets_like_kong() {
     let b = target("B", 200).await;
     let c = target("C", 200).await;
     let failing = target("F", 500).await;
-    let dead = dead_port().await;
+    let dead = dead_port();
     let mut ents = Vec::new();
     ents.extend(upstream_entities(
         1,
@@ -166,8 +107,8 @@ async fn balances_over_targets_like_kong() {
         json!({"name": "named", "host_header": "api.internal"}),
         &[(b, 100)],
     ));
-    let gw = gateway(ents).await;
-    let cl: TestClient = Client::builder(TokioExecutor::new()).build_http();
+    let (gw, _) = gateway(&ents).await;
+    let cl = client();
 
     // Weights 300/100/0: exactly 3:1, the weight-0 target never.
     let mut counts: HashMap<String, u32> = HashMap::new();
@@ -261,8 +202,8 @@ async fn active_checks_take_a_failing_target_out() {
         json!({"name": "probed", "healthchecks": checks}),
         &[(a, 100), (failing, 100)],
     );
-    let gw = gateway(ents).await;
-    let cl: TestClient = Client::builder(TokioExecutor::new()).build_http();
+    let (gw, _) = gateway(&ents).await;
+    let cl = client();
     // The prober marks F unhealthy within a few intervals; then only A answers.
     let mut out_after = None;
     for round in 0..40 {

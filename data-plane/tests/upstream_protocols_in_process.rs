@@ -17,14 +17,14 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::Frame;
 use hyper::service::service_fn;
-use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 
-use common::{call, client, entity, gateway};
+use common::{
+    call, client, dead_port, entity, gateway, gateway_trusting, h2c_client, header, raw_listen,
+};
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
@@ -34,10 +34,7 @@ async fn answer(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<Body>, Infallible> {
     let version = format!("{:?}", req.version());
-    let te = req
-        .headers()
-        .get("te")
-        .map(|v| v.to_str().unwrap().to_string());
+    let te = header(&req, "te");
     let grpc = req
         .headers()
         .get("content-type")
@@ -63,19 +60,12 @@ async fn answer(
 
 /// A plaintext upstream speaking HTTP/1.1 and h2c (prior knowledge) on one port.
 async fn plain_upstream() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(s), service_fn(answer))
-                    .await;
-            });
-        }
-    });
-    addr
+    raw_listen(|s| async move {
+        let _ = auto::Builder::new(TokioExecutor::new())
+            .serve_connection(TokioIo::new(s), service_fn(answer))
+            .await;
+    })
+    .await
 }
 
 type Pair = (CertificateDer<'static>, PrivateKeyDer<'static>);
@@ -117,32 +107,28 @@ async fn tls_upstream((cert, key): Pair) -> (SocketAddr, Arc<Mutex<Vec<Vec<Strin
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let cfg = Arc::new(cfg);
     let offers = Arc::new(Mutex::new(Vec::new()));
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
     let seen = offers.clone();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let (cfg, seen) = (cfg.clone(), seen.clone());
-            tokio::spawn(async move {
-                let acceptor =
-                    tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), s);
-                let Ok(start) = acceptor.await else { return };
-                let alpn: Vec<String> = start
-                    .client_hello()
-                    .alpn()
-                    .map(|a| a.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
-                    .unwrap_or_default();
-                seen.lock().unwrap().push(alpn);
-                let Ok(tls) = start.into_stream(cfg).await else {
-                    return;
-                };
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), service_fn(answer))
-                    .await;
-            });
+    let addr = raw_listen(move |s| {
+        let (cfg, seen) = (cfg.clone(), seen.clone());
+        async move {
+            let acceptor =
+                tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), s);
+            let Ok(start) = acceptor.await else { return };
+            let alpn: Vec<String> = start
+                .client_hello()
+                .alpn()
+                .map(|a| a.map(|p| String::from_utf8_lossy(p).into_owned()).collect())
+                .unwrap_or_default();
+            seen.lock().unwrap().push(alpn);
+            let Ok(tls) = start.into_stream(cfg).await else {
+                return;
+            };
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), service_fn(answer))
+                .await;
         }
-    });
+    })
+    .await;
     (addr, offers)
 }
 
@@ -172,11 +158,7 @@ async fn http_goes_over_http1_and_grpc_over_h2_with_trailers() {
         "00000000-0000-0000-0000-0000000000f2",
     );
     // A port nothing listens on.
-    let down = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let down = dead_port();
     let down_svc = "00000000-0000-0000-0000-0000000000f8";
     let ents = vec![
         service(http_svc, "http", up.port(), json!({})),
@@ -202,9 +184,7 @@ async fn http_goes_over_http1_and_grpc_over_h2_with_trailers() {
     assert_eq!(v["version"], "HTTP/1.1");
 
     // A gRPC client (HTTP/2 cleartext to the proxy).
-    let h2 = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Full<Bytes>>();
+    let h2 = h2c_client();
     let req = hyper::Request::builder()
         .method("POST")
         .uri(format!("http://{gw}/pkg.Greeter/SayHello"))
@@ -306,16 +286,6 @@ async fn https_and_grpcs_go_over_tls_and_verify_certificates_by_default() {
     assert_eq!(offers.lock().unwrap().last().unwrap(), &vec!["h2"]);
 }
 
-/// The proxy on 127.0.0.1:0 serving `ents`, its upstream TLS trusting `trusted`.
-async fn gateway_trusting(ents: &[proto::v1::Entity], trusted: &str) -> SocketAddr {
-    let state = Arc::new(data_plane::State::trusting("test-node".into(), trusted).unwrap());
-    common::apply(&state, ents, 1);
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state));
-    addr
-}
-
 #[tokio::test]
 async fn a_trusted_ca_verifies_https_and_grpcs_upstreams() {
     let (ca_pem, pair) = ca_signed();
@@ -344,9 +314,7 @@ async fn a_trusted_ca_verifies_https_and_grpcs_upstreams() {
     assert_eq!(v["version"], "HTTP/1.1");
 
     // grpcs: HTTP/2 in TLS (ALPN h2), trailers back to the client.
-    let h2 = Client::builder(TokioExecutor::new())
-        .http2_only(true)
-        .build_http::<Full<Bytes>>();
+    let h2 = h2c_client();
     let req = hyper::Request::builder()
         .method("POST")
         .uri(format!("http://{gw}/pkg.Secure/Call"))

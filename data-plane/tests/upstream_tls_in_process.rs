@@ -19,9 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde_json::{json, Value};
-use tokio::net::TcpListener;
 
-use common::{call, client, entity};
+use common::{call, client, entity, gateway_trusting, raw_listen};
 
 /// A CA: its certificate (rcgen form and PEM) and key.
 struct Ca {
@@ -111,23 +110,18 @@ async fn tls_upstream(chain: Vec<String>, key: &str, client_ca: Option<&Ca>) -> 
     };
     let certs = chain.iter().map(|p| der(p)).collect();
     let cfg = Arc::new(builder.with_single_cert(certs, key_der(key)).unwrap());
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
-            tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(s).await else {
-                    return;
-                };
-                let _ = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(tls), service_fn(ok))
-                    .await;
-            });
+    raw_listen(move |s| {
+        let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+        async move {
+            let Ok(tls) = acceptor.accept(s).await else {
+                return;
+            };
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), service_fn(ok))
+                .await;
         }
-    });
-    addr
+    })
+    .await
 }
 
 /// An https service `n` (ids end in `n`) on `port` with `extra` fields, and its route `/s{n}`.
@@ -154,16 +148,6 @@ const CERT: &str = "ce000000-0000-0000-0000-000000000001";
 
 fn ca_entity(id: &str, ca: &Ca) -> proto::v1::Entity {
     entity("ca_certificates", json!({"id": id, "cert": ca.pem()}))
-}
-
-/// The proxy serving `ents`, its node-wide trusted roots `trusted`.
-async fn gateway(ents: &[proto::v1::Entity], trusted: &str) -> SocketAddr {
-    let state = Arc::new(data_plane::State::trusting("test-node".into(), trusted).unwrap());
-    common::apply(&state, ents, 1);
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(data_plane::proxy::serve(l, state));
-    addr
 }
 
 async fn status(gw: SocketAddr, path: &str) -> (u16, String) {
@@ -194,7 +178,7 @@ async fn ca_certificates_replace_the_trusted_roots() {
         up.port(),
         json!({"ca_certificates": [CA2], "tls_verify": false}),
     ));
-    let gw = gateway(&ents, "bundled").await;
+    let gw = gateway_trusting(&ents, "bundled").await;
 
     let (s, body) = status(gw, "/s1").await;
     assert_eq!(s, 200, "the service's CA verifies the upstream: {body}");
@@ -213,7 +197,7 @@ async fn ca_certificates_replace_the_trusted_roots() {
     // The node trusts the private CA: a service's ca_certificates still replace that trust.
     let dir = std::env::temp_dir().join(format!("dp-tls-ca-{}.pem", std::process::id()));
     std::fs::write(&dir, private.pem()).unwrap();
-    let gw = gateway(&ents, &dir.display().to_string()).await;
+    let gw = gateway_trusting(&ents, &dir.display().to_string()).await;
     std::fs::remove_file(&dir).unwrap();
     assert_eq!(status(gw, "/s2").await.0, 200, "the node's roots");
     assert_eq!(status(gw, "/s3").await.0, 502, "the service's roots only");
@@ -234,7 +218,7 @@ async fn tls_verify_depth_limits_the_intermediates() {
         }
         ents.extend(service_and_route(n, up.port(), extra));
     }
-    let gw = gateway(&ents, "bundled").await;
+    let gw = gateway_trusting(&ents, "bundled").await;
     assert_eq!(
         status(gw, "/s1").await.0,
         502,
@@ -251,7 +235,7 @@ async fn tls_verify_depth_limits_the_intermediates() {
         .collect();
     let file = std::env::temp_dir().join(format!("dp-tls-depth-{}.pem", std::process::id()));
     std::fs::write(&file, root.pem()).unwrap();
-    let gw = gateway(&ents, &file.display().to_string()).await;
+    let gw = gateway_trusting(&ents, &file.display().to_string()).await;
     std::fs::remove_file(&file).unwrap();
     assert_eq!(
         status(gw, "/s5").await.0,
@@ -306,7 +290,7 @@ async fn client_certificate_is_presented_to_the_upstream() {
         up.port(),
         json!({"ca_certificates": [CA1], "client_certificate": {"id": vaulted}}),
     ));
-    let gw = gateway(&ents, "bundled").await;
+    let gw = gateway_trusting(&ents, "bundled").await;
     let (s, body) = status(gw, "/s1").await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(
@@ -353,7 +337,7 @@ async fn an_upstream_entitys_client_certificate_is_the_fallback() {
                 "service": {"id": "00000000-0000-0000-0000-000000000001"}}),
         ),
     ];
-    let gw = gateway(&ents, "bundled").await;
+    let gw = gateway_trusting(&ents, "bundled").await;
     let (s, body) = status(gw, "/b").await;
     assert_eq!(s, 200, "{body}");
 }

@@ -11,11 +11,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
+use serde_json::json;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use common::{config, gateway};
+use common::{config, dead_port, entity, gateway, raw_listen};
 
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -34,6 +35,13 @@ struct Conn {
 }
 
 impl Conn {
+    async fn connect(addr: SocketAddr) -> Conn {
+        Conn {
+            s: TcpStream::connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
     async fn fill(&mut self) {
         let mut b = [0u8; 4096];
         let n = self.s.read(&mut b).await.unwrap();
@@ -98,45 +106,41 @@ impl Conn {
 /// close frame, which it answers. Records the request heads it got.
 async fn echo_ws_upstream() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let heads = Arc::new(Mutex::new(Vec::new()));
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
     let seen = heads.clone();
-    tokio::spawn(async move {
-        loop {
-            let (s, _) = l.accept().await.unwrap();
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut c = Conn { s, buf: Vec::new() };
-                let head = c.head().await;
-                seen.lock().unwrap().push(head.clone());
-                let key = head
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("sec-websocket-key")
-                            .then(|| v.trim().to_string())
-                    })
-                    .unwrap_or_default();
-                let resp = format!(
-                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
-                     Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
-                    accept_key(&key)
-                );
-                c.s.write_all(resp.as_bytes()).await.unwrap();
-                c.send(0x1, b"hello from upstream", None).await;
-                loop {
-                    let (op, p) = c.frame().await;
-                    if op == 0x8 {
-                        c.send(0x8, &p, None).await;
-                        return;
-                    }
-                    let mut out = b"echo: ".to_vec();
-                    out.extend_from_slice(&p);
-                    c.send(op, &out, None).await;
+    let addr = raw_listen(move |s| {
+        let seen = seen.clone();
+        async move {
+            let mut c = Conn { s, buf: Vec::new() };
+            let head = c.head().await;
+            seen.lock().unwrap().push(head.clone());
+            let key = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("sec-websocket-key")
+                        .then(|| v.trim().to_string())
+                })
+                .unwrap_or_default();
+            let resp = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+                accept_key(&key)
+            );
+            c.s.write_all(resp.as_bytes()).await.unwrap();
+            c.send(0x1, b"hello from upstream", None).await;
+            loop {
+                let (op, p) = c.frame().await;
+                if op == 0x8 {
+                    c.send(0x8, &p, None).await;
+                    return;
                 }
-            });
+                let mut out = b"echo: ".to_vec();
+                out.extend_from_slice(&p);
+                c.send(op, &out, None).await;
+            }
         }
-    });
+    })
+    .await;
     (addr, heads)
 }
 
@@ -145,10 +149,7 @@ async fn websocket_frames_flow_both_ways_through_the_proxy() {
     let (up, heads) = echo_ws_upstream().await;
     let route = "10000000-0000-0000-0000-0000000000a9";
     let (gw, _state) = gateway(&config(up, &[(route, "/ws")], vec![])).await;
-    let mut c = Conn {
-        s: TcpStream::connect(gw).await.unwrap(),
-        buf: Vec::new(),
-    };
+    let mut c = Conn::connect(gw).await;
     let req = format!(
         "GET /ws/chat HTTP/1.1\r\nHost: chat.test\r\nUpgrade: websocket\r\n\
          Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: {KEY}\r\n\
@@ -191,26 +192,19 @@ async fn websocket_frames_flow_both_ways_through_the_proxy() {
 /// Answers every request `200 no` with `Upgrade`/`Connection: Upgrade` headers, without
 /// switching.
 async fn refusing_upstream() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
+    raw_listen(|s| async move {
+        let mut c = Conn { s, buf: Vec::new() };
         loop {
-            let (s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut c = Conn { s, buf: Vec::new() };
-                loop {
-                    c.head().await;
-                    c.s.write_all(
-                        b"HTTP/1.1 200 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-                          content-length: 2\r\n\r\nno",
-                    )
-                    .await
-                    .unwrap();
-                }
-            });
+            c.head().await;
+            c.s.write_all(
+                b"HTTP/1.1 200 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  content-length: 2\r\n\r\nno",
+            )
+            .await
+            .unwrap();
         }
-    });
-    addr
+    })
+    .await
 }
 
 #[tokio::test]
@@ -218,10 +212,7 @@ async fn an_upgrade_the_upstream_does_not_take_is_an_ordinary_answer() {
     let up = refusing_upstream().await;
     let route = "10000000-0000-0000-0000-0000000000aa";
     let (gw, _state) = gateway(&config(up, &[(route, "/ws")], vec![])).await;
-    let mut c = Conn {
-        s: TcpStream::connect(gw).await.unwrap(),
-        buf: Vec::new(),
-    };
+    let mut c = Conn::connect(gw).await;
     let req = format!(
         "GET /ws HTTP/1.1\r\nHost: chat.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -242,46 +233,36 @@ async fn an_upgrade_the_upstream_does_not_take_is_an_ordinary_answer() {
 async fn a_handshake_retried_on_another_target_still_upgrades() {
     let (up, heads) = echo_ws_upstream().await;
     // A target nothing listens on, weighted so that the balancer tries it first.
-    let dead = TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let dead = dead_port();
     let (upstream, svc, route) = (
         "40000000-0000-0000-0000-0000000000ab",
         "00000000-0000-0000-0000-0000000000ab",
         "10000000-0000-0000-0000-0000000000ab",
     );
     let ents = vec![
-        common::entity(
-            "upstreams",
-            serde_json::json!({"id": upstream, "name": "chat-up"}),
-        ),
-        common::entity(
+        entity("upstreams", json!({"id": upstream, "name": "chat-up"})),
+        entity(
             "targets",
-            serde_json::json!({"id": "30000000-0000-0000-0000-0000000000a1",
+            json!({"id": "30000000-0000-0000-0000-0000000000a1",
                 "upstream": {"id": upstream}, "target": dead.to_string(), "weight": 1000}),
         ),
-        common::entity(
+        entity(
             "targets",
-            serde_json::json!({"id": "30000000-0000-0000-0000-0000000000a2",
+            json!({"id": "30000000-0000-0000-0000-0000000000a2",
                 "upstream": {"id": upstream}, "target": up.to_string(), "weight": 1}),
         ),
-        common::entity(
+        entity(
             "services",
-            serde_json::json!({"id": svc, "name": "chat", "host": "chat-up", "port": 80}),
+            json!({"id": svc, "name": "chat", "host": "chat-up", "port": 80}),
         ),
-        common::entity(
+        entity(
             "routes",
-            serde_json::json!({"id": route, "name": "chat-route", "paths": ["/ws"],
+            json!({"id": route, "name": "chat-route", "paths": ["/ws"],
                 "service": {"id": svc}}),
         ),
     ];
     let (gw, _state) = gateway(&ents).await;
-    let mut c = Conn {
-        s: TcpStream::connect(gw).await.unwrap(),
-        buf: Vec::new(),
-    };
+    let mut c = Conn::connect(gw).await;
     let req = format!(
         "GET /ws HTTP/1.1\r\nHost: chat.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n"
