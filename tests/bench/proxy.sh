@@ -14,10 +14,13 @@
 # DP's RSS (from /proc).
 #
 # Usage: tests/bench/proxy.sh [--duration SECONDS] [--no-10k] [--no-build] [--soak SECONDS]
-#                             [--instructions]
+#                             [--instructions] [--rounds N]
 #   --no-build uses target/release/{control-plane,data-plane} as they are.
 #   --soak loads /plain and /ai together (c=16 each) for SECONDS at the end and prints the
 #   DP's RSS every 30 s (memory growth under steady load).
+#   --rounds N measures every target N times, the targets interleaved round by round, and
+#   reports each figure's median over the rounds (single runs on a shared VM swing a lot,
+#   p99 most of all).
 #   --instructions also runs a second data plane under valgrind's callgrind and prints the
 #   instructions it executes per request on /plain and /ai (wrk c=4, 5 s each; userland only):
 #   a count that does not depend on what else the machine runs, for A/B comparisons of code
@@ -41,6 +44,7 @@ SOAK=0
 WITH_10K=1
 BUILD=1
 INSTRUCTIONS=0
+ROUNDS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) DURATION=$2; shift 2 ;;
@@ -48,7 +52,8 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --soak) SOAK=$2; shift 2 ;;
     --instructions) INSTRUCTIONS=1; shift ;;
-    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -314,7 +319,9 @@ cpu_ticks() { # PID
 }
 CLK_TCK=$(getconf CLK_TCK)
 
-declare -A RPS P50 P99 ERR CPU
+declare -A RPS P50 P99 ERR CPU ALL_RPS ALL_P50 ALL_P99 ALL_CPU
+# The median of the numbers given (the lower middle one for an even count).
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 measure() { # NAME URL C
   load "$2" "$3" 2 >/dev/null # warm-up: connections, pools, JIT-free but page-cache warm
   local owner=$DP_PID
@@ -337,7 +344,12 @@ measure() { # NAME URL C
   local cpu
   cpu=$(awk -v t="$used" -v hz="$CLK_TCK" -v r="$r" -v d="$DURATION" \
     'BEGIN { if (r > 0) printf "%.1f", t * 1e6 / hz / (r * d); else print "n/a" }')
-  RPS[$1,$3]=$r P50[$1,$3]=$p50 P99[$1,$3]=$p99 ERR[$1,$3]=$e CPU[$1,$3]=$cpu
+  local k=$1,$3
+  ALL_RPS[$k]+=" $r" ALL_P50[$k]+=" $p50" ALL_P99[$k]+=" $p99" ALL_CPU[$k]+=" $cpu"
+  # shellcheck disable=SC2086
+  RPS[$k]=$(median ${ALL_RPS[$k]}) P50[$k]=$(median ${ALL_P50[$k]}) P99[$k]=$(median ${ALL_P99[$k]})
+  # shellcheck disable=SC2086
+  ERR[$k]=$((${ERR[$k]:-0} + e)) CPU[$k]=$(median ${ALL_CPU[$k]})
   printf '%-18s c=%-3s %9s req/s  p50 %6s us  p99 %6s us  errors %s  cpu %s us/req\n' "$1" "$3" "$r" "$p50" "$p99" "$e" "$cpu" >&2
 }
 
@@ -350,9 +362,12 @@ declare -A URL=(
 )
 CONCURRENCY=(32 1)
 [ -z "${BENCH_ONLY:-}" ] || CONCURRENCY=("$BENCH_ONLY")
-for c in "${CONCURRENCY[@]}"; do
-  for t in "${TARGETS[@]}"; do
-    measure "$t" "${URL[$t]}" "$c"
+for ((round = 1; round <= ROUNDS; round++)); do
+  [ "$ROUNDS" = 1 ] || echo "bench: round $round of $ROUNDS" >&2
+  for c in "${CONCURRENCY[@]}"; do
+    for t in "${TARGETS[@]}"; do
+      measure "$t" "${URL[$t]}" "$c"
+    done
   done
 done
 RSS_LOADED=$(rss_mb)
@@ -430,6 +445,7 @@ has() { [ -n "${RPS[$1,$2]:-}" ]; }
 echo
 echo "Proxy benchmark: $(nproc) cores, $(uname -sr), wrk ${DURATION}s per run (2 threads; 1 at c=1), load average before: $LOAD_BEFORE"
 echo "cpu_us/req: CPU time of the proxy (for direct: of the static upstream) per request, from /proc"
+[ "$ROUNDS" = 1 ] || echo "each figure: the median of $ROUNDS rounds (errors: their sum; the 10,000-route runs: one round)"
 printf '%-14s %-4s %10s %9s %9s %7s %11s\n' target c req/s p50_us p99_us errors cpu_us/req
 for c in "${CONCURRENCY[@]}"; do
   for t in "${TARGETS[@]}"; do
