@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Either};
 
 use super::body::{boxed, full, LoggedBody, ProxyBody, UpstreamBody};
 use super::forward::ForwardError;
@@ -96,7 +96,7 @@ async fn send(
             read: Some(t.read()),
         };
         return match tokio::time::timeout(t.read(), h1::send_with(req, limits)).await {
-            Ok(Ok(r)) => Ok(r.map(UpstreamBody::H1)),
+            Ok(Ok(r)) => Ok(r.map(Either::Right)),
             Err(_) | Ok(Err(ForwardError::Timeout)) => {
                 Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT))
             }
@@ -107,7 +107,7 @@ async fn send(
         };
     }
     match tokio::time::timeout(t.read(), client.request(req)).await {
-        Ok(Ok(r)) => Ok(r.map(UpstreamBody::Hyper)),
+        Ok(Ok(r)) => Ok(r.map(Either::Left)),
         Ok(Err(e)) if timed_out(&e) => Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT)),
         Err(_) => Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT)),
         Ok(Err(e)) => {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
@@ -37,85 +37,13 @@ where
     b.map_err(Into::into).boxed_unsync()
 }
 
-/// An upstream response body: from hyper's clients (HTTPS, HTTP/2, upgrades) or from the lean
-/// HTTP/1.1 client for plain-HTTP upstreams.
-pub enum UpstreamBody {
-    Hyper(Incoming),
-    H1(super::h1::Body),
-}
-
-impl Body for UpstreamBody {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            UpstreamBody::Hyper(b) => Pin::new(b)
-                .poll_frame(cx)
-                .map(|f| f.map(|f| f.map_err(Into::into))),
-            UpstreamBody::H1(b) => Pin::new(b)
-                .poll_frame(cx)
-                .map(|f| f.map(|f| f.map_err(Into::into))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            UpstreamBody::Hyper(b) => b.is_end_stream(),
-            UpstreamBody::H1(b) => b.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            UpstreamBody::Hyper(b) => b.size_hint(),
-            UpstreamBody::H1(b) => b.size_hint(),
-        }
-    }
-}
+/// An upstream response body: from hyper's clients (HTTPS, HTTP/2, upgrades) on the left, from
+/// the lean HTTP/1.1 client for plain-HTTP upstreams (`h1`) on the right.
+pub type UpstreamBody = Either<Incoming, super::h1::Body>;
 
 /// A request body as the listener gives it: from hyper's connection (h2, TLS, handed-off
-/// HTTP/1.1) or from the client-facing HTTP/1.1 loop (`h1_server`).
-pub enum ClientSource {
-    Hyper(Incoming),
-    H1(super::h1_server::ReqBody),
-}
-
-impl Body for ClientSource {
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        match self.get_mut() {
-            ClientSource::Hyper(b) => Pin::new(b)
-                .poll_frame(cx)
-                .map(|f| f.map(|f| f.map_err(Into::into))),
-            ClientSource::H1(b) => Pin::new(b)
-                .poll_frame(cx)
-                .map(|f| f.map(|f| f.map_err(Into::into))),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ClientSource::Hyper(b) => b.is_end_stream(),
-            ClientSource::H1(b) => b.is_end_stream(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self {
-            ClientSource::Hyper(b) => b.size_hint(),
-            ClientSource::H1(b) => b.size_hint(),
-        }
-    }
-}
+/// HTTP/1.1) on the left, from the client-facing HTTP/1.1 loop (`h1_server`) on the right.
+pub type ClientSource = Either<Incoming, super::h1_server::ReqBody>;
 
 /// nginx's default `client_body_timeout` (Kong does not change it).
 pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(60);

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use http::header::{HeaderValue, TE};
 use http::{Request, Version};
+use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -165,7 +166,7 @@ impl Upstream {
         if plain && client_upgrade.is_none() {
             return match tokio::time::timeout(timeout, super::h1::send(req)).await {
                 Err(_) => Err(ForwardError::Timeout),
-                Ok(r) => r.map(|r| r.map(UpstreamBody::H1)),
+                Ok(r) => r.map(|r| r.map(Either::Right)),
             };
         }
         let mut resp = if plain {
@@ -177,7 +178,7 @@ impl Upstream {
             self.send_once(req, timeout).await?
         };
         upgrade::finish(client_upgrade, &mut resp);
-        Ok(resp.map(UpstreamBody::Hyper))
+        Ok(resp.map(Either::Left))
     }
 
     async fn send_once(

@@ -9,7 +9,7 @@
 mod conn;
 pub(in crate::proxy) mod encode;
 pub(in crate::proxy) mod framing;
-mod head;
+pub(in crate::proxy) mod head;
 mod response;
 #[cfg(test)]
 mod tests;

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use http::Request;
+use http_body_util::Either;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use tokio::net::TcpStream;
@@ -33,7 +34,7 @@ use tokio::time::{Instant, Sleep};
 pub use body::ReqBody;
 use request::Parsed;
 
-use super::body::{ClientSource, Terminate};
+use super::body::Terminate;
 use super::Peer;
 use crate::State;
 
@@ -110,7 +111,7 @@ impl Conn {
             ReqBody::Stream(s) => Some(s.clone()),
             ReqBody::Full(_) => None,
         };
-        let mut req = Request::new(ClientSource::H1(body));
+        let mut req = Request::new(Either::Right(body));
         *req.method_mut() = head.method.clone();
         *req.uri_mut() = head.uri;
         *req.headers_mut() = head.headers;

@@ -157,7 +157,7 @@ pub(super) async fn respond(
     req: http::Request<hyper::body::Incoming>,
     peer: Arc<super::Peer>,
 ) -> Result<http::Response<super::body::ProxyBody>, super::body::Terminate> {
-    let req = req.map(super::body::ClientSource::Hyper);
+    let req = req.map(http_body_util::Either::Left);
     let resp = super::handle(state, req, &peer).await;
     match resp.extensions().get::<super::body::Terminate>() {
         Some(t) => Err(*t),

@@ -175,7 +175,7 @@ impl Facts {
 }
 
 /// A decimal length: digits only, no sign, no overflow.
-fn parse_length(s: &[u8]) -> Option<u64> {
+pub(in crate::proxy) fn parse_length(s: &[u8]) -> Option<u64> {
     if s.is_empty() {
         return None;
     }

@@ -11,6 +11,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::{HeaderMap, Method, Uri};
 
 use crate::proxy::h1::framing::Framing;
+use crate::proxy::h1::head::parse_length;
 
 /// The largest head parsed here; a longer one goes to hyper (whose limit is larger, and whose
 /// answer to an oversized head the proxy keeps).
@@ -166,20 +167,6 @@ impl Facts {
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"trailers"));
         }
     }
-}
-
-/// A decimal length: digits only, no sign, no overflow.
-fn parse_length(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 #[cfg(test)]

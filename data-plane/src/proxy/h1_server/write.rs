@@ -16,6 +16,7 @@ use tokio::net::TcpStream;
 use super::date;
 use crate::proxy::body::ProxyBody;
 use crate::proxy::h1::encode::{decimal, Encoding};
+use crate::proxy::h1::head::parse_length;
 
 /// Frames at hand are gathered up to this many bytes before a write.
 const GATHER: usize = 64 * 1024;
@@ -72,7 +73,7 @@ pub fn head(
             }
             let n = match exact {
                 Some(n) => n,
-                None => parse_length(value.as_bytes())
+                None => parse_length(value.as_bytes().trim_ascii())
                     .ok_or_else(|| WriteError::Framing("invalid content-length".into()))?,
             };
             if enc.is_some_and(|e| e != Encoding::Length(n)) {
@@ -164,21 +165,6 @@ fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8], suffix: &[u8]) {
     out.extend_from_slice(value);
     out.extend_from_slice(suffix);
     out.extend_from_slice(b"\r\n");
-}
-
-/// A decimal length: digits only, no sign, no overflow.
-fn parse_length(s: &[u8]) -> Option<u64> {
-    let s = s.trim_ascii();
-    if s.is_empty() {
-        return None;
-    }
-    s.iter().try_fold(0u64, |n, b| {
-        if b.is_ascii_digit() {
-            n.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }
 
 /// Writes the head already in `out` and then `body` framed by `enc`; trailers go out only
