@@ -18,6 +18,8 @@ pub mod reply;
 mod scheme;
 pub mod serve;
 pub mod server_tls;
+#[cfg(test)]
+mod test_state;
 mod transform;
 pub mod workers;
 

@@ -12,13 +12,13 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::proxy::h1::framing::{Decoder, Framing, Step};
 use crate::proxy::serve::{serve_with, ServeOptions};
+use crate::proxy::test_state::one_route;
 use crate::{runtime, State};
 
 /// An upstream (hyper, keep-alive): `/slow` answers after 300 ms, `/stream` with a body of
@@ -58,32 +58,6 @@ async fn upstream() -> SocketAddr {
         }
     });
     addr
-}
-
-/// A state with one route `/` to `up`.
-fn state(up: SocketAddr) -> Arc<State> {
-    let ents = [
-        (
-            "services",
-            json!({"id": "00000000-0000-0000-0000-0000000000a1", "name": "up",
-                   "host": "127.0.0.1", "port": up.port()}),
-        ),
-        (
-            "routes",
-            json!({"id": "00000000-0000-0000-0000-0000000000a2", "name": "all", "paths": ["/"],
-                   "service": {"id": "00000000-0000-0000-0000-0000000000a1"}}),
-        ),
-    ]
-    .map(|(kind, v)| proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    });
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    state.runtime.store(Arc::new(rt));
-    state
 }
 
 /// The proxy serving `state` with `opts`, until `stop` turns true.
@@ -156,7 +130,7 @@ async fn closes(s: &mut TcpStream) -> bool {
 
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order_on_one_connection() {
-    let (gw, _stop, _) = proxy(state(upstream().await), ServeOptions::default()).await;
+    let (gw, _stop, _) = proxy(one_route(upstream().await, "/"), ServeOptions::default()).await;
     let mut s = TcpStream::connect(gw).await.unwrap();
     s.write_all(
         b"POST /a HTTP/1.1\r\nhost: x\r\ncontent-length: 3\r\n\r\none\
@@ -193,7 +167,7 @@ async fn pipelined_requests_are_answered_in_order_on_one_connection() {
 
 #[tokio::test]
 async fn streamed_bodies_reach_the_upstream_whole_and_the_connection_is_kept() {
-    let (gw, _stop, _) = proxy(state(upstream().await), ServeOptions::default()).await;
+    let (gw, _stop, _) = proxy(one_route(upstream().await, "/"), ServeOptions::default()).await;
     let mut s = TcpStream::connect(gw).await.unwrap();
     let mut buf = BytesMut::new();
     // Chunked, in pieces with pauses, the last piece with the next request right behind it.
@@ -238,7 +212,7 @@ async fn streamed_bodies_reach_the_upstream_whole_and_the_connection_is_kept() {
 async fn an_unread_body_is_drained_and_the_connection_kept() {
     // No route for `/`: the proxy answers 404 without reading the body.
     let up = upstream().await;
-    let st = state(up);
+    let st = one_route(up, "/");
     let rt = runtime::compile(
         &proto::schema::Config::from_entities(&[]).unwrap(),
         2,
@@ -271,7 +245,7 @@ async fn an_unread_body_is_drained_and_the_connection_kept() {
 
 #[tokio::test]
 async fn head_requests_and_connection_close() {
-    let (gw, _stop, _) = proxy(state(upstream().await), ServeOptions::default()).await;
+    let (gw, _stop, _) = proxy(one_route(upstream().await, "/"), ServeOptions::default()).await;
     let mut s = TcpStream::connect(gw).await.unwrap();
     let mut buf = BytesMut::new();
     s.write_all(b"HEAD /h HTTP/1.1\r\nhost: x\r\n\r\n")
@@ -290,7 +264,7 @@ async fn head_requests_and_connection_close() {
 
 #[tokio::test]
 async fn what_the_loop_does_not_serve_goes_to_hyper() {
-    let (gw, _stop, _) = proxy(state(upstream().await), ServeOptions::default()).await;
+    let (gw, _stop, _) = proxy(one_route(upstream().await, "/"), ServeOptions::default()).await;
     // HTTP/1.0: answered, then closed.
     let mut s = TcpStream::connect(gw).await.unwrap();
     s.write_all(b"GET /old HTTP/1.0\r\nhost: x\r\n\r\n")
@@ -348,7 +322,7 @@ async fn slow_heads_and_idle_connections_time_out() {
         header_read_timeout: Duration::from_millis(300),
         ..ServeOptions::default()
     };
-    let (gw, _stop, _) = proxy(state(upstream().await), opts).await;
+    let (gw, _stop, _) = proxy(one_route(upstream().await, "/"), opts).await;
     let mut s = TcpStream::connect(gw).await.unwrap();
     s.write_all(b"GET /slow-client HTTP/1.1\r\nhost")
         .await
@@ -368,7 +342,7 @@ async fn slow_heads_and_idle_connections_time_out() {
 
 #[tokio::test]
 async fn a_stop_closes_idle_connections_and_lets_busy_ones_finish() {
-    let (gw, stop, task) = proxy(state(upstream().await), ServeOptions::default()).await;
+    let (gw, stop, task) = proxy(one_route(upstream().await, "/"), ServeOptions::default()).await;
     let mut idle = TcpStream::connect(gw).await.unwrap();
     let mut buf = BytesMut::new();
     idle.write_all(b"GET /i HTTP/1.1\r\nhost: x\r\n\r\n")

@@ -3,13 +3,11 @@
 //! own `X-Forwarded-For`.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::{runtime, State};
+use crate::proxy::test_state::one_route;
 
 /// An upstream answering each request with its head as the body, then closing.
 async fn head_echo() -> SocketAddr {
@@ -42,27 +40,7 @@ async fn head_echo() -> SocketAddr {
 
 /// The proxy with one route `/f` to `up`.
 async fn proxy(up: SocketAddr) -> SocketAddr {
-    let ents = [
-        (
-            "services",
-            json!({"id": "00000000-0000-0000-0000-0000000000f1", "name": "echo",
-                   "host": "127.0.0.1", "port": up.port()}),
-        ),
-        (
-            "routes",
-            json!({"id": "00000000-0000-0000-0000-0000000000f2", "name": "f", "paths": ["/f"],
-                   "service": {"id": "00000000-0000-0000-0000-0000000000f1"}}),
-        ),
-    ]
-    .map(|(kind, v)| proto::v1::Entity {
-        kind: kind.into(),
-        id: v["id"].as_str().unwrap().into(),
-        json: v.to_string().into_bytes(),
-    });
-    let cfg = proto::schema::Config::from_entities(&ents).unwrap();
-    let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
-    let state = Arc::new(State::new("test-node".into()).unwrap());
-    state.runtime.store(Arc::new(rt));
+    let state = one_route(up, "/f");
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(crate::proxy::serve(l, state));
