@@ -121,6 +121,10 @@ impl Shared {
                 }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    // Acknowledge what came now: a client with Nagle's algorithm on sends its
+                    // next small write at once instead of after our delayed ACK (as the
+                    // upstream client does for response bodies, `h1::conn`).
+                    let _ = self.io.set_quickack(true);
                     if let Err(e) = std::task::ready!(self.io.poll_read_ready(cx)) {
                         self.broken = true;
                         return Poll::Ready(Some(Err(H1Error::Io(e.to_string()))));
