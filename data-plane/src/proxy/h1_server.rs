@@ -14,6 +14,8 @@ mod handoff;
 mod request;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_random;
 mod write;
 
 use std::future::poll_fn;

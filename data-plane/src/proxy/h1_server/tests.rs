@@ -23,7 +23,7 @@ use crate::{runtime, State};
 
 /// An upstream (hyper, keep-alive): `/slow` answers after 300 ms, `/stream` with a body of
 /// unknown length, anything else echoes the body with the method in `x-method`.
-async fn upstream() -> SocketAddr {
+pub(super) async fn upstream() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move {
@@ -61,7 +61,7 @@ async fn upstream() -> SocketAddr {
 }
 
 /// The proxy serving `state` with `opts`, until `stop` turns true.
-async fn proxy(
+pub(super) async fn proxy(
     state: Arc<State>,
     opts: ServeOptions,
 ) -> (SocketAddr, watch::Sender<bool>, tokio::task::JoinHandle<()>) {
@@ -73,13 +73,13 @@ async fn proxy(
 }
 
 /// A response read off a client socket.
-struct Answer {
-    head: String,
-    body: Vec<u8>,
+pub(super) struct Answer {
+    pub(super) head: String,
+    pub(super) body: Vec<u8>,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(super) fn header(&self, name: &str) -> Option<&str> {
         self.head
             .lines()
             .filter_map(|l| l.split_once(':'))
@@ -89,7 +89,11 @@ impl Answer {
 }
 
 /// Reads one response (to a request of `method`) from `s`, `buf` keeping what follows it.
-async fn read_answer(s: &mut TcpStream, buf: &mut BytesMut, method: &str) -> Answer {
+pub(super) async fn read_answer(
+    s: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: &mut BytesMut,
+    method: &str,
+) -> Answer {
     let end = loop {
         if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break i + 4;
