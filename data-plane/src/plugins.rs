@@ -12,6 +12,7 @@ pub mod log;
 pub mod prometheus;
 pub mod rate_limiting;
 pub mod request_transformer;
+pub mod resolved;
 pub mod response_headers;
 
 use std::collections::HashMap;
@@ -119,6 +120,17 @@ impl PluginIndex {
             scoped.global = Some(instance.clone());
         }
         scoped.by_scope.insert(scope, instance);
+    }
+
+    /// Whether some instance of `name` is scoped to a consumer.
+    pub fn consumer_scoped(&self, name: &str) -> bool {
+        let Some(scoped) = self.by_name.get(name) else {
+            return false;
+        };
+        SHAPES
+            .iter()
+            .enumerate()
+            .any(|(i, &(_, _, c))| c && scoped.shapes & (1 << i) != 0)
     }
 
     pub fn len(&self) -> usize {

@@ -33,6 +33,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 
 use crate::plugins::prometheus::{self, LogRecord};
+use crate::plugins::resolved::Known;
 use crate::plugins::response_headers::HeaderChange;
 use crate::plugins::{correlation_id, cors, key_auth, rate_limiting, Instance};
 use crate::router::RequestInfo;
@@ -207,11 +208,16 @@ pub async fn handle(
     };
     let route_id = route.route.id;
     let service_id = route.service.as_ref().map(|s| s.id);
+    let find = |p, consumer| {
+        route
+            .plugins
+            .get(p, &rt.plugins, route_id, service_id, consumer)
+    };
     let mut ctx = Ctx {
         state: state.clone(),
         request_id,
         started,
-        prometheus: rt.plugins.lookup("prometheus", route_id, service_id, None),
+        prometheus: find(Known::Prometheus, None),
         remote,
         remote_ip: peer.remote_ip.clone(),
         local_port: peer.local_port.clone(),
@@ -239,10 +245,7 @@ pub async fn handle(
     }
 
     // correlation-id (priority 100001), before authentication: never consumer-scoped here.
-    if let Some(inst) = rt
-        .plugins
-        .lookup("correlation-id", route_id, service_id, None)
-    {
+    if let Some(inst) = find(Known::CorrelationId, None) {
         if let Instance::CorrelationId(cfg) = &*inst {
             if let Some(c) = correlation_id::access(cfg, &mut parts, local) {
                 if c.echo {
@@ -254,7 +257,7 @@ pub async fn handle(
     }
 
     // cors (priority 2000): a preflight is answered here, with no body.
-    if let Some(inst) = rt.plugins.lookup("cors", route_id, service_id, None) {
+    if let Some(inst) = find(Known::Cors, None) {
         if let Instance::Cors(plugin) = &*inst {
             match plugin.access(&parts) {
                 cors::Access::Continue(changes) => ctx.response_headers.extend(changes),
@@ -273,7 +276,7 @@ pub async fn handle(
     let mut buffered: Option<Bytes> = None;
     let mut consumer = None;
     let mut credential = None;
-    if let Some(inst) = rt.plugins.lookup("key-auth", route_id, service_id, None) {
+    if let Some(inst) = find(Known::KeyAuth, None) {
         if let Instance::KeyAuth(cfg) = &*inst {
             if cfg.key_in_body {
                 match read_body(body.take(), KEY_IN_BODY_LIMIT).await {
@@ -304,16 +307,11 @@ pub async fn handle(
         .as_ref()
         .and_then(|c| c.username.clone().or_else(|| c.custom_id.clone()));
     if consumer_id.is_some() {
-        ctx.prometheus = rt
-            .plugins
-            .lookup("prometheus", route_id, service_id, consumer_id);
+        ctx.prometheus = find(Known::Prometheus, consumer_id);
     }
 
     // rate-limiting (priority 910).
-    if let Some(inst) = rt
-        .plugins
-        .lookup("rate-limiting", route_id, service_id, consumer_id)
-    {
+    if let Some(inst) = find(Known::RateLimiting, consumer_id) {
         if let Instance::RateLimiting(rl) = &*inst {
             let client = rate_limiting::Client {
                 consumer: consumer_id,
@@ -335,10 +333,7 @@ pub async fn handle(
     }
 
     // request-transformer (priority 801).
-    if let Some(inst) = rt
-        .plugins
-        .lookup("request-transformer", route_id, service_id, consumer_id)
-    {
+    if let Some(inst) = find(Known::RequestTransformer, consumer_id) {
         if let Instance::RequestTransformer(cfg) = &*inst {
             let paths = route.route.paths.as_deref().unwrap_or_default();
             let r = transform::request(&mut ctx, cfg, paths, &mut parts, &mut body, &mut buffered)
@@ -351,19 +346,16 @@ pub async fn handle(
     }
 
     // ai-proxy(-advanced) (priority 770).
-    let ai = ["ai-proxy-advanced", "ai-proxy"]
-        .iter()
-        .find_map(|n| rt.plugins.lookup(n, route_id, service_id, consumer_id));
+    let ai = [Known::AiProxyAdvanced, Known::AiProxy]
+        .into_iter()
+        .find_map(|p| find(p, consumer_id));
     if let Some(inst) = ai {
         if let Instance::Ai(plugin) = &*inst {
             return ai::flow(ctx, plugin, parts, body, buffered, route.service.as_deref()).await;
         }
     }
     // ai-mcp-proxy (passthrough-listener): the JSON-RPC call is read for the log phase.
-    if let Some(inst) = rt
-        .plugins
-        .lookup("ai-mcp-proxy", route_id, service_id, consumer_id)
-    {
+    if let Some(inst) = find(Known::AiMcpProxy, consumer_id) {
         if let (Instance::Mcp(mcp), &http::Method::POST) = (&*inst, &parts.method) {
             let bytes = match buffered.take() {
                 Some(b) => b,

@@ -17,6 +17,7 @@ pub use server_tls::{ServerCerts, ServerTlsError};
 pub use sources::Sources;
 
 use crate::plugins::key_auth::ConsumerHeaders;
+use crate::plugins::resolved::RoutePlugins;
 use crate::plugins::{Instance, PluginIndex};
 use crate::proxy::forward::{TlsProfile, TlsProfiles};
 use crate::router::{RouteSpec, Router, RouterError};
@@ -60,6 +61,8 @@ pub struct CompiledRoute {
     pub balancer: Option<Arc<Balancer>>,
     /// The service's own upstream TLS settings, compiled; `None`: the node's defaults.
     pub tls: Option<Arc<TlsProfile>>,
+    /// The plugins that apply to it, resolved from the plugin index.
+    pub plugins: RoutePlugins,
 }
 
 impl CompiledRoute {
@@ -176,6 +179,23 @@ pub fn compile_sources(
         Some((ps, pr)) if src.same_upstreams(ps) => pr.upstreams.clone(),
         _ => upstream::compile(&src.upstream_config())?,
     };
+    let (plugins, instances, upstream_health_metrics) = match prev {
+        Some((ps, pr)) if src.same_plugins(ps) => (
+            pr.plugins.clone(),
+            pr.instances.clone(),
+            pr.upstream_health_metrics,
+        ),
+        _ => {
+            let reuse = prev.map(|(_, rt)| rt.instances.as_ref());
+            let (plugins, instances) = plugin_index(src, reuse)?;
+            let health = src.plugins.values().any(|p| {
+                p.enabled
+                    && p.name == "prometheus"
+                    && p.config["upstream_health_metrics"] == serde_json::Value::Bool(true)
+            });
+            (Arc::new(plugins), Arc::new(instances), health)
+        }
+    };
     let mut routes = Vec::new();
     let mut tls_profiles = TlsProfiles::new();
     let prev_tls = prev.map(|(_, rt)| rt.tls_profiles.as_ref());
@@ -203,11 +223,13 @@ pub fn compile_sources(
             Some(s) => tls::profile(src, s, prev_tls, &mut tls_profiles)?,
             None => None,
         };
+        let resolved = RoutePlugins::resolve(&plugins, r.id, service.as_ref().map(|s| s.id));
         routes.push(CompiledRoute {
             route: r.clone(),
             service,
             balancer,
             tls,
+            plugins: resolved,
         });
     }
     let specs: Vec<RouteSpec> = routes.iter().map(|c| spec(&c.route)).collect();
@@ -220,24 +242,6 @@ pub fn compile_sources(
         Some((ps, pr)) if src.same_consumers(ps) => pr.consumers.clone(),
         _ => Arc::new(consumer_index(src)?),
     };
-    let (plugins, instances, upstream_health_metrics) = match prev {
-        Some((ps, pr)) if src.same_plugins(ps) => (
-            pr.plugins.clone(),
-            pr.instances.clone(),
-            pr.upstream_health_metrics,
-        ),
-        _ => {
-            let reuse = prev.map(|(_, rt)| rt.instances.as_ref());
-            let (plugins, instances) = plugin_index(src, reuse)?;
-            let health = src.plugins.values().any(|p| {
-                p.enabled
-                    && p.name == "prometheus"
-                    && p.config["upstream_health_metrics"] == serde_json::Value::Bool(true)
-            });
-            (Arc::new(plugins), Arc::new(instances), health)
-        }
-    };
-
     let loaded_at = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

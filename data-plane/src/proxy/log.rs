@@ -14,21 +14,22 @@ use crate::metrics::Metrics;
 use crate::plugins::log::capture::Capture;
 use crate::plugins::log::serializer;
 use crate::plugins::prometheus::LogRecord;
+use crate::plugins::resolved::Known;
 use crate::plugins::Instance;
 use crate::runtime::{CompiledRoute, Runtime};
 
-/// The log plugins, by Kong name.
-const LOG_PLUGINS: [&str; 2] = ["http-log", "file-log"];
+/// The log plugins.
+const LOG_PLUGINS: [Known; 2] = [Known::HttpLog, Known::FileLog];
 
-fn lookup(
-    rt: &Runtime,
-    route: Uuid,
-    service: Option<Uuid>,
-    consumer: Option<Uuid>,
-) -> Vec<Arc<Instance>> {
+fn lookup(rt: &Runtime, route: &CompiledRoute, consumer: Option<Uuid>) -> Vec<Arc<Instance>> {
+    let service = route.service.as_ref().map(|s| s.id);
     LOG_PLUGINS
         .iter()
-        .filter_map(|n| rt.plugins.lookup(n, route, service, consumer))
+        .filter_map(|&p| {
+            route
+                .plugins
+                .get(p, &rt.plugins, route.route.id, service, consumer)
+        })
         .collect()
 }
 
@@ -43,14 +44,14 @@ impl Ctx {
         consumer: Option<&Consumer>,
     ) {
         let service = route.service.as_ref().map(|s| s.id);
-        self.loggers = lookup(rt, route.route.id, service, consumer.map(|c| c.id));
+        self.loggers = lookup(rt, route, consumer.map(|c| c.id));
         if self.loggers.is_empty() {
             return;
         }
         if self.record.log.is_none() {
-            let secrets = rt
+            let secrets = route
                 .plugins
-                .lookup("key-auth", route.route.id, service, None)
+                .get(Known::KeyAuth, &rt.plugins, route.route.id, service, None)
                 .and_then(|i| match &*i {
                     Instance::KeyAuth(k) => {
                         Some(k.key_names.iter().map(|n| n.to_ascii_lowercase()).collect())
