@@ -17,7 +17,7 @@ pub use server_tls::{ServerCerts, ServerTlsError};
 pub use sources::Sources;
 
 use crate::plugins::key_auth::ConsumerHeaders;
-use crate::plugins::resolved::RoutePlugins;
+use crate::plugins::resolved::{self, RoutePlugins};
 use crate::plugins::{Instance, PluginIndex};
 use crate::proxy::forward::{TlsProfile, TlsProfiles};
 use crate::router::{RouteSpec, Router, RouterError};
@@ -196,6 +196,7 @@ pub fn compile_sources(
             (Arc::new(plugins), Arc::new(instances), health)
         }
     };
+    let consumer_scoped = resolved::consumer_scoped(&plugins);
     let mut routes = Vec::new();
     let mut tls_profiles = TlsProfiles::new();
     let prev_tls = prev.map(|(_, rt)| rt.tls_profiles.as_ref());
@@ -223,7 +224,12 @@ pub fn compile_sources(
             Some(s) => tls::profile(src, s, prev_tls, &mut tls_profiles)?,
             None => None,
         };
-        let resolved = RoutePlugins::resolve(&plugins, r.id, service.as_ref().map(|s| s.id));
+        let resolved = RoutePlugins::resolve(
+            &plugins,
+            consumer_scoped,
+            r.id,
+            service.as_ref().map(|s| s.id),
+        );
         routes.push(CompiledRoute {
             route: r.clone(),
             service,

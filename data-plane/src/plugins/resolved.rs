@@ -66,17 +66,31 @@ pub struct RoutePlugins {
     consumer_scoped: u16,
 }
 
+/// Which known plugins have a consumer-scoped instance in `index` (bit `p as usize`): the same
+/// for every route, worked out once per index.
+pub fn consumer_scoped(index: &PluginIndex) -> u16 {
+    ALL.iter()
+        .filter(|p| index.consumer_scoped(p.name()))
+        .fold(0, |mask, &p| mask | 1 << p as u16)
+}
+
 impl RoutePlugins {
-    /// Resolves every known plugin for `route` (of `service`) in `index`.
-    pub fn resolve(index: &PluginIndex, route: Uuid, service: Option<Uuid>) -> Self {
-        let mut out = RoutePlugins::default();
+    /// Resolves every known plugin for `route` (of `service`) in `index`; `consumer_scoped`:
+    /// what [`consumer_scoped`] says of `index`.
+    pub fn resolve(
+        index: &PluginIndex,
+        consumer_scoped: u16,
+        route: Uuid,
+        service: Option<Uuid>,
+    ) -> Self {
+        let mut found: [Option<Arc<Instance>>; ALL.len()] = Default::default();
         for p in ALL {
-            out.found[p as usize] = index.lookup(p.name(), route, service, None);
-            if index.consumer_scoped(p.name()) {
-                out.consumer_scoped |= 1 << p as u16;
-            }
+            found[p as usize] = index.lookup(p.name(), route, service, None);
         }
-        out
+        RoutePlugins {
+            found,
+            consumer_scoped,
+        }
     }
 
     /// The instance of `p` that applies to a request of this route (of `service`) by
@@ -134,7 +148,7 @@ mod tests {
         for index in [&idx, &scoped] {
             for r in [route, other] {
                 for s in [None, Some(service)] {
-                    let resolved = RoutePlugins::resolve(index, r, s);
+                    let resolved = RoutePlugins::resolve(index, consumer_scoped(index), r, s);
                     for c in [None, Some(consumer), Some(Uuid::from_u128(5))] {
                         for p in ALL {
                             assert_eq!(
@@ -152,7 +166,7 @@ mod tests {
             }
         }
         // The consumer-scoped instance is found through the index.
-        let resolved = RoutePlugins::resolve(&scoped, other, None);
+        let resolved = RoutePlugins::resolve(&scoped, consumer_scoped(&scoped), other, None);
         let with = resolved.get(Known::Prometheus, &scoped, other, None, Some(consumer));
         assert_eq!(latency(&with), Some(true));
     }

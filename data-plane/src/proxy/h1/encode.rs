@@ -95,7 +95,8 @@ pub(in crate::proxy) fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     }
 }
 
-fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+/// Appends one header line, `name: value` and CRLF.
+pub(in crate::proxy) fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);

@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 
 use super::date;
 use crate::proxy::body::ProxyBody;
-use crate::proxy::h1::encode::{decimal, Encoding};
+use crate::proxy::h1::encode::{decimal, line, Encoding};
 use crate::proxy::h1::head::parse_length;
 
 /// Frames at hand are gathered up to this many bytes before a write.
@@ -96,7 +96,10 @@ pub fn head(
             let v = value.as_bytes();
             let last = v.rsplit(|b| *b == b',').next().unwrap_or_default();
             if !last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                line(out, name.as_str().as_bytes(), v, b", chunked");
+                // `chunked` must come last: added, as hyper does (a rare shape: upstream
+                // codings are hop-by-hop and dropped before this).
+                let v = [v, b", chunked"].concat();
+                line(out, name.as_str().as_bytes(), &v);
                 continue;
             }
         } else if name == CONNECTION {
@@ -113,7 +116,7 @@ pub fn head(
         } else if name == TRAILER && !can_body {
             continue;
         }
-        line(out, name.as_str().as_bytes(), value.as_bytes(), b"");
+        line(out, name.as_str().as_bytes(), value.as_bytes());
     }
     let enc = match enc {
         Some(e) => e,
@@ -129,7 +132,7 @@ pub fn head(
             let n = if end_stream { 0 } else { exact.unwrap_or(0) };
             if !no_content && (n > 0 || !head_req) {
                 let mut buf = [0u8; 20];
-                line(out, b"content-length", decimal(n, &mut buf), b"");
+                line(out, b"content-length", decimal(n, &mut buf));
             }
             Encoding::Length(n)
         }
@@ -156,14 +159,6 @@ fn status_line(out: &mut Vec<u8>, status: StatusCode) {
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
-fn line(out: &mut Vec<u8>, name: &[u8], value: &[u8], suffix: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.extend_from_slice(suffix);
     out.extend_from_slice(b"\r\n");
 }
 
