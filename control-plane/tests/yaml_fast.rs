@@ -38,6 +38,33 @@ fn compare(text: &str) -> Result<Outcome, String> {
     }
 }
 
+/// How many generated documents took the fast path, and every disagreement.
+#[derive(Default)]
+struct Tally {
+    fast: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    /// Compares the readers on `text` (`label` names it in a failure).
+    fn check(&mut self, label: &str, text: &str) {
+        match compare(text) {
+            Ok(Outcome::Fast) => self.fast += 1,
+            Ok(_) => {}
+            Err(e) => self.failures.push(format!("{label}{text:?}: {e}")),
+        }
+    }
+
+    fn assert_agreed(&self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} disagreements:\n{}",
+            self.failures.len(),
+            self.failures[..self.failures.len().min(10)].join("\n\n")
+        );
+    }
+}
+
 #[test]
 fn corpus_files_parse_like_serde_yaml() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
@@ -212,8 +239,8 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
 #[test]
 fn random_documents_parse_like_serde_yaml() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let (mut docs, mut fast, mut mutants, mut mutant_fast) = (0, 0, 0, 0);
-    let mut failures = Vec::new();
+    let (mut docs, mut mutants) = (0, 0);
+    let (mut plain, mut mutated) = (Tally::default(), Tally::default());
     for _ in 0..3000 {
         let value = if rng.below(4) == 0 {
             Value::Array((0..rng.below(4)).map(|_| random_map(&mut rng, 1)).collect())
@@ -222,28 +249,17 @@ fn random_documents_parse_like_serde_yaml() {
         };
         let text = serde_yaml::to_string(&value).unwrap();
         docs += 1;
-        match compare(&text) {
-            Ok(Outcome::Fast) => fast += 1,
-            Ok(_) => {}
-            Err(e) => failures.push(format!("{text:?}: {e}")),
-        }
+        plain.check("", &text);
         for _ in 0..4 {
             let m = mutate(&mut rng, &text);
             mutants += 1;
-            match compare(&m) {
-                Ok(Outcome::Fast) => mutant_fast += 1,
-                Ok(_) => {}
-                Err(e) => failures.push(format!("mutant {m:?}: {e}")),
-            }
+            mutated.check("mutant ", &m);
         }
     }
+    let (fast, mutant_fast) = (plain.fast, mutated.fast);
     println!("random: {docs} documents ({fast} fast), {mutants} mutants ({mutant_fast} fast)");
-    assert!(
-        failures.is_empty(),
-        "{} disagreements:\n{}",
-        failures.len(),
-        failures[..failures.len().min(10)].join("\n\n")
-    );
+    plain.assert_agreed();
+    mutated.assert_agreed();
     // Observed: 2918 of 3000 documents and 6534 of 12000 mutants.
     assert!(
         fast * 10 > docs * 9,
@@ -377,23 +393,14 @@ fn random_lines(rng: &mut Rng) -> String {
 #[test]
 fn random_line_documents_parse_like_serde_yaml() {
     let mut rng = Rng(7);
-    let (mut fast, mut failures) = (0, Vec::new());
+    let mut tally = Tally::default();
     let docs = 20_000;
     for _ in 0..docs {
-        let text = random_lines(&mut rng);
-        match compare(&text) {
-            Ok(Outcome::Fast) => fast += 1,
-            Ok(_) => {}
-            Err(e) => failures.push(format!("{text:?}: {e}")),
-        }
+        tally.check("", &random_lines(&mut rng));
     }
+    let fast = tally.fast;
     println!("random lines: {docs} documents ({fast} fast)");
-    assert!(
-        failures.is_empty(),
-        "{} disagreements:\n{}",
-        failures.len(),
-        failures[..failures.len().min(10)].join("\n\n")
-    );
+    tally.assert_agreed();
     // Observed: about 2,000 (most of these documents are invalid YAML).
     assert!(
         fast >= 1000,

@@ -216,6 +216,13 @@ fn reused_entities_come_from_the_existing_config() {
     );
 }
 
+/// The split of `base()` with the second service's URL changed: the first service is left
+/// unparsed, the second parsed.
+fn only_the_second_service_parsed(doc: &Value) {
+    assert_eq!(doc["services"][0], Value::Null, "unchanged: not parsed");
+    assert_eq!(doc["services"][1]["url"], "http://b2:80", "changed: parsed");
+}
+
 #[test]
 fn json_text_leaves_the_unchanged_items_unparsed() {
     let (cfg, prev) = first(&base());
@@ -223,15 +230,7 @@ fn json_text_leaves_the_unchanged_items_unparsed() {
     doc["services"][1]["url"] = json!("http://b2:80");
     let text = serde_json::to_string(&doc).unwrap();
     let split = raw_items::split(&text, Some(&prev), |d| reuse_context(b"t", d)).unwrap();
-    assert_eq!(
-        split.doc["services"][0],
-        Value::Null,
-        "unchanged: not parsed"
-    );
-    assert_eq!(
-        split.doc["services"][1]["url"], "http://b2:80",
-        "changed: parsed"
-    );
+    only_the_second_service_parsed(&split.doc);
     assert_eq!(split.raw.len(), 5);
     let (out, next) = run(Input::Split(split), || None, &cfg, Some(&prev), b"t").unwrap();
     assert!(
@@ -292,15 +291,7 @@ fn yaml_text_leaves_the_unchanged_items_unparsed() {
     doc["services"][1]["url"] = json!("http://b2:80");
     let changed = serde_yaml::to_string(&doc).unwrap();
     let split = super::yaml_items::split(&changed, Some(&prev), ctx).unwrap();
-    assert_eq!(
-        split.doc["services"][0],
-        Value::Null,
-        "unchanged: not parsed"
-    );
-    assert_eq!(
-        split.doc["services"][1]["url"], "http://b2:80",
-        "changed: parsed"
-    );
+    only_the_second_service_parsed(&split.doc);
     let (out, _) = run(Input::Split(split), || None, &cfg, Some(&prev), b"y").unwrap();
     let (full, _) = run(Input::Tree(doc), || None, &cfg, None, b"y").unwrap();
     assert_eq!(out.to_entities(), full.to_entities());

@@ -68,21 +68,30 @@ impl<'a> Flow<'a> {
         }
         loop {
             items.push(self.value()?);
-            self.skip_spaces();
-            match self.peek().ok_or(Bail)? {
-                b',' => {
-                    self.i += 1;
-                    self.skip_spaces();
-                    if self.peek() == Some(b']') {
-                        return Err(Bail);
-                    }
-                }
-                b']' => {
-                    self.i += 1;
-                    return Ok(Value::Array(items));
-                }
-                _ => return Err(Bail),
+            if self.entry_end(b']')? {
+                return Ok(Value::Array(items));
             }
+        }
+    }
+
+    /// After an entry of a collection closed by `close`: `,` and another entry (false), or
+    /// `close` (true); a trailing comma is left to serde_yaml.
+    fn entry_end(&mut self, close: u8) -> R<bool> {
+        self.skip_spaces();
+        match self.peek().ok_or(Bail)? {
+            b',' => {
+                self.i += 1;
+                self.skip_spaces();
+                if self.peek() == Some(close) {
+                    return Err(Bail);
+                }
+                Ok(false)
+            }
+            c if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Err(Bail),
         }
     }
 
@@ -118,20 +127,8 @@ impl<'a> Flow<'a> {
             if map.insert(key, value).is_some() {
                 return Err(Bail);
             }
-            self.skip_spaces();
-            match self.peek().ok_or(Bail)? {
-                b',' => {
-                    self.i += 1;
-                    self.skip_spaces();
-                    if self.peek() == Some(b'}') {
-                        return Err(Bail);
-                    }
-                }
-                b'}' => {
-                    self.i += 1;
-                    return Ok(Value::Object(map));
-                }
-                _ => return Err(Bail),
+            if self.entry_end(b'}')? {
+                return Ok(Value::Object(map));
             }
         }
     }

@@ -67,14 +67,19 @@ fn single(s: &str) -> R<(Cow<'_, str>, usize)> {
             start = at + 2;
             continue;
         }
-        let v = match out {
-            None => Cow::Borrowed(&s[1..at]),
-            Some(mut o) => {
-                o.push_str(&s[start..at]);
-                Cow::Owned(o)
-            }
-        };
-        return Ok((v, at + 1));
+        return Ok((finish(s, out, start, at), at + 1));
+    }
+}
+
+/// The value of a quoted scalar whose closing quote is at `at`: the text between the quotes
+/// when nothing was unescaped (`out` is `None`), else `out` with the rest from `start`.
+fn finish(s: &str, out: Option<String>, start: usize, at: usize) -> Cow<'_, str> {
+    match out {
+        None => Cow::Borrowed(&s[1..at]),
+        Some(mut o) => {
+            o.push_str(&s[start..at]);
+            Cow::Owned(o)
+        }
     }
 }
 
@@ -85,14 +90,7 @@ fn double(s: &str) -> R<(Cow<'_, str>, usize)> {
     loop {
         let at = start + memchr::memchr2(b'"', b'\\', &b[start..]).ok_or(Bail)?;
         if b[at] == b'"' {
-            let v = match out {
-                None => Cow::Borrowed(&s[1..at]),
-                Some(mut o) => {
-                    o.push_str(&s[start..at]);
-                    Cow::Owned(o)
-                }
-            };
-            return Ok((v, at + 1));
+            return Ok((finish(s, out, start, at), at + 1));
         }
         let o = out.get_or_insert_with(String::new);
         o.push_str(&s[start..at]);
