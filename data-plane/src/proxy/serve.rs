@@ -1,7 +1,9 @@
-//! The client-facing listener: accepts connections (HTTP/1.1 and h2c on one port; on an `ssl`
-//! listener TLS first, with h2 or http/1.1 by ALPN, the handshake in the connection's own task
-//! so a slow one holds up no other), hands each request to `proxy::handle`, and on shutdown stops accepting and lets the connections in
-//! flight finish their requests and streams (graceful drain). Slow clients: a request head
+//! The client-facing listener: accepts connections (HTTP/1.1 and h2c on one port, a plaintext
+//! connection served by our HTTP/1.1 loop `h1_server`, which hands h2c and the rest it does
+//! not serve to hyper; on an `ssl` listener TLS first, with h2 or http/1.1 by ALPN through
+//! hyper, the handshake in the connection's own task so a slow one holds up no other), hands
+//! each request to `proxy::handle`, and on shutdown stops accepting and lets the connections
+//! in flight finish their requests and streams (graceful drain). Slow clients: a request head
 //! not received within `header_read_timeout` closes that connection (nginx's
 //! `client_header_timeout`), without touching the others; the same bound applies to an idle
 //! keep-alive connection waiting for its next request (nginx's default `keepalive_timeout` is
