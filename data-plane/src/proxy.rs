@@ -137,13 +137,14 @@ impl Ctx {
         Response::from_parts(parts, boxed(logged))
     }
 
-    /// Sends upstream; maps failures to Kong's 502/504.
+    /// Sends upstream, with the proxy's headers `fwd`; maps failures to Kong's 502/504.
     async fn send(
         &self,
         req: Request<ProxyBody>,
+        fwd: headers::Forwarded,
         timeout: Duration,
     ) -> Result<Response<body::UpstreamBody>, (StatusCode, &'static str)> {
-        match self.state.upstream.send(req, timeout).await {
+        match self.state.upstream.send_forwarded(req, Some(fwd), timeout).await {
             Ok(r) => Ok(r),
             Err(ForwardError::Timeout) => {
                 Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT))

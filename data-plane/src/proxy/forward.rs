@@ -26,6 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 
 use super::body::{ProxyBody, UpstreamBody};
+use super::headers::Forwarded;
 use crate::runtime::CompiledRoute;
 use tls::Kind;
 
@@ -153,21 +154,35 @@ impl Upstream {
         })
     }
 
-    /// Sends `req` and waits at most `timeout` for the response headers. Plain HTTP/1.1 goes
-    /// through the lean client (`h1`), unless the request asks for a protocol upgrade.
+    /// Sends `req` and waits at most `timeout` for the response headers.
     pub async fn send(
         &self,
+        req: Request<ProxyBody>,
+        timeout: Duration,
+    ) -> Result<http::Response<UpstreamBody>, ForwardError> {
+        self.send_forwarded(req, None, timeout).await
+    }
+
+    /// Sends `req`, with the proxy's headers `fwd`, and waits at most `timeout` for the
+    /// response headers. Plain HTTP/1.1 goes through the lean client (`h1`), which writes `fwd`
+    /// itself, unless the request asks for a protocol upgrade.
+    pub(super) async fn send_forwarded(
+        &self,
         mut req: Request<ProxyBody>,
+        fwd: Option<Forwarded>,
         timeout: Duration,
     ) -> Result<http::Response<UpstreamBody>, ForwardError> {
         let client_upgrade = upgrade::take(&mut req);
         let plain = req.version() != Version::HTTP_2
             && req.uri().scheme() == Some(&http::uri::Scheme::HTTP);
         if plain && client_upgrade.is_none() {
-            return match tokio::time::timeout(timeout, super::h1::send(req)).await {
+            return match tokio::time::timeout(timeout, super::h1::send(req, fwd)).await {
                 Err(_) => Err(ForwardError::Timeout),
                 Ok(r) => r.map(|r| r.map(Either::Right)),
             };
+        }
+        if let Some(f) = fwd {
+            f.apply(req.headers_mut());
         }
         let mut resp = if plain {
             match tokio::time::timeout(timeout, upgrade::send_plain(req)).await {

@@ -25,6 +25,7 @@ use http_body::Body as _;
 
 use super::body::ProxyBody;
 use super::forward::ForwardError;
+use super::headers::Forwarded;
 use super::pool;
 pub use conn::Conn;
 pub(super) use encode::decimal;
@@ -129,15 +130,19 @@ async fn write(conn: &mut Conn, out: &[u8], limit: Option<Duration>) -> Result<(
     r.map_err(|e| H1Error::Io(e.to_string()))
 }
 
-/// Sends `req` (an absolute `http://` URI) over a pooled connection; the response body streams
-/// from the connection.
-pub(super) async fn send(req: Request<ProxyBody>) -> Result<Response<Body>, ForwardError> {
-    send_with(req, Limits::default()).await
+/// Sends `req` (an absolute `http://` URI), with the proxy's headers `fwd`, over a pooled
+/// connection; the response body streams from the connection.
+pub(super) async fn send(
+    req: Request<ProxyBody>,
+    fwd: Option<Forwarded>,
+) -> Result<Response<Body>, ForwardError> {
+    send_with(req, fwd, Limits::default()).await
 }
 
 /// `send` with `limits`.
 pub(super) async fn send_with(
     req: Request<ProxyBody>,
+    fwd: Option<Forwarded>,
     limits: Limits,
 ) -> Result<Response<Body>, ForwardError> {
     let (parts, mut body) = req.into_parts();
@@ -155,6 +160,7 @@ pub(super) async fn send_with(
         &parts.method,
         target,
         &parts.headers,
+        fwd.as_ref(),
         authority,
         end_stream,
         exact,

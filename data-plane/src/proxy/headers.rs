@@ -2,7 +2,7 @@
 //! `X-Forwarded-*`, `X-Real-IP` and `X-Kong-Request-Id` (what Kong's nginx template sets); and
 //! the request head limits nginx applies before Kong sees a request.
 
-use http::header::{Entry, HeaderName, HeaderValue, HOST};
+use http::header::{HeaderName, HeaderValue, HOST};
 use http::request::Parts;
 use http::HeaderMap;
 
@@ -14,6 +14,7 @@ static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-prot
 static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 static X_FORWARDED_PORT: HeaderName = HeaderName::from_static("x-forwarded-port");
 static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+static HOST_NAME: HeaderName = HOST;
 pub(super) static X_KONG_REQUEST_ID: HeaderName = HeaderName::from_static("x-kong-request-id");
 
 /// nginx's `large_client_header_buffers 4 8k`: one header line (or the request line) must fit
@@ -51,63 +52,146 @@ pub(super) fn check_head(uri: &http::Uri, h: &HeaderMap) -> Result<(), HeadTooLa
     Ok(())
 }
 
-fn set(h: &mut HeaderMap, name: &HeaderName, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        h.insert(name.clone(), v);
+/// The headers the proxy sets on every upstream request: `Host`, `X-Forwarded-*`, `X-Real-IP`
+/// and `X-Kong-Request-Id` (what Kong's nginx template sets). They are kept apart from the
+/// client's map: the HTTP/1.1 encoder writes them after the client's headers, skipping the
+/// client's own of the same names (no map insertions on the request path); any other sender
+/// `apply`s them to the map first.
+#[derive(Debug, Clone)]
+pub(super) struct Forwarded {
+    /// `None`: the host was not a valid value; the client's `Host` goes on.
+    host: Option<HeaderValue>,
+    forwarded_for: HeaderValue,
+    real_ip: HeaderValue,
+    proto: &'static str,
+    /// `None` (not a valid value): the client's own `X-Forwarded-Host` goes on.
+    forwarded_host: Option<HeaderValue>,
+    /// `None` (port unknown): the client's own `X-Forwarded-Port` goes on.
+    port: Option<HeaderValue>,
+    request_id: Option<HeaderValue>,
+}
+
+impl Forwarded {
+    /// What to set for a request from `ctx`'s client whose headers are `h`, with `Host: host`.
+    pub(super) fn new(ctx: &Ctx, h: &HeaderMap, host: &str) -> Self {
+        let host = HeaderValue::from_str(host).ok();
+        // The client's `X-Forwarded-For` (the first, as nginx's
+        // `$proxy_add_x_forwarded_for` reads it) with the address appended.
+        let forwarded_for = h
+            .get(&X_FORWARDED_FOR)
+            .and_then(|prev| prev.to_str().ok())
+            .and_then(|prev| HeaderValue::from_str(&format!("{prev}, {}", ctx.remote.ip())).ok())
+            .unwrap_or_else(|| ctx.remote_ip.clone());
+        let fwd_host = ctx.client_host.split(':').next().unwrap_or("");
+        // The client's `Host` value itself when it is that very text (no new value).
+        let forwarded_host = match h.get(HOST) {
+            Some(v) if v.as_bytes() == fwd_host.as_bytes() => Some(v.clone()),
+            _ => HeaderValue::from_str(fwd_host).ok(),
+        };
+        Forwarded {
+            host,
+            forwarded_for,
+            real_ip: ctx.remote_ip.clone(),
+            proto: if ctx.https { "https" } else { "http" },
+            forwarded_host,
+            port: ctx.local_port.clone(),
+            request_id: HeaderValue::from_str(&ctx.request_id).ok(),
+        }
     }
-}
 
-/// The headers sent upstream for a request from `ctx`'s client, with `Host: host`.
-pub(super) fn upstream(ctx: &Ctx, parts: &Parts, host: &str) -> HeaderMap {
-    into_upstream(ctx, parts.headers.clone(), host)
-}
+    /// The lines in the order they are written (`Host` first).
+    fn lines(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
+        [
+            (&HOST_NAME, self.host.as_ref().map(HeaderValue::as_bytes)),
+            (&X_FORWARDED_FOR, Some(self.forwarded_for.as_bytes())),
+            (&X_REAL_IP, Some(self.real_ip.as_bytes())),
+            (&X_FORWARDED_PROTO, Some(self.proto.as_bytes())),
+            (
+                &X_FORWARDED_HOST,
+                self.forwarded_host.as_ref().map(HeaderValue::as_bytes),
+            ),
+            (&X_FORWARDED_PORT, self.port.as_ref().map(HeaderValue::as_bytes)),
+            (
+                &X_KONG_REQUEST_ID,
+                self.request_id.as_ref().map(HeaderValue::as_bytes),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| v.map(|v| (n, v)))
+    }
 
-/// `upstream` on the client's headers themselves (no copy), for a single attempt.
-pub(super) fn into_upstream(ctx: &Ctx, mut h: HeaderMap, host: &str) -> HeaderMap {
-    reply::strip_hop_by_hop(&mut h);
-    // The client's `Host` value, kept for `X-Forwarded-Host` when it is that very text.
-    let client_host = match HeaderValue::from_str(host) {
-        Ok(v) => h.insert(HOST, v),
-        Err(_) => h.get(HOST).cloned(),
-    };
-    // One lookup: appended to the client's `X-Forwarded-For`, or the address alone.
-    match h.entry(X_FORWARDED_FOR.clone()) {
-        Entry::Occupied(mut e) => {
-            let joined = e
-                .get()
-                .to_str()
-                .ok()
-                .map(|prev| format!("{prev}, {}", ctx.remote.ip()));
-            match joined {
-                Some(v) => {
-                    if let Ok(v) = HeaderValue::from_str(&v) {
-                        e.insert(v);
-                    }
-                }
-                None => {
-                    e.insert(ctx.remote_ip.clone());
-                }
+    /// Whether `Host` is among them.
+    pub(super) fn has_host(&self) -> bool {
+        self.host.is_some()
+    }
+
+    /// Whether the client's header `name` is replaced by one of these (then it is not sent).
+    pub(super) fn replaces(&self, name: &HeaderName) -> bool {
+        let s = name.as_str();
+        // Every name here but `Host` is an `x-` name of 9 or more letters.
+        if s.len() < 9 || !s.starts_with("x-") {
+            return *name == HOST && self.host.is_some();
+        }
+        match s {
+            "x-forwarded-for" | "x-real-ip" | "x-forwarded-proto" => true,
+            "x-forwarded-host" => self.forwarded_host.is_some(),
+            "x-forwarded-port" => self.port.is_some(),
+            "x-kong-request-id" => self.request_id.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Writes the lines, each through `line(name, value)`.
+    pub(super) fn write(&self, mut line: impl FnMut(&[u8], &[u8])) {
+        for (n, v) in self.lines() {
+            line(n.as_str().as_bytes(), v);
+        }
+    }
+
+    /// How many bytes `write` adds (for one reservation of the head).
+    pub(super) fn len(&self) -> usize {
+        self.lines().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
+    }
+
+    /// Sets them in `h` (for a sender that takes a map).
+    pub(super) fn apply(self, h: &mut HeaderMap) {
+        let Forwarded {
+            host,
+            forwarded_for,
+            real_ip,
+            proto,
+            forwarded_host,
+            port,
+            request_id,
+        } = self;
+        let mut set = |name: &HeaderName, v: Option<HeaderValue>| {
+            if let Some(v) = v {
+                h.insert(name.clone(), v);
             }
-        }
-        Entry::Vacant(e) => {
-            e.insert(ctx.remote_ip.clone());
-        }
+        };
+        set(&HOST, host);
+        set(&X_FORWARDED_FOR, Some(forwarded_for));
+        set(&X_REAL_IP, Some(real_ip));
+        set(&X_FORWARDED_PROTO, Some(HeaderValue::from_static(proto)));
+        set(&X_FORWARDED_HOST, forwarded_host);
+        set(&X_FORWARDED_PORT, port);
+        set(&X_KONG_REQUEST_ID, request_id);
     }
-    h.insert(X_REAL_IP.clone(), ctx.remote_ip.clone());
-    let proto = if ctx.https { "https" } else { "http" };
-    h.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(proto));
-    let fwd_host = ctx.client_host.split(':').next().unwrap_or("");
-    match client_host.filter(|v| v.as_bytes() == fwd_host.as_bytes()) {
-        Some(v) => {
-            h.insert(X_FORWARDED_HOST.clone(), v);
-        }
-        None => set(&mut h, &X_FORWARDED_HOST, fwd_host),
-    }
-    if let Some(p) = &ctx.local_port {
-        h.insert(X_FORWARDED_PORT.clone(), p.clone());
-    }
-    set(&mut h, &X_KONG_REQUEST_ID, &ctx.request_id);
+}
+
+/// The headers sent upstream for a request from `ctx`'s client, with `Host: host`, in one map.
+pub(super) fn upstream(ctx: &Ctx, parts: &Parts, host: &str) -> HeaderMap {
+    let (mut h, fwd) = into_upstream(ctx, parts.headers.clone(), host);
+    fwd.apply(&mut h);
     h
+}
+
+/// The client's headers themselves (no copy) without hop-by-hop ones, and what the proxy sets
+/// next to them.
+pub(super) fn into_upstream(ctx: &Ctx, mut h: HeaderMap, host: &str) -> (HeaderMap, Forwarded) {
+    reply::strip_hop_by_hop(&mut h);
+    let fwd = Forwarded::new(ctx, &h, host);
+    (h, fwd)
 }
 
 #[cfg(test)]

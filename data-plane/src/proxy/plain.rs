@@ -64,7 +64,7 @@ pub(super) async fn flow(
         uri.authority()
             .map_or_else(String::new, |a| a.as_str().to_string())
     };
-    let mut headers = headers::into_upstream(&ctx, parts.headers, &host);
+    let (mut headers, fwd) = headers::into_upstream(&ctx, parts.headers, &host);
     let req_body = match (buffered, body) {
         (Some(b), _) => {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(b.len()));
@@ -79,7 +79,7 @@ pub(super) async fn flow(
     *req.headers_mut() = headers;
     super::forward::for_service(&mut req, route, &mut parts.extensions);
     let timeout = Duration::from_millis(service.read_timeout.max(1));
-    forward_and_log(ctx, req, timeout).await
+    forward_and_log(ctx, req, fwd, timeout).await
 }
 
 /// `scheme://host:port/path?query`, written into one buffer and parsed in place (no
@@ -109,16 +109,17 @@ fn upstream_uri(
     Uri::try_from(s).ok()
 }
 
-/// Sends `req`, adds Kong's headers and wraps the body (streamed) for the log phase.
+/// Sends `req` with the proxy's headers `fwd`, adds Kong's headers and wraps the body (streamed) for the log phase.
 async fn forward_and_log(
     mut ctx: Ctx,
     req: Request<ProxyBody>,
+    fwd: headers::Forwarded,
     timeout: Duration,
 ) -> Response<ProxyBody> {
     let proxy_latency = ctx.started.elapsed();
     ctx.log_upstream(req.uri());
     let sent = Instant::now();
-    let resp = match ctx.send(req, timeout).await {
+    let resp = match ctx.send(req, fwd, timeout).await {
         Ok(r) => r,
         Err((status, msg)) => {
             ctx.record.upstream_latency_ms = Some(ms(sent));

@@ -8,6 +8,7 @@ use http::uri::Authority;
 use http::{HeaderMap, Method};
 
 use super::H1Error;
+use crate::proxy::headers::Forwarded;
 
 /// How the request body goes on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,11 +24,15 @@ pub enum Encoding {
 /// is known to be empty; `exact`: its exact length, if known. As hyper's client does: a
 /// `Content-Length` the caller set is kept; otherwise an empty body gets no framing header, a
 /// body of known length a `Content-Length`, any other one `Transfer-Encoding: chunked`.
+/// `fwd`: what the proxy sets, written first (`Host` leading) in place of the client's headers
+/// of the same names.
+#[allow(clippy::too_many_arguments)]
 pub fn head(
     out: &mut Vec<u8>,
     method: &Method,
     target: &str,
     headers: &HeaderMap,
+    fwd: Option<&Forwarded>,
     authority: &Authority,
     end_stream: bool,
     exact: Option<u64>,
@@ -37,12 +42,18 @@ pub fn head(
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
-    out.reserve(method.as_str().len() + target.len() + lines + authority.as_str().len() + 64);
+    let fwd_len = fwd.map_or(0, Forwarded::len);
+    out.reserve(
+        method.as_str().len() + target.len() + lines + fwd_len + authority.as_str().len() + 64,
+    );
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\n");
-    if !headers.contains_key(HOST) {
+    if let Some(f) = fwd {
+        f.write(|n, v| line(out, n, v));
+    }
+    if !fwd.is_some_and(Forwarded::has_host) && !headers.contains_key(HOST) {
         let host = match authority.port_u16() {
             Some(80) => authority.host(),
             _ => authority.as_str(),
@@ -51,6 +62,9 @@ pub fn head(
     }
     let mut length = None;
     for (name, value) in headers {
+        if fwd.is_some_and(|f| f.replaces(name)) {
+            continue;
+        }
         if name == CONTENT_LENGTH {
             let n = std::str::from_utf8(value.as_bytes())
                 .ok()
@@ -185,6 +199,7 @@ mod tests {
             &Method::POST,
             "/a?b=1",
             headers,
+            None,
             &auth,
             end_stream,
             exact,
@@ -221,7 +236,7 @@ mod tests {
         h.insert(CONTENT_LENGTH, HeaderValue::from_static("x"));
         let mut out = Vec::new();
         let auth = Authority::from_static("up:8080");
-        let r = head(&mut out, &Method::GET, "/", &h, &auth, true, None);
+        let r = head(&mut out, &Method::GET, "/", &h, None, &auth, true, None);
         assert!(matches!(r, Err(H1Error::BadRequest(_))));
     }
 

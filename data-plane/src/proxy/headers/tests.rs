@@ -101,3 +101,67 @@ async fn forwarded_headers_as_kongs_nginx_sets_them() {
     assert_eq!(values(&head, "x-forwarded-port"), [port]);
     assert_eq!(values(&head, "host"), [format!("127.0.0.1:{}", up.port())]);
 }
+
+/// The encoder's head with `fwd` written beside the client's map, as sorted lines.
+fn encoded(h: &http::HeaderMap, fwd: Option<&super::Forwarded>) -> Vec<String> {
+    let mut out = Vec::new();
+    let auth = http::uri::Authority::from_static("up.example:8080");
+    let m = http::Method::GET;
+    crate::proxy::h1::encode::head(&mut out, &m, "/", h, fwd, &auth, true, None).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let mut lines: Vec<String> = text.lines().skip(1).map(str::to_string).collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+fn written_beside_the_map_equals_set_in_the_map() {
+    use http::{HeaderMap, HeaderValue};
+    let v = HeaderValue::from_static;
+    let client_headers: [&[(&str, &str)]; 5] = [
+        &[],
+        &[("host", "client.example"), ("accept", "*/*")],
+        &[
+            ("host", "client.example"),
+            ("x-forwarded-for", "10.0.0.1"),
+            ("x-forwarded-for", "10.0.0.2"),
+            ("x-real-ip", "1.1.1.1"),
+            ("x-forwarded-proto", "https"),
+        ],
+        &[
+            ("x-forwarded-host", "spoofed"),
+            ("x-forwarded-port", "1"),
+            ("x-kong-request-id", "mine"),
+            ("x-forwarded-hostname", "not ours"),
+            ("x-other", "kept"),
+        ],
+        &[("Host", "a"), ("X-Forwarded-Port", "2"), ("apikey", "k")],
+    ];
+    let mut checked = 0;
+    for client in client_headers {
+        let mut h = HeaderMap::new();
+        for (n, val) in client {
+            h.append(
+                http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                HeaderValue::from_str(val).unwrap(),
+            );
+        }
+        for mask in 0..16u8 {
+            let fwd = super::Forwarded {
+                host: (mask & 1 != 0).then(|| v("up.example:8080")),
+                forwarded_for: v("10.0.0.1, 127.0.0.1"),
+                real_ip: v("127.0.0.1"),
+                proto: if mask & 8 != 0 { "https" } else { "http" },
+                forwarded_host: (mask & 2 != 0).then(|| v("client.example")),
+                port: (mask & 4 != 0).then(|| v("8000")),
+                request_id: (mask & 8 != 0).then(|| v("0123456789abcdef0123456789abcdef")),
+            };
+            let beside = encoded(&h, Some(&fwd));
+            let mut set = h.clone();
+            fwd.clone().apply(&mut set);
+            assert_eq!(beside, encoded(&set, None), "{client:?} mask {mask}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 80);
+}
