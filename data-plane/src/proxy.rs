@@ -144,7 +144,12 @@ impl Ctx {
         fwd: headers::Forwarded,
         timeout: Duration,
     ) -> Result<Response<body::UpstreamBody>, (StatusCode, &'static str)> {
-        match self.state.upstream.send_forwarded(req, Some(fwd), timeout).await {
+        match self
+            .state
+            .upstream
+            .send_forwarded(req, Some(fwd), timeout)
+            .await
+        {
             Ok(r) => Ok(r),
             Err(ForwardError::Timeout) => {
                 Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT))
@@ -280,7 +285,7 @@ pub async fn handle(
     if let Some(inst) = find(Known::KeyAuth, None) {
         if let Instance::KeyAuth(cfg) = &*inst {
             if cfg.key_in_body {
-                match read_body(body.take(), KEY_IN_BODY_LIMIT).await {
+                match Box::pin(read_body(body.take(), KEY_IN_BODY_LIMIT)).await {
                     Ok(b) => buffered = Some(b),
                     Err(_) => {
                         return ctx.reply(
@@ -337,8 +342,15 @@ pub async fn handle(
     if let Some(inst) = find(Known::RequestTransformer, consumer_id) {
         if let Instance::RequestTransformer(cfg) = &*inst {
             let paths = route.route.paths.as_deref().unwrap_or_default();
-            let r = transform::request(&mut ctx, cfg, paths, &mut parts, &mut body, &mut buffered)
-                .await;
+            let r = Box::pin(transform::request(
+                &mut ctx,
+                cfg,
+                paths,
+                &mut parts,
+                &mut body,
+                &mut buffered,
+            ))
+            .await;
             if let Err(e) = r {
                 let (status, msg) = e.reply();
                 return ctx.reply(status, msg.into(), vec![]);
@@ -360,7 +372,7 @@ pub async fn handle(
         if let (Instance::Mcp(mcp), &http::Method::POST) = (&*inst, &parts.method) {
             let bytes = match buffered.take() {
                 Some(b) => b,
-                None => match read_body(body.take(), mcp.body_limit()).await {
+                None => match Box::pin(read_body(body.take(), mcp.body_limit())).await {
                     Ok(b) => b,
                     Err(_) => {
                         return ctx.reply(StatusCode::PAYLOAD_TOO_LARGE, mcp.too_large(), vec![])

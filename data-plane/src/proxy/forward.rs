@@ -185,12 +185,12 @@ impl Upstream {
             f.apply(req.headers_mut());
         }
         let mut resp = if plain {
-            match tokio::time::timeout(timeout, upgrade::send_plain(req)).await {
+            match tokio::time::timeout(timeout, Box::pin(upgrade::send_plain(req))).await {
                 Err(_) => Err(ForwardError::Timeout),
                 Ok(r) => r,
             }?
         } else {
-            self.send_once(req, timeout).await?
+            Box::pin(self.send_once(req, timeout)).await?
         };
         upgrade::finish(client_upgrade, &mut resp);
         Ok(resp.map(Either::Left))

@@ -97,7 +97,7 @@ pub async fn serve(stream: TcpStream, peer: Arc<Peer>, listener: Arc<Listener>) 
         let head = match conn.next_head(listener.header_read_timeout).await {
             Next::Head(h) => h,
             Next::Close => return,
-            Next::Handoff => return conn.handoff(&listener).await,
+            Next::Handoff => return Box::pin(conn.handoff(&listener)).await,
         };
         if !conn.exchange(head, &listener.state).await {
             return;

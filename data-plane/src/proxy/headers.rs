@@ -110,7 +110,10 @@ impl Forwarded {
                 &X_FORWARDED_HOST,
                 self.forwarded_host.as_ref().map(HeaderValue::as_bytes),
             ),
-            (&X_FORWARDED_PORT, self.port.as_ref().map(HeaderValue::as_bytes)),
+            (
+                &X_FORWARDED_PORT,
+                self.port.as_ref().map(HeaderValue::as_bytes),
+            ),
             (
                 &X_KONG_REQUEST_ID,
                 self.request_id.as_ref().map(HeaderValue::as_bytes),
@@ -150,7 +153,9 @@ impl Forwarded {
 
     /// How many bytes `write` adds (for one reservation of the head).
     pub(super) fn len(&self) -> usize {
-        self.lines().map(|(n, v)| n.as_str().len() + v.len() + 4).sum()
+        self.lines()
+            .map(|(n, v)| n.as_str().len() + v.len() + 4)
+            .sum()
     }
 
     /// Sets them in `h` (for a sender that takes a map).

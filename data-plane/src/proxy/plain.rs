@@ -31,7 +31,17 @@ pub(super) async fn flow(
         );
     };
     if route.balancer.is_some() {
-        return super::balanced::flow(ctx, route, matched_len, parts, body, buffered).await;
+        // Boxed, as every path off the common one: the request's future stays small (it is
+        // moved as it is built).
+        return Box::pin(super::balanced::flow(
+            ctx,
+            route,
+            matched_len,
+            parts,
+            body,
+            buffered,
+        ))
+        .await;
     }
     let https = matches!(service.protocol.as_str(), "https" | "grpcs");
     let scheme = if https { "https" } else { "http" };
