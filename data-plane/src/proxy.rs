@@ -14,6 +14,7 @@ mod log;
 mod peer;
 mod plain;
 mod pool;
+mod raw_head;
 pub mod reply;
 mod scheme;
 pub mod serve;
@@ -75,6 +76,9 @@ struct Ctx {
     grpc: bool,
     /// The request came over TLS (`X-Forwarded-Proto: https`, `https://` in the log).
     https: bool,
+    /// The response is written by our own HTTP/1.1 loop, which takes upstream headers as
+    /// bytes (`raw_head`).
+    raw_heads: bool,
 }
 
 impl Ctx {
@@ -137,19 +141,14 @@ impl Ctx {
         Response::from_parts(parts, boxed(logged))
     }
 
-    /// Sends upstream, with the proxy's headers `fwd`; maps failures to Kong's 502/504.
+    /// Sends upstream with `opts`; maps failures to Kong's 502/504.
     async fn send(
         &self,
         req: Request<ProxyBody>,
-        fwd: headers::Forwarded,
+        opts: h1::Options,
         timeout: Duration,
     ) -> Result<Response<body::UpstreamBody>, (StatusCode, &'static str)> {
-        match self
-            .state
-            .upstream
-            .send_forwarded(req, Some(fwd), timeout)
-            .await
-        {
+        match self.state.upstream.send_with(req, opts, timeout).await {
             Ok(r) => Ok(r),
             Err(ForwardError::Timeout) => {
                 Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT))
@@ -166,10 +165,13 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
 
+/// Serves one request from `peer`. `raw_heads`: the caller writes the response itself and
+/// takes upstream headers as bytes (`raw_head::RawHead` in the response's extensions).
 pub async fn handle(
     state: Arc<State>,
     req: Request<body::ClientSource>,
     peer: &Peer,
+    raw_heads: bool,
 ) -> Response<ProxyBody> {
     let (remote, local) = (peer.remote, peer.local);
     let started = Instant::now();
@@ -240,6 +242,7 @@ pub async fn handle(
         body_watch,
         grpc,
         https: peer.https,
+        raw_heads,
     };
     ctx.start_log(&rt, route, &parts, None);
     if let Some(r) = scheme::enforce(&route.route, peer.https, &ctx.client_host, &parts.uri) {

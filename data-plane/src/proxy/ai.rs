@@ -95,7 +95,9 @@ async fn send(
             write: Some(ms(t.write_ms)),
             read: Some(t.read()),
         };
-        return match tokio::time::timeout(t.read(), h1::send_with(req, None, limits)).await {
+        return match tokio::time::timeout(t.read(), h1::send_with(req, Default::default(), limits))
+            .await
+        {
             Ok(Ok(r)) => Ok(r.map(Either::Right)),
             Err(_) | Ok(Err(ForwardError::Timeout)) => {
                 Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT))

@@ -26,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 
 use super::body::{ProxyBody, UpstreamBody};
-use super::headers::Forwarded;
+use super::h1;
 use crate::runtime::CompiledRoute;
 use tls::Kind;
 
@@ -160,28 +160,29 @@ impl Upstream {
         req: Request<ProxyBody>,
         timeout: Duration,
     ) -> Result<http::Response<UpstreamBody>, ForwardError> {
-        self.send_forwarded(req, None, timeout).await
+        self.send_with(req, Default::default(), timeout).await
     }
 
-    /// Sends `req`, with the proxy's headers `fwd`, and waits at most `timeout` for the
-    /// response headers. Plain HTTP/1.1 goes through the lean client (`h1`), which writes `fwd`
-    /// itself, unless the request asks for a protocol upgrade.
-    pub(super) async fn send_forwarded(
+    /// Sends `req` with `opts` and waits at most `timeout` for the response headers. Plain
+    /// HTTP/1.1 goes through the lean client (`h1`), which writes the proxy's headers itself,
+    /// unless the request asks for a protocol upgrade; other senders get them in the map, and
+    /// give their response headers as a map.
+    pub(super) async fn send_with(
         &self,
         mut req: Request<ProxyBody>,
-        fwd: Option<Forwarded>,
+        opts: h1::Options,
         timeout: Duration,
     ) -> Result<http::Response<UpstreamBody>, ForwardError> {
         let client_upgrade = upgrade::take(&mut req);
         let plain = req.version() != Version::HTTP_2
             && req.uri().scheme() == Some(&http::uri::Scheme::HTTP);
         if plain && client_upgrade.is_none() {
-            return match tokio::time::timeout(timeout, super::h1::send(req, fwd)).await {
+            return match tokio::time::timeout(timeout, h1::send(req, opts)).await {
                 Err(_) => Err(ForwardError::Timeout),
                 Ok(r) => r.map(|r| r.map(Either::Right)),
             };
         }
-        if let Some(f) = fwd {
+        if let Some(f) = opts.forwarded {
             f.apply(req.headers_mut());
         }
         let mut resp = if plain {

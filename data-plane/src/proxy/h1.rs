@@ -130,19 +130,28 @@ async fn write(conn: &mut Conn, out: &[u8], limit: Option<Duration>) -> Result<(
     r.map_err(|e| H1Error::Io(e.to_string()))
 }
 
-/// Sends `req` (an absolute `http://` URI), with the proxy's headers `fwd`, over a pooled
-/// connection; the response body streams from the connection.
+/// What the proxy brings to an exchange beside the request.
+#[derive(Debug, Default)]
+pub(super) struct Options {
+    /// Its own headers, written beside the request's map.
+    pub forwarded: Option<Forwarded>,
+    /// The response headers may come as bytes (`RawHead`, in the response's extensions).
+    pub raw_head: bool,
+}
+
+/// Sends `req` (an absolute `http://` URI) over a pooled connection; the response body streams
+/// from the connection.
 pub(super) async fn send(
     req: Request<ProxyBody>,
-    fwd: Option<Forwarded>,
+    opts: Options,
 ) -> Result<Response<Body>, ForwardError> {
-    send_with(req, fwd, Limits::default()).await
+    send_with(req, opts, Limits::default()).await
 }
 
 /// `send` with `limits`.
 pub(super) async fn send_with(
     req: Request<ProxyBody>,
-    fwd: Option<Forwarded>,
+    opts: Options,
     limits: Limits,
 ) -> Result<Response<Body>, ForwardError> {
     let (parts, mut body) = req.into_parts();
@@ -160,7 +169,7 @@ pub(super) async fn send_with(
         &parts.method,
         target,
         &parts.headers,
-        fwd.as_ref(),
+        opts.forwarded.as_ref(),
         authority,
         end_stream,
         exact,
@@ -171,7 +180,10 @@ pub(super) async fn send_with(
     } else {
         gather(&mut body, &mut enc, &mut out).await?
     };
-    let head_request = parts.method == Method::HEAD;
+    let want = head::Want {
+        head_request: parts.method == Method::HEAD,
+        raw: opts.raw_head,
+    };
     let head = loop {
         if let Err(e) = write(&mut conn, &out, limits.write).await {
             // Nothing of the body past `out` was taken yet: any request can go again.
@@ -195,13 +207,13 @@ pub(super) async fn send_with(
                         Poll::Pending => {}
                     }
                 }
-                conn.poll_head(head_request, cx)
+                conn.poll_head(want, cx)
             })
             .await?;
             let rest = (!sent).then_some(up);
             return Ok(respond(conn, head, rest, limits.read));
         }
-        let r = conn.read_head(head_request).await;
+        let r = conn.read_head(want).await;
         match r {
             Ok(h) => break h,
             // A complete request (still in `out`) met a reused connection the upstream closed
@@ -238,6 +250,9 @@ fn respond(
     *resp.status_mut() = head.status;
     *resp.version_mut() = head.version;
     *resp.headers_mut() = head.headers;
+    if let Some(raw) = head.raw {
+        resp.extensions_mut().insert(raw);
+    }
     resp
 }
 

@@ -117,7 +117,7 @@ impl Conn {
         *req.method_mut() = head.method.clone();
         *req.uri_mut() = head.uri;
         *req.headers_mut() = head.headers;
-        let resp = super::handle(state.clone(), req, &self.peer).await;
+        let resp = super::handle(state.clone(), req, &self.peer, true).await;
         if resp.extensions().get::<Terminate>().is_some() {
             return false;
         }

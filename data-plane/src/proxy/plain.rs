@@ -10,7 +10,8 @@ use http::{Request, Response, StatusCode, Uri};
 
 use super::body::{boxed, full, ClientBody, LoggedBody, ProxyBody};
 use super::forward::upstream_path;
-use super::h1::decimal;
+use super::h1::{self, decimal};
+use super::raw_head::RawHead;
 use super::{headers, ms, reply, Ctx};
 use crate::llm::sse::SseUsage;
 use crate::runtime::CompiledRoute;
@@ -89,7 +90,14 @@ pub(super) async fn flow(
     *req.headers_mut() = headers;
     super::forward::for_service(&mut req, route, &mut parts.extensions);
     let timeout = Duration::from_millis(service.read_timeout.max(1));
-    forward_and_log(ctx, req, fwd, timeout).await
+    // The answer's headers may stay bytes when the client's loop writes them and nothing here
+    // reads or sets response headers.
+    let raw_head = ctx.raw_heads && ctx.response_headers.is_empty() && ctx.record.log.is_none();
+    let opts = h1::Options {
+        forwarded: Some(fwd),
+        raw_head,
+    };
+    forward_and_log(ctx, req, opts, timeout).await
 }
 
 /// `scheme://host:port/path?query`, written into one buffer and parsed in place (no
@@ -119,17 +127,17 @@ fn upstream_uri(
     Uri::try_from(s).ok()
 }
 
-/// Sends `req` with the proxy's headers `fwd`, adds Kong's headers and wraps the body (streamed) for the log phase.
+/// Sends `req` with `opts`, adds Kong's headers and wraps the body (streamed) for the log phase.
 async fn forward_and_log(
     mut ctx: Ctx,
     req: Request<ProxyBody>,
-    fwd: headers::Forwarded,
+    opts: h1::Options,
     timeout: Duration,
 ) -> Response<ProxyBody> {
     let proxy_latency = ctx.started.elapsed();
     ctx.log_upstream(req.uri());
     let sent = Instant::now();
-    let resp = match ctx.send(req, fwd, timeout).await {
+    let resp = match ctx.send(req, opts, timeout).await {
         Ok(r) => r,
         Err((status, msg)) => {
             ctx.record.upstream_latency_ms = Some(ms(sent));
@@ -153,12 +161,18 @@ where
     B::Error: Into<super::body::BoxError>,
 {
     let (mut head, body) = resp.into_parts();
-    reply::proxied_headers(
-        &mut head.headers,
-        &ctx.request_id,
-        upstream_latency.as_millis(),
-        proxy_latency.as_millis(),
-    );
+    let (up_ms, proxy_ms) = (upstream_latency.as_millis(), proxy_latency.as_millis());
+    let as_bytes = ctx.response_headers.is_empty() && ctx.record.log.is_none();
+    match head.extensions.get_mut::<RawHead>() {
+        Some(raw) if as_bytes => reply::proxied_lines(raw, &ctx.request_id, up_ms, proxy_ms),
+        // Headers as bytes that something here must read after all: back into the map.
+        Some(raw) => {
+            head.headers = raw.to_map();
+            head.extensions.remove::<RawHead>();
+            reply::proxied_headers(&mut head.headers, &ctx.request_id, up_ms, proxy_ms);
+        }
+        None => reply::proxied_headers(&mut head.headers, &ctx.request_id, up_ms, proxy_ms),
+    }
     ctx.header_filter(&mut head.headers);
     ctx.log_response(&head.headers);
     ctx.record.status = head.status.as_u16();

@@ -10,6 +10,8 @@ use http::header::{
 use http::{HeaderMap, Response, StatusCode};
 
 use super::body::{full, ProxyBody};
+use super::h1::decimal;
+use super::raw_head::RawHead;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const NO_ROUTE: &str = r#"{"message":"no Route matched with those values"}"#;
@@ -148,6 +150,23 @@ pub fn proxied_headers(
     h.insert(X_KONG_UPSTREAM_LATENCY.clone(), millis(upstream_latency_ms));
     h.insert(X_KONG_PROXY_LATENCY.clone(), millis(proxy_latency_ms));
     set_request_id(h, request_id);
+}
+
+/// `proxied_headers` for a response whose upstream headers are bytes: the same lines, appended.
+pub(super) fn proxied_lines(
+    raw: &mut RawHead,
+    request_id: &str,
+    upstream_latency_ms: u128,
+    proxy_latency_ms: u128,
+) {
+    let mut digits = [0u8; 20];
+    let ms = |n: u128| u64::try_from(n).unwrap_or(u64::MAX);
+    raw.push(VIA.as_str().as_bytes(), VIA_VALUE.as_bytes());
+    let name = X_KONG_UPSTREAM_LATENCY.as_str().as_bytes();
+    raw.push(name, decimal(ms(upstream_latency_ms), &mut digits));
+    let name = X_KONG_PROXY_LATENCY.as_str().as_bytes();
+    raw.push(name, decimal(ms(proxy_latency_ms), &mut digits));
+    raw.push(X_KONG_REQUEST_ID.as_str().as_bytes(), request_id.as_bytes());
 }
 
 pub fn set(h: &mut HeaderMap, name: &str, value: &str) {

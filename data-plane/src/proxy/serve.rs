@@ -160,7 +160,7 @@ pub(super) async fn respond(
     peer: Arc<super::Peer>,
 ) -> Result<http::Response<super::body::ProxyBody>, super::body::Terminate> {
     let req = req.map(http_body_util::Either::Left);
-    let resp = super::handle(state, req, &peer).await;
+    let resp = super::handle(state, req, &peer, false).await;
     match resp.extensions().get::<super::body::Terminate>() {
         Some(t) => Err(*t),
         None => Ok(resp),

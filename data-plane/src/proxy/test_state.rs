@@ -10,7 +10,16 @@ use crate::{runtime, State};
 
 /// A state with one route, `path`, to the service at `up`.
 pub(crate) fn one_route(up: SocketAddr, path: &str) -> Arc<State> {
-    let ents = [
+    one_route_with(up, path, &[])
+}
+
+/// `one_route` with global plugins (`{"name": …, "config": …}`).
+pub(crate) fn one_route_with(
+    up: SocketAddr,
+    path: &str,
+    plugins: &[serde_json::Value],
+) -> Arc<State> {
+    let mut ents: Vec<proto::v1::Entity> = [
         (
             "services",
             json!({"id": "00000000-0000-0000-0000-0000000000a1", "name": "up",
@@ -26,7 +35,18 @@ pub(crate) fn one_route(up: SocketAddr, path: &str) -> Arc<State> {
         kind: kind.into(),
         id: v["id"].as_str().unwrap().into(),
         json: v.to_string().into_bytes(),
-    });
+    })
+    .into();
+    for (i, p) in plugins.iter().enumerate() {
+        let mut p = p.clone();
+        let id = format!("00000000-0000-0000-0000-0000000001{i:02}");
+        p["id"] = json!(id);
+        ents.push(proto::v1::Entity {
+            kind: "plugins".into(),
+            id,
+            json: p.to_string().into_bytes(),
+        });
+    }
     let cfg = proto::schema::Config::from_entities(&ents).unwrap();
     let rt = runtime::compile(&cfg, 1, "0123456789abcdef0123456789abcdef").unwrap();
     let state = Arc::new(State::new("test-node".into()).unwrap());

@@ -11,7 +11,7 @@ use http::uri::Authority;
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::head::{self, Head};
+use super::head::{self, Head, Want};
 use super::H1Error;
 
 /// The default connect timeout (Kong's default `connect_timeout`: 60 s); the caller's overall
@@ -67,9 +67,9 @@ impl Conn {
 
     /// A complete final response head from `rbuf`, if there is one (interim 1xx answers other
     /// than 101 are skipped).
-    fn parsed(&mut self, head_request: bool) -> Result<Option<Head>, H1Error> {
+    fn parsed(&mut self, want: Want) -> Result<Option<Head>, H1Error> {
         while !self.rbuf.is_empty() {
-            match head::parse(&mut self.rbuf, head_request)? {
+            match head::parse(&mut self.rbuf, want.head_request, want.raw)? {
                 Some(h)
                     if h.status.is_informational()
                         && h.status != http::StatusCode::SWITCHING_PROTOCOLS => {}
@@ -82,10 +82,10 @@ impl Conn {
 
     /// Reads the response head, skipping interim (1xx) responses other than 101.
     /// `H1Error::Closed` when the upstream closed or reset before sending a byte.
-    pub async fn read_head(&mut self, head_request: bool) -> Result<Head, H1Error> {
+    pub async fn read_head(&mut self, want: Want) -> Result<Head, H1Error> {
         let mut got_any = !self.rbuf.is_empty();
         loop {
-            if let Some(h) = self.parsed(head_request)? {
+            if let Some(h) = self.parsed(want)? {
                 return Ok(h);
             }
             self.rbuf.reserve(READ_CHUNK);
@@ -100,13 +100,9 @@ impl Conn {
     }
 
     /// `read_head` as a poll, for reading the head while a request body is still being sent.
-    pub fn poll_head(
-        &mut self,
-        head_request: bool,
-        cx: &mut Context<'_>,
-    ) -> Poll<Result<Head, H1Error>> {
+    pub fn poll_head(&mut self, want: Want, cx: &mut Context<'_>) -> Poll<Result<Head, H1Error>> {
         loop {
-            if let Some(h) = self.parsed(head_request)? {
+            if let Some(h) = self.parsed(want)? {
                 return Poll::Ready(Ok(h));
             }
             match std::task::ready!(self.poll_fill(cx)) {

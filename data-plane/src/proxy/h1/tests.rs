@@ -38,7 +38,7 @@ async fn a_stalled_body_read_fails_with_read_timeout() {
     let req = Request::post(format!("http://{addr}/x"))
         .body(full("{}"))
         .unwrap();
-    let resp = send_with(req, None, limits(Some(5_000), Some(100)))
+    let resp = send_with(req, Default::default(), limits(Some(5_000), Some(100)))
         .await
         .unwrap();
     let mut body = resp.into_body();
@@ -66,7 +66,7 @@ async fn a_write_the_upstream_never_takes_fails_with_write_timeout() {
     let req = Request::post(format!("http://{addr}/x"))
         .body(full(big))
         .unwrap();
-    match send_with(req, None, limits(Some(200), Some(5_000))).await {
+    match send_with(req, Default::default(), limits(Some(200), Some(5_000))).await {
         Err(ForwardError::Timeout) => {}
         other => panic!(
             "expected a write timeout, got {:?}",

@@ -17,6 +17,7 @@ use super::date;
 use crate::proxy::body::ProxyBody;
 use crate::proxy::h1::encode::{decimal, line, Encoding};
 use crate::proxy::h1::head::parse_length;
+use crate::proxy::raw_head::RawHead;
 
 /// Frames at hand are gathered up to this many bytes before a write.
 const GATHER: usize = 64 * 1024;
@@ -53,15 +54,21 @@ pub fn head(
     let head_req = method == Method::HEAD;
     let no_content = matches!(status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED);
     let can_body = !head_req && !no_content;
+    // Upstream headers taken as bytes (their framing and hop-by-hop lines already left out).
+    let raw = parts.extensions.get::<RawHead>();
     let lines: usize = parts
         .headers
         .iter()
         .map(|(n, v)| n.as_str().len() + v.len() + 4)
         .sum();
-    out.reserve(lines + 96);
+    out.reserve(lines + raw.map_or(0, |r| r.as_bytes().len()) + 96);
     status_line(out, status);
     let mut enc = None;
     let (mut wrote_date, mut said_close) = (false, false);
+    if let Some(raw) = raw {
+        out.extend_from_slice(raw.as_bytes());
+        wrote_date = raw.has_date();
+    }
     for (name, value) in &parts.headers {
         if name == CONTENT_LENGTH {
             if no_content {
