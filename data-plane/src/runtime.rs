@@ -63,6 +63,9 @@ pub struct CompiledRoute {
     pub tls: Option<Arc<TlsProfile>>,
     /// The plugins that apply to it, resolved from the plugin index.
     pub plugins: RoutePlugins,
+    /// The service's `host:port` as a URI authority, parsed once per service (`None`: no
+    /// service, or a host no URI can carry).
+    pub authority: Option<http::uri::Authority>,
 }
 
 impl CompiledRoute {
@@ -198,6 +201,7 @@ pub fn compile_sources(
     };
     let consumer_scoped = resolved::consumer_scoped(&plugins);
     let mut routes = Vec::new();
+    let mut authorities: HashMap<Uuid, Option<http::uri::Authority>> = HashMap::new();
     let mut tls_profiles = TlsProfiles::new();
     let prev_tls = prev.map(|(_, rt)| rt.tls_profiles.as_ref());
     for r in src.routes.values() {
@@ -230,12 +234,21 @@ pub fn compile_sources(
             r.id,
             service.as_ref().map(|s| s.id),
         );
+        let authority = service.as_ref().and_then(|s| {
+            authorities
+                .entry(s.id)
+                .or_insert_with(|| {
+                    http::uri::Authority::try_from(format!("{}:{}", s.host, s.port)).ok()
+                })
+                .clone()
+        });
         routes.push(CompiledRoute {
             route: r.clone(),
             service,
             balancer,
             tls,
             plugins: resolved,
+            authority,
         });
     }
     let specs: Vec<RouteSpec> = routes.iter().map(|c| spec(&c.route)).collect();

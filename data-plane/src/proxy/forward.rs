@@ -177,7 +177,7 @@ impl Upstream {
         let plain = req.version() != Version::HTTP_2
             && req.uri().scheme() == Some(&http::uri::Scheme::HTTP);
         if plain && client_upgrade.is_none() {
-            return match tokio::time::timeout(timeout, h1::send(req, opts)).await {
+            return match tokio::time::timeout(timeout, Box::pin(h1::send(req, opts))).await {
                 Err(_) => Err(ForwardError::Timeout),
                 Ok(r) => r.map(|r| r.map(Either::Right)),
             };

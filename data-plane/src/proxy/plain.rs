@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH};
 use http::request::Parts;
+use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri};
 
 use super::body::{boxed, full, ClientBody, LoggedBody, ProxyBody};
 use super::forward::upstream_path;
-use super::h1::{self, decimal};
+use super::h1;
 use super::raw_head::RawHead;
 use super::{headers, ms, reply, Ctx};
 use crate::llm::sse::SseUsage;
@@ -45,7 +46,7 @@ pub(super) async fn flow(
         .await;
     }
     let https = matches!(service.protocol.as_str(), "https" | "grpcs");
-    let scheme = if https { "https" } else { "http" };
+    let scheme = if https { Scheme::HTTPS } else { Scheme::HTTP };
     let default_port = if https { 443 } else { 80 };
     let path = match &ctx.upstream_path {
         Some(p) => p.clone(),
@@ -56,15 +57,12 @@ pub(super) async fn flow(
             parts.uri.path().get(..matched_len).unwrap_or(""),
         ),
     };
-    let uri = match upstream_uri(
-        scheme,
-        &service.host,
-        service.port,
-        &path,
-        parts.uri.query(),
-    ) {
-        Some(u) => u,
-        None => return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![]),
+    let uri = route
+        .authority
+        .as_ref()
+        .and_then(|a| upstream_uri(scheme, a, path, parts.uri.query()));
+    let Some(uri) = uri else {
+        return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![]);
     };
     let host = if route.route.preserve_host && !ctx.client_host.is_empty() {
         ctx.client_host.clone()
@@ -100,31 +98,29 @@ pub(super) async fn flow(
     forward_and_log(ctx, req, opts, timeout).await
 }
 
-/// `scheme://host:port/path?query`, written into one buffer and parsed in place (no
-/// formatting machinery, no second copy).
+/// `scheme://authority/path?query`, the path and query written into one buffer and parsed in
+/// place (the authority was parsed when the config was compiled).
 fn upstream_uri(
-    scheme: &str,
-    host: &str,
-    port: u16,
-    path: &str,
+    scheme: Scheme,
+    authority: &Authority,
+    path: String,
     query: Option<&str>,
 ) -> Option<Uri> {
-    let mut port_buf = [0u8; 20];
-    let port = std::str::from_utf8(decimal(u64::from(port), &mut port_buf)).unwrap_or("0");
-    let len =
-        scheme.len() + 4 + host.len() + port.len() + path.len() + query.map_or(0, |q| q.len() + 1);
-    let mut s = String::with_capacity(len);
-    s.push_str(scheme);
-    s.push_str("://");
-    s.push_str(host);
-    s.push(':');
-    s.push_str(port);
-    s.push_str(path);
-    if let Some(q) = query {
-        s.push('?');
-        s.push_str(q);
-    }
-    Uri::try_from(s).ok()
+    let target = match query {
+        Some(q) => {
+            let mut s = path;
+            s.reserve(q.len() + 1);
+            s.push('?');
+            s.push_str(q);
+            s
+        }
+        None => path,
+    };
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(scheme);
+    parts.authority = Some(authority.clone());
+    parts.path_and_query = Some(PathAndQuery::from_maybe_shared(Bytes::from(target)).ok()?);
+    Uri::from_parts(parts).ok()
 }
 
 /// Sends `req` with `opts`, adds Kong's headers and wraps the body (streamed) for the log phase.
@@ -188,19 +184,18 @@ where
 
 #[cfg(test)]
 mod tests {
-    use super::{decimal, upstream_uri};
+    use super::{upstream_uri, Authority, Scheme};
 
     #[test]
     fn upstream_uris() {
-        let u = upstream_uri("http", "127.0.0.1", 8080, "/a/b", Some("x=1&y")).unwrap();
+        let a = Authority::from_static("127.0.0.1:8080");
+        let u = upstream_uri(Scheme::HTTP, &a, "/a/b".into(), Some("x=1&y")).unwrap();
         assert_eq!(u.to_string(), "http://127.0.0.1:8080/a/b?x=1&y");
         assert_eq!(u.authority().unwrap().as_str(), "127.0.0.1:8080");
-        let u = upstream_uri("https", "example.com", 443, "/", None).unwrap();
+        let a = Authority::from_static("example.com:443");
+        let u = upstream_uri(Scheme::HTTPS, &a, "/".into(), None).unwrap();
         assert_eq!(u.to_string(), "https://example.com:443/");
-        assert!(upstream_uri("http", "bad host", 80, "/", None).is_none());
-        let mut buf = [0u8; 20];
-        for n in [0u64, 7, 10, 80, 65535, u64::MAX] {
-            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
-        }
+        assert!(upstream_uri(Scheme::HTTP, &a, "/a b".into(), None).is_none());
+        assert!(Authority::try_from("bad host:80").is_err());
     }
 }

@@ -241,6 +241,14 @@ mod tests {
     }
 
     #[test]
+    fn decimals() {
+        let mut buf = [0u8; 20];
+        for n in [0u64, 7, 10, 80, 65535, u64::MAX] {
+            assert_eq!(decimal(n, &mut buf), n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
     fn bodies_as_length_or_chunks() {
         let mut out = Vec::new();
         let mut e = Encoding::Chunked;
