@@ -14,15 +14,22 @@ use http_body_util::{BodyExt, Either};
 use super::body::{boxed, full, LoggedBody, ProxyBody, UpstreamBody};
 use super::forward::ForwardError;
 use super::h1;
-use super::{headers, ms, read_body, reply, Ctx};
+use super::headers::{self, Forwarded};
+use super::{ms, read_body, reply, Ctx};
 use crate::llm::sse::SseUsage;
 use crate::plugins::ai_proxy::client::{AiClient, Timeouts};
 use crate::plugins::ai_proxy::{AiPlugin, AiRequest, Seen};
 use proto::schema::Service;
 
 /// The upstream request of one AI attempt: the client's headers (minus hop-by-hop and
-/// `accept-encoding`) with the plan's auth and provider headers, URI and body.
-fn ai_upstream_request(ctx: &Ctx, parts: &Parts, plan: &AiRequest) -> Request<ProxyBody> {
+/// `accept-encoding`) with the plan's auth and provider headers, URI and body; and the proxy's
+/// own headers, to be written beside them (`None`: already in the map, because the plan sets
+/// one of them itself).
+fn ai_upstream_request(
+    ctx: &Ctx,
+    parts: &Parts,
+    plan: &AiRequest,
+) -> (Request<ProxyBody>, Option<Forwarded>) {
     let host = plan
         .uri
         .authority()
@@ -38,7 +45,13 @@ fn ai_upstream_request(ctx: &Ctx, parts: &Parts, plan: &AiRequest) -> Request<Pr
             }
         })
         .unwrap_or_default();
-    let mut headers = headers::upstream(ctx, parts, &host);
+    let (mut headers, fwd) = headers::into_upstream(ctx, parts.headers.clone(), &host);
+    let fwd = if plan.headers.iter().any(|(k, _)| fwd.replaces(k)) {
+        fwd.apply(&mut headers);
+        None
+    } else {
+        Some(fwd)
+    };
     headers.remove(http::header::ACCEPT_ENCODING);
     for (k, v) in &plan.headers {
         headers.insert(k.clone(), v.clone());
@@ -51,7 +64,7 @@ fn ai_upstream_request(ctx: &Ctx, parts: &Parts, plan: &AiRequest) -> Request<Pr
     *req.method_mut() = parts.method.clone();
     *req.uri_mut() = plan.uri.clone();
     *req.headers_mut() = headers;
-    req
+    (req, fwd)
 }
 
 /// The timeouts of the upstream calls: ai-proxy-advanced's balancer's, else the service's.
@@ -85,19 +98,21 @@ fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
 async fn send(
     ctx: &Ctx,
     client: &AiClient,
-    req: Request<ProxyBody>,
+    (mut req, fwd): (Request<ProxyBody>, Option<Forwarded>),
     t: Timeouts,
 ) -> Result<Response<UpstreamBody>, (StatusCode, &'static str)> {
     if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
+        let opts = h1::Options {
+            forwarded: fwd,
+            raw_head: false,
+        };
         let ms = |v: u64| Duration::from_millis(v.max(1));
         let limits = h1::Limits {
             connect: ms(t.connect_ms),
             write: Some(ms(t.write_ms)),
             read: Some(t.read()),
         };
-        return match tokio::time::timeout(t.read(), h1::send_with(req, Default::default(), limits))
-            .await
-        {
+        return match tokio::time::timeout(t.read(), h1::send_with(req, opts, limits)).await {
             Ok(Ok(r)) => Ok(r.map(Either::Right)),
             Err(_) | Ok(Err(ForwardError::Timeout)) => {
                 Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT))
@@ -107,6 +122,9 @@ async fn send(
                 Err((StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM))
             }
         };
+    }
+    if let Some(f) = fwd {
+        f.apply(req.headers_mut());
     }
     match tokio::time::timeout(t.read(), client.request(req)).await {
         Ok(Ok(r)) => Ok(r.map(Either::Left)),
@@ -177,7 +195,7 @@ pub(super) async fn flow(
     // Attempts: ai-proxy-advanced fails over to another target per `failover_criteria`.
     let (resp, sent, proxy_latency) = loop {
         let req = ai_upstream_request(&ctx, &parts, &plan);
-        ctx.log_upstream(req.uri());
+        ctx.log_upstream(req.0.uri());
         ctx.record.ai = Some(plan.analytics.clone());
         let proxy_latency = ctx.started.elapsed();
         let sent = Instant::now();
