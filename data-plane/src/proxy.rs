@@ -46,6 +46,17 @@ use peer::request_id;
 pub use peer::Peer;
 pub use serve::serve;
 
+/// The plugins running after key-auth that read the request's headers (or log them).
+const READ_HEADERS_LATER: [Known; 7] = [
+    Known::RateLimiting,
+    Known::RequestTransformer,
+    Known::AiProxyAdvanced,
+    Known::AiProxy,
+    Known::AiMcpProxy,
+    Known::HttpLog,
+    Known::FileLog,
+];
+
 /// Bodies key-auth reads for `key_in_body` are capped at this size.
 const KEY_IN_BODY_LIMIT: usize = 8 * 1024 * 1024;
 
@@ -79,6 +90,9 @@ struct Ctx {
     /// The response is written by our own HTTP/1.1 loop, which takes upstream headers as
     /// bytes (`raw_head`).
     raw_heads: bool,
+    /// key-auth's consumer headers, left for the upstream request's writer (`headers::Forwarded`)
+    /// because nothing after key-auth reads the request's headers.
+    consumer_headers: Option<key_auth::ConsumerHeaders>,
 }
 
 impl Ctx {
@@ -243,6 +257,7 @@ pub async fn handle(
         grpc,
         https: peer.https,
         raw_heads,
+        consumer_headers: None,
     };
     ctx.start_log(&rt, route, &parts, None);
     if let Some(r) = scheme::enforce(&route.route, peer.https, &ctx.client_host, &parts.uri) {
@@ -299,9 +314,14 @@ pub async fn handle(
                     }
                 }
             }
-            match key_auth::access(cfg, &rt.consumers, &mut parts, buffered.as_mut()) {
+            // Nothing after key-auth reads the request's headers (no plugin that does may
+            // apply, whoever the consumer; no balancer): its consumer headers are written
+            // beside the upstream request's map instead of inserted into the client's.
+            let beside = route.balancer.is_none() && route.plugins.none_of(&READ_HEADERS_LATER);
+            match key_auth::access(cfg, &rt.consumers, &mut parts, buffered.as_mut(), beside) {
                 Ok(a) => {
                     credential = a.as_ref().and_then(|a| a.credential);
+                    ctx.consumer_headers = a.as_ref().and_then(|a| a.headers.clone());
                     consumer = a.map(|a| a.consumer);
                 }
                 Err(rej) => return ctx.reply(rej.status, rej.body, rej.headers),

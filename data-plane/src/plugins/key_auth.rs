@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use http::request::Parts;
+use http::HeaderMap;
 use http::StatusCode;
 use proto::schema::plugins::key_auth::KeyAuthConfig;
 use proto::schema::Consumer;
@@ -19,6 +20,9 @@ pub struct Authenticated {
     pub anonymous: bool,
     /// The key-auth credential's id (none for the anonymous consumer).
     pub credential: Option<Uuid>,
+    /// The consumer headers, when the caller writes them upstream itself (`headers_beside`);
+    /// otherwise they were set in the request's headers.
+    pub headers: Option<ConsumerHeaders>,
 }
 
 /// A key-auth refusal: status, JSON body and extra headers.
@@ -30,13 +34,24 @@ pub struct Rejection {
 }
 
 /// Runs key-auth on `parts` (and the buffered `body` when `key_in_body`). `Ok(None)` means the
-/// plugin did not apply (preflight skipped).
+/// plugin did not apply (preflight skipped). `headers_beside`: nothing after key-auth reads the
+/// request's headers, so the consumer headers come back in `Authenticated::headers` for the
+/// upstream request instead of being set in `parts`.
 pub fn access(
     cfg: &KeyAuthConfig,
     consumers: &ConsumerIndex,
     parts: &mut Parts,
     body: Option<&mut Bytes>,
+    headers_beside: bool,
 ) -> Result<Option<Authenticated>, Rejection> {
+    let headers = |parts: &mut Parts, h: ConsumerHeaders| {
+        if headers_beside {
+            Some(h)
+        } else {
+            set_consumer_headers(&mut parts.headers, &h);
+            None
+        }
+    };
     if parts.method == http::Method::OPTIONS && !cfg.run_on_preflight {
         return Ok(None);
     }
@@ -49,11 +64,11 @@ pub fn access(
         },
         Some(key) => match consumers.by_key(key) {
             Some(owner) => {
-                set_consumer_headers(parts, &owner.headers, false);
                 return Ok(Some(Authenticated {
                     consumer: owner.consumer.clone(),
                     anonymous: false,
                     credential: Some(owner.credential),
+                    headers: headers(parts, owner.headers.clone()),
                 }));
             }
             None => Rejection {
@@ -67,14 +82,12 @@ pub fn access(
         return Err(failure);
     };
     match consumers.by_id_or_username(anon) {
-        Some(c) => {
-            set_consumer_headers(parts, &ConsumerHeaders::new(c, None), true);
-            Ok(Some(Authenticated {
-                consumer: c.clone(),
-                anonymous: true,
-                credential: None,
-            }))
-        }
+        Some(c) => Ok(Some(Authenticated {
+            consumer: c.clone(),
+            anonymous: true,
+            credential: None,
+            headers: headers(parts, ConsumerHeaders::new(c, None).anonymous()),
+        })),
         None => Err(Rejection {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             body: r#"{"message":"An unexpected error occurred"}"#.into(),
@@ -152,13 +165,19 @@ static X_CREDENTIAL_IDENTIFIER: HeaderName = HeaderName::from_static("x-credenti
 static X_ANONYMOUS_CONSUMER: HeaderName = HeaderName::from_static("x-anonymous-consumer");
 
 /// The consumer headers key-auth sets upstream for one consumer (and credential), made once
-/// when the config is compiled (`None`: the header is removed).
+/// when the config is compiled (`None`: the header is removed). Shared: a request takes it with
+/// one reference count.
 #[derive(Debug, Clone)]
-pub struct ConsumerHeaders {
+pub struct ConsumerHeaders(Arc<Values>);
+
+#[derive(Debug, Clone)]
+struct Values {
     id: Option<HeaderValue>,
     username: Option<HeaderValue>,
     custom_id: Option<HeaderValue>,
     credential: Option<HeaderValue>,
+    /// `X-Anonymous-Consumer: true`.
+    anonymous: bool,
 }
 
 impl ConsumerHeaders {
@@ -167,31 +186,69 @@ impl ConsumerHeaders {
         let mut buf = Uuid::encode_buffer();
         let id = value(Some(c.id.hyphenated().encode_lower(&mut buf)));
         let mut buf = Uuid::encode_buffer();
-        ConsumerHeaders {
+        ConsumerHeaders(Arc::new(Values {
             id,
             username: value(c.username.as_deref()),
             custom_id: value(c.custom_id.as_deref()),
             credential: value(credential.map(|id| &*id.hyphenated().encode_lower(&mut buf))),
+            anonymous: false,
+        }))
+    }
+
+    /// The same, for the anonymous consumer.
+    pub fn anonymous(self) -> Self {
+        let mut v = Arc::unwrap_or_clone(self.0);
+        v.anonymous = true;
+        ConsumerHeaders(Arc::new(v))
+    }
+
+    /// Each header with its value, `None` where the header is removed.
+    fn each(&self) -> [(&'static HeaderName, Option<&HeaderValue>); 5] {
+        static TRUE: HeaderValue = HeaderValue::from_static("true");
+        let v = &self.0;
+        [
+            (&X_CONSUMER_ID, v.id.as_ref()),
+            (&X_CONSUMER_USERNAME, v.username.as_ref()),
+            (&X_CONSUMER_CUSTOM_ID, v.custom_id.as_ref()),
+            (&X_CREDENTIAL_IDENTIFIER, v.credential.as_ref()),
+            (&X_ANONYMOUS_CONSUMER, v.anonymous.then_some(&TRUE)),
+        ]
+    }
+
+    /// Whether the header `name` (lowercase) is one of them: a client's own never goes on.
+    pub fn names(name: &str) -> bool {
+        matches!(
+            name,
+            "x-consumer-id"
+                | "x-consumer-username"
+                | "x-consumer-custom-id"
+                | "x-credential-identifier"
+                | "x-anonymous-consumer"
+        )
+    }
+
+    /// Writes the headers that are set, each through `line(name, value)`.
+    pub fn write(&self, mut line: impl FnMut(&[u8], &[u8])) {
+        for (n, v) in self.each() {
+            if let Some(v) = v {
+                line(n.as_str().as_bytes(), v.as_bytes());
+            }
         }
     }
 }
 
-fn set_consumer_headers(parts: &mut Parts, v: &ConsumerHeaders, anonymous: bool) {
-    let h = &mut parts.headers;
-    let mut set = |name: &HeaderName, v: Option<&HeaderValue>| match v {
-        Some(v) => {
-            h.insert(name.clone(), v.clone());
+/// Sets the consumer headers `v` in `h` (and removes those `v` has no value for).
+pub fn set_consumer_headers(h: &mut HeaderMap, v: &ConsumerHeaders) {
+    for (name, v) in v.each() {
+        match v {
+            Some(v) => {
+                h.insert(name.clone(), v.clone());
+            }
+            None => {
+                h.remove(name);
+            }
         }
-        None => {
-            h.remove(name);
-        }
-    };
-    set(&X_CONSUMER_ID, v.id.as_ref());
-    set(&X_CONSUMER_USERNAME, v.username.as_ref());
-    set(&X_CONSUMER_CUSTOM_ID, v.custom_id.as_ref());
-    set(&X_CREDENTIAL_IDENTIFIER, v.credential.as_ref());
-    let anon = HeaderValue::from_static("true");
-    set(&X_ANONYMOUS_CONSUMER, anonymous.then_some(&anon));
+    }
 }
 
 /// The decoded value of `name` in an `a=b&c=d` string.
@@ -306,7 +363,7 @@ mod tests {
     #[test]
     fn header_key_authenticates_and_sets_consumer_headers() {
         let mut p = parts("/x", &[("apikey", "k 1")]);
-        let a = access(&cfg(json!({})), &consumers(), &mut p, None)
+        let a = access(&cfg(json!({})), &consumers(), &mut p, None, false)
             .unwrap()
             .unwrap();
         assert_eq!(a.consumer.username.as_deref(), Some("alice"));
@@ -318,6 +375,33 @@ mod tests {
     }
 
     #[test]
+    fn consumer_headers_beside_are_the_ones_set_otherwise() {
+        for (conf, key) in [(json!({}), "k 1"), (json!({"anonymous": "guest"}), "nope")] {
+            let (mut set, mut beside) = (parts("/x", &[("apikey", key)]), parts("/x", &[]));
+            beside.headers = set.headers.clone();
+            let a = access(&cfg(conf.clone()), &consumers(), &mut set, None, false).unwrap();
+            assert!(a.unwrap().headers.is_none());
+            let b = access(&cfg(conf), &consumers(), &mut beside, None, true).unwrap();
+            let h = b.unwrap().headers.expect("headers beside");
+            assert!(!beside.headers.contains_key("x-consumer-id"), "{beside:?}");
+            let mut written = Vec::new();
+            h.write(|n, v| {
+                written.push((String::from_utf8(n.to_vec()).unwrap(), v.to_vec()));
+            });
+            let mut was_set: Vec<_> = set
+                .headers
+                .iter()
+                .filter(|(n, _)| ConsumerHeaders::names(n.as_str()))
+                .map(|(n, v)| (n.to_string(), v.as_bytes().to_vec()))
+                .collect();
+            was_set.sort();
+            written.sort();
+            assert_eq!(written, was_set);
+            assert!(written.len() >= 2, "{written:?}");
+        }
+    }
+
+    #[test]
     fn query_key_hidden() {
         let mut p = parts("/x?a=1&apikey=k%201&b=2", &[]);
         access(
@@ -325,6 +409,7 @@ mod tests {
             &consumers(),
             &mut p,
             None,
+            false,
         )
         .unwrap();
         assert_eq!(p.uri.query(), Some("a=1&b=2"));
@@ -333,12 +418,19 @@ mod tests {
     #[test]
     fn missing_and_unknown_keys() {
         let mut p = parts("/x", &[]);
-        let e = access(&cfg(json!({"realm": "kong"})), &consumers(), &mut p, None).unwrap_err();
+        let e = access(
+            &cfg(json!({"realm": "kong"})),
+            &consumers(),
+            &mut p,
+            None,
+            false,
+        )
+        .unwrap_err();
         assert_eq!(e.status, 401);
         assert_eq!(e.body, r#"{"message":"No API key found in request"}"#);
         assert_eq!(e.headers[0].1, "Key realm=\"kong\"");
         let mut p = parts("/x", &[("apikey", "nope")]);
-        let e = access(&cfg(json!({})), &consumers(), &mut p, None).unwrap_err();
+        let e = access(&cfg(json!({})), &consumers(), &mut p, None, false).unwrap_err();
         assert_eq!(e.body, r#"{"message":"Unauthorized"}"#);
         assert!(e.headers.is_empty());
     }
@@ -351,6 +443,7 @@ mod tests {
             &consumers(),
             &mut p,
             None,
+            false,
         )
         .unwrap()
         .unwrap();
@@ -367,7 +460,8 @@ mod tests {
             &cfg(json!({"run_on_preflight": false})),
             &consumers(),
             &mut p,
-            None
+            None,
+            false
         )
         .unwrap()
         .is_none());
@@ -378,7 +472,7 @@ mod tests {
         let c = cfg(json!({"key_in_body": true, "hide_credentials": true}));
         let mut p = parts("/x", &[("content-type", "application/json")]);
         let mut body = Bytes::from(r#"{"apikey":"k 1","q":1}"#);
-        assert!(access(&c, &consumers(), &mut p, Some(&mut body))
+        assert!(access(&c, &consumers(), &mut p, Some(&mut body), false)
             .unwrap()
             .is_some());
         assert_eq!(body, Bytes::from(r#"{"q":1}"#));
@@ -387,7 +481,7 @@ mod tests {
             &[("content-type", "application/x-www-form-urlencoded")],
         );
         let mut body = Bytes::from("apikey=k+1&z=2");
-        assert!(access(&c, &consumers(), &mut p, Some(&mut body))
+        assert!(access(&c, &consumers(), &mut p, Some(&mut body), false)
             .unwrap()
             .is_some());
         assert_eq!(body, Bytes::from("z=2"));

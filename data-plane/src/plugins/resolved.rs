@@ -93,6 +93,15 @@ impl RoutePlugins {
         }
     }
 
+    /// Whether no instance of any of `ps` can apply to a request of this route, whoever the
+    /// consumer.
+    pub fn none_of(&self, ps: &[Known]) -> bool {
+        ps.iter().all(|&p| {
+            self.found.get(p as usize).is_none_or(Option::is_none)
+                && self.consumer_scoped & (1 << p as u16) == 0
+        })
+    }
+
     /// The instance of `p` that applies to a request of this route (of `service`) by
     /// `consumer`: what `index.lookup` would answer, without asking it unless a consumer-scoped
     /// instance of `p` may apply.

@@ -8,6 +8,7 @@ use http::HeaderMap;
 
 use super::reply;
 use super::Ctx;
+use crate::plugins::key_auth::{set_consumer_headers, ConsumerHeaders};
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -69,6 +70,8 @@ pub(super) struct Forwarded {
     /// `None` (port unknown): the client's own `X-Forwarded-Port` goes on.
     port: Option<HeaderValue>,
     request_id: Option<HeaderValue>,
+    /// key-auth's consumer headers, when it left them to be written here.
+    consumer: Option<ConsumerHeaders>,
 }
 
 impl Forwarded {
@@ -96,6 +99,7 @@ impl Forwarded {
             forwarded_host,
             port: ctx.local_port.clone(),
             request_id: HeaderValue::from_str(&ctx.request_id).ok(),
+            consumer: ctx.consumer_headers.clone(),
         }
     }
 
@@ -140,7 +144,7 @@ impl Forwarded {
             "x-forwarded-host" => self.forwarded_host.is_some(),
             "x-forwarded-port" => self.port.is_some(),
             "x-kong-request-id" => self.request_id.is_some(),
-            _ => false,
+            n => self.consumer.is_some() && ConsumerHeaders::names(n),
         }
     }
 
@@ -149,13 +153,16 @@ impl Forwarded {
         for (n, v) in self.lines() {
             line(n.as_str().as_bytes(), v);
         }
+        if let Some(c) = &self.consumer {
+            c.write(line);
+        }
     }
 
     /// How many bytes `write` adds (for one reservation of the head).
     pub(super) fn len(&self) -> usize {
-        self.lines()
-            .map(|(n, v)| n.as_str().len() + v.len() + 4)
-            .sum()
+        let mut n = 0;
+        self.write(|name, value| n += name.len() + value.len() + 4);
+        n
     }
 
     /// Sets them in `h` (for a sender that takes a map).
@@ -168,6 +175,7 @@ impl Forwarded {
             forwarded_host,
             port,
             request_id,
+            consumer,
         } = self;
         let mut set = |name: &HeaderName, v: Option<HeaderValue>| {
             if let Some(v) = v {
@@ -181,6 +189,9 @@ impl Forwarded {
         set(&X_FORWARDED_HOST, forwarded_host);
         set(&X_FORWARDED_PORT, port);
         set(&X_KONG_REQUEST_ID, request_id);
+        if let Some(c) = &consumer {
+            set_consumer_headers(h, c);
+        }
     }
 }
 

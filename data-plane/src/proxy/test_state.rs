@@ -13,11 +13,12 @@ pub(crate) fn one_route(up: SocketAddr, path: &str) -> Arc<State> {
     one_route_with(up, path, &[])
 }
 
-/// `one_route` with global plugins (`{"name": …, "config": …}`).
+/// `one_route` with more entities: `(kind, entity)`, e.g. `("plugins", {"name": …})` for a
+/// global plugin; an entity without an `id` gets one.
 pub(crate) fn one_route_with(
     up: SocketAddr,
     path: &str,
-    plugins: &[serde_json::Value],
+    extra: &[(&str, serde_json::Value)],
 ) -> Arc<State> {
     let mut ents: Vec<proto::v1::Entity> = [
         (
@@ -37,14 +38,15 @@ pub(crate) fn one_route_with(
         json: v.to_string().into_bytes(),
     })
     .into();
-    for (i, p) in plugins.iter().enumerate() {
-        let mut p = p.clone();
-        let id = format!("00000000-0000-0000-0000-0000000001{i:02}");
-        p["id"] = json!(id);
+    for (i, (kind, v)) in extra.iter().enumerate() {
+        let mut v = v.clone();
+        if v.get("id").is_none() {
+            v["id"] = json!(format!("00000000-0000-0000-0000-0000000001{i:02}"));
+        }
         ents.push(proto::v1::Entity {
-            kind: "plugins".into(),
-            id,
-            json: p.to_string().into_bytes(),
+            kind: (*kind).into(),
+            id: v["id"].as_str().unwrap_or_default().into(),
+            json: v.to_string().into_bytes(),
         });
     }
     let cfg = proto::schema::Config::from_entities(&ents).unwrap();

@@ -4,9 +4,11 @@
 
 use std::net::SocketAddr;
 
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use crate::plugins::key_auth::ConsumerHeaders;
 use crate::proxy::test_state::one_route;
 
 /// An upstream answering each request with its head as the body, then closing.
@@ -118,7 +120,7 @@ fn encoded(h: &http::HeaderMap, fwd: Option<&super::Forwarded>) -> Vec<String> {
 fn written_beside_the_map_equals_set_in_the_map() {
     use http::{HeaderMap, HeaderValue};
     let v = HeaderValue::from_static;
-    let client_headers: [&[(&str, &str)]; 5] = [
+    let client_headers: [&[(&str, &str)]; 6] = [
         &[],
         &[("host", "client.example"), ("accept", "*/*")],
         &[
@@ -136,6 +138,28 @@ fn written_beside_the_map_equals_set_in_the_map() {
             ("x-other", "kept"),
         ],
         &[("Host", "a"), ("X-Forwarded-Port", "2"), ("apikey", "k")],
+        &[
+            ("x-consumer-id", "spoofed"),
+            ("x-consumer-custom-id", "spoofed"),
+            ("x-anonymous-consumer", "true"),
+            ("x-consumer-idx", "kept"),
+        ],
+    ];
+    let consumer = proto::schema::Consumer {
+        id: uuid::Uuid::from_u128(7),
+        username: Some("alice".into()),
+        custom_id: None,
+        tags: None,
+        created_at: None,
+        updated_at: None,
+    };
+    let consumers = [
+        None,
+        Some(ConsumerHeaders::new(
+            &consumer,
+            Some(&uuid::Uuid::from_u128(8)),
+        )),
+        Some(ConsumerHeaders::new(&consumer, None).anonymous()),
     ];
     let mut checked = 0;
     for client in client_headers {
@@ -146,7 +170,7 @@ fn written_beside_the_map_equals_set_in_the_map() {
                 HeaderValue::from_str(val).unwrap(),
             );
         }
-        for mask in 0..16u8 {
+        for mask in 0..48u8 {
             let fwd = super::Forwarded {
                 host: (mask & 1 != 0).then(|| v("up.example:8080")),
                 forwarded_for: v("10.0.0.1, 127.0.0.1"),
@@ -155,6 +179,7 @@ fn written_beside_the_map_equals_set_in_the_map() {
                 forwarded_host: (mask & 2 != 0).then(|| v("client.example")),
                 port: (mask & 4 != 0).then(|| v("8000")),
                 request_id: (mask & 8 != 0).then(|| v("0123456789abcdef0123456789abcdef")),
+                consumer: consumers[usize::from(mask / 16)].clone(),
             };
             let beside = encoded(&h, Some(&fwd));
             let mut set = h.clone();
@@ -163,5 +188,51 @@ fn written_beside_the_map_equals_set_in_the_map() {
             checked += 1;
         }
     }
-    assert_eq!(checked, 80);
+    assert_eq!(checked, 6 * 48);
+}
+
+#[tokio::test]
+async fn key_auth_consumer_headers_reach_the_upstream_written_beside_or_set() {
+    let up = head_echo().await;
+    let (alice, cred) = (
+        "00000000-0000-0000-0000-00000000a11c",
+        "00000000-0000-0000-0000-00000000c2ed",
+    );
+    let consumer = [
+        ("plugins", json!({"name": "key-auth", "config": {}})),
+        ("consumers", json!({"id": alice, "username": "alice"})),
+        (
+            "keyauth_credentials",
+            json!({"id": cred, "key": "k1", "consumer": {"id": alice}}),
+        ),
+    ];
+    // Written beside the map (nothing after key-auth reads headers), and set in the map (a
+    // request-transformer runs after key-auth): the upstream sees the same.
+    let transformer = (
+        "plugins",
+        json!({"name": "request-transformer", "config": {"add": {"headers": ["x-t:1"]}}}),
+    );
+    let mut with_transformer = consumer.to_vec();
+    with_transformer.push(transformer);
+    for (extra, transformed) in [(consumer.to_vec(), false), (with_transformer, true)] {
+        let state = crate::proxy::test_state::one_route_with(up, "/f", &extra);
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let gw = l.local_addr().unwrap();
+        tokio::spawn(crate::proxy::serve(l, state));
+        // A client's own consumer headers never reach the upstream.
+        let head = upstream_head(
+            gw,
+            "host: gw\r\napikey: k1\r\nx-consumer-custom-id: spoofed\r\n\
+             x-anonymous-consumer: true\r\nx-consumer-username: mallory\r\n",
+        )
+        .await;
+        assert_eq!(values(&head, "x-consumer-id"), [alice], "{head}");
+        assert_eq!(values(&head, "x-consumer-username"), ["alice"], "{head}");
+        assert_eq!(values(&head, "x-credential-identifier"), [cred], "{head}");
+        assert!(values(&head, "x-consumer-custom-id").is_empty(), "{head}");
+        assert!(values(&head, "x-anonymous-consumer").is_empty(), "{head}");
+        assert_eq!(values(&head, "apikey"), ["k1"], "{head}");
+        let t = if transformed { vec!["1"] } else { vec![] };
+        assert_eq!(values(&head, "x-t"), t, "{head}");
+    }
 }

@@ -116,7 +116,10 @@ const NAMING: &[u8] = b"HTTP/1.1 200 OK\r\nServer: up\r\nVia: 1.0 upstream-proxy
 
 #[tokio::test]
 async fn proxied_answers_are_the_same_with_headers_as_bytes_or_as_a_map() {
-    let echo = json!({"name": "correlation-id", "config": {"echo_downstream": true}});
+    let echo = (
+        "plugins",
+        json!({"name": "correlation-id", "config": {"echo_downstream": true}}),
+    );
     let cases = [
         // As bytes: no plugin touches response headers.
         (ANSWER, vec![], false, true),
