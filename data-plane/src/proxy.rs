@@ -114,6 +114,12 @@ impl Ctx {
         })
     }
 
+    /// Whether a proxied answer's headers may stay bytes: no plugin sets response headers and
+    /// no log plugin reads them.
+    fn heads_as_bytes(&self) -> bool {
+        self.response_headers.is_empty() && self.record.log.is_none()
+    }
+
     /// The header filter phase: plugin headers on a proxied or Kong-made response.
     fn header_filter(&self, h: &mut http::HeaderMap) {
         for c in &self.response_headers {

@@ -15,7 +15,7 @@ use super::body::{boxed, full, LoggedBody, ProxyBody, UpstreamBody};
 use super::forward::ForwardError;
 use super::h1;
 use super::headers::{self, Forwarded};
-use super::{ms, read_body, reply, Ctx};
+use super::{ms, raw_head, read_body, reply, Ctx};
 use crate::llm::sse::SseUsage;
 use crate::plugins::ai_proxy::client::{AiClient, Timeouts};
 use crate::plugins::ai_proxy::{AiPlugin, AiRequest, Seen};
@@ -104,7 +104,7 @@ async fn send(
     if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
         let opts = h1::Options {
             forwarded: fwd,
-            raw_head: false,
+            raw_head: ctx.raw_heads && ctx.heads_as_bytes(),
         };
         let ms = |v: u64| Duration::from_millis(v.max(1));
         let limits = h1::Limits {
@@ -238,8 +238,9 @@ pub(super) async fn flow(
     let upstream_latency = sent.elapsed();
     let llm_latency = ms(ctx.started);
     let (mut head, body) = resp.into_parts();
-    reply::proxied_headers(
-        &mut head.headers,
+    reply::proxied(
+        &mut head,
+        ctx.heads_as_bytes(),
         &ctx.request_id,
         upstream_latency.as_millis(),
         proxy_latency.as_millis(),
@@ -260,24 +261,18 @@ pub(super) async fn flow(
     } else {
         None
     };
+    // The head's headers are bytes or a map (`raw_head`); these read and edit either.
     let is_sse = translator.is_some()
-        || head
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("text/event-stream"));
+        || raw_head::get(&head, "content-type")
+            .is_some_and(|ct| ct.starts_with(b"text/event-stream"));
     if ok {
-        head.headers.remove(http::header::SET_COOKIE);
+        raw_head::remove(&mut head, "set-cookie");
         if translator.is_some() {
-            head.headers.remove(CONTENT_LENGTH);
-            reply::set(
-                &mut head.headers,
-                CONTENT_TYPE.as_str(),
-                "text/event-stream",
-            );
+            raw_head::remove(&mut head, "content-length");
+            raw_head::set(&mut head, "content-type", "text/event-stream");
         }
         if let Some(m) = plan.model_header.as_deref() {
-            reply::set(&mut head.headers, "x-kong-llm-model", m);
+            raw_head::set(&mut head, "x-kong-llm-model", m);
         }
     }
     let finish = ctx.finisher();
@@ -319,8 +314,11 @@ pub(super) async fn flow(
         if let Some(ai) = ctx.record.ai.as_mut().filter(|a| a.log_payloads) {
             ai.response_payload = Some(String::from_utf8_lossy(&bytes).into_owned());
         }
-        head.headers
-            .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        // Bytes frame themselves (the writer sets the length of a whole body).
+        if head.extensions.get::<raw_head::RawHead>().is_none() {
+            head.headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+        }
         LoggedBody::new(full(bytes), ctx.record, None, ctx.started, finish)
     } else {
         let sse = (ok && is_sse).then(|| SseUsage::new(plan.analytics.log_payloads));

@@ -12,7 +12,6 @@ use http::{Request, Response, StatusCode, Uri};
 use super::body::{boxed, full, ClientBody, LoggedBody, ProxyBody};
 use super::forward::upstream_path;
 use super::h1;
-use super::raw_head::RawHead;
 use super::{headers, ms, reply, Ctx};
 use crate::llm::sse::SseUsage;
 use crate::runtime::CompiledRoute;
@@ -90,10 +89,9 @@ pub(super) async fn flow(
     let timeout = Duration::from_millis(service.read_timeout.max(1));
     // The answer's headers may stay bytes when the client's loop writes them and nothing here
     // reads or sets response headers.
-    let raw_head = ctx.raw_heads && ctx.response_headers.is_empty() && ctx.record.log.is_none();
     let opts = h1::Options {
         forwarded: Some(fwd),
-        raw_head,
+        raw_head: ctx.raw_heads && ctx.heads_as_bytes(),
     };
     forward_and_log(ctx, req, opts, timeout).await
 }
@@ -157,18 +155,13 @@ where
     B::Error: Into<super::body::BoxError>,
 {
     let (mut head, body) = resp.into_parts();
-    let (up_ms, proxy_ms) = (upstream_latency.as_millis(), proxy_latency.as_millis());
-    let as_bytes = ctx.response_headers.is_empty() && ctx.record.log.is_none();
-    match head.extensions.get_mut::<RawHead>() {
-        Some(raw) if as_bytes => reply::proxied_lines(raw, &ctx.request_id, up_ms, proxy_ms),
-        // Headers as bytes that something here must read after all: back into the map.
-        Some(raw) => {
-            head.headers = raw.to_map();
-            head.extensions.remove::<RawHead>();
-            reply::proxied_headers(&mut head.headers, &ctx.request_id, up_ms, proxy_ms);
-        }
-        None => reply::proxied_headers(&mut head.headers, &ctx.request_id, up_ms, proxy_ms),
-    }
+    reply::proxied(
+        &mut head,
+        ctx.heads_as_bytes(),
+        &ctx.request_id,
+        upstream_latency.as_millis(),
+        proxy_latency.as_millis(),
+    );
     ctx.header_filter(&mut head.headers);
     ctx.log_response(&head.headers);
     ctx.record.status = head.status.as_u16();

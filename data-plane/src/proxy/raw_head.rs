@@ -3,6 +3,8 @@
 //! client (`h1::head`) renders the header lines it keeps straight into one buffer instead of a
 //! header map; the proxy appends Kong's headers to it, and the client-facing writer
 //! (`h1_server::write`) copies it whole. Upstream names keep their case, as nginx passes them.
+//! The AI flow reads and edits such a head through `get`/`remove`/`set`, which work on the
+//! bytes or on the map, whichever the response carries.
 
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
@@ -58,6 +60,47 @@ impl RawHead {
         super::h1::encode::line(&mut self.lines, name, value);
     }
 
+    /// The lines of header `name` (any case): where each lies, and its value without the
+    /// surrounding whitespace. Only a line's start is compared; `memchr` finds its end.
+    fn matching<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = (std::ops::Range<usize>, &'a [u8])> + use<'a, 'n> {
+        let (lines, name) = (&self.lines, name.as_bytes());
+        let mut at = 0;
+        std::iter::from_fn(move || loop {
+            let rest = lines.get(at..).filter(|r| !r.is_empty())?;
+            let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
+            let (start, line) = (at, rest.get(..len)?);
+            at += len;
+            let named = line.get(name.len()) == Some(&b':')
+                && line
+                    .get(..name.len())
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name));
+            if named {
+                let value = line.get(name.len() + 1..).unwrap_or_default().trim_ascii();
+                return Some((start..start + len, value));
+            }
+        })
+    }
+
+    /// The value of the first header `name` (any case).
+    pub fn get<'a>(&'a self, name: &str) -> Option<&'a [u8]> {
+        self.matching(name).next().map(|(_, v)| v)
+    }
+
+    /// Removes every header `name` (any case).
+    pub fn remove(&mut self, name: &str) {
+        // Most removals find nothing: an empty `Vec` allocates nothing.
+        let gone: Vec<_> = self.matching(name).map(|(r, _)| r).collect();
+        for r in gone.into_iter().rev() {
+            self.lines.drain(r);
+        }
+        if name.eq_ignore_ascii_case("date") {
+            self.date = false;
+        }
+    }
+
     /// The lines, each ending in CRLF.
     pub fn as_bytes(&self) -> &[u8] {
         &self.lines
@@ -82,6 +125,41 @@ impl RawHead {
             }
         }
         map
+    }
+}
+
+/// The value of response header `name` (lowercase), from the bytes or the map.
+pub fn get<'a>(head: &'a http::response::Parts, name: &str) -> Option<&'a [u8]> {
+    match head.extensions.get::<RawHead>() {
+        Some(raw) => raw.get(name),
+        None => head.headers.get(name).map(HeaderValue::as_bytes),
+    }
+}
+
+/// Removes response header `name` (lowercase), from the bytes or the map.
+pub fn remove(head: &mut http::response::Parts, name: &'static str) {
+    match head.extensions.get_mut::<RawHead>() {
+        Some(raw) => raw.remove(name),
+        None => {
+            head.headers.remove(name);
+        }
+    }
+}
+
+/// Sets response header `name` (lowercase) to `value`, in the bytes or the map (a value that is
+/// not a valid header value is not set).
+pub fn set(head: &mut http::response::Parts, name: &'static str, value: &str) {
+    let Ok(v) = HeaderValue::from_str(value) else {
+        return;
+    };
+    match head.extensions.get_mut::<RawHead>() {
+        Some(raw) => {
+            raw.remove(name);
+            raw.push(name.as_bytes(), v.as_bytes());
+        }
+        None => {
+            head.headers.insert(HeaderName::from_static(name), v);
+        }
     }
 }
 

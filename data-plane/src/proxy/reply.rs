@@ -152,8 +152,30 @@ pub fn proxied_headers(
     set_request_id(h, request_id);
 }
 
+/// Kong's headers on a proxied response `head`: appended to its header bytes when it carries
+/// them and `as_bytes` (nothing here reads or sets response headers), else set in its map
+/// (bytes that must be read after all go back into the map first).
+pub(super) fn proxied(
+    head: &mut http::response::Parts,
+    as_bytes: bool,
+    request_id: &str,
+    upstream_latency_ms: u128,
+    proxy_latency_ms: u128,
+) {
+    let (up, proxy) = (upstream_latency_ms, proxy_latency_ms);
+    match head.extensions.get_mut::<RawHead>() {
+        Some(raw) if as_bytes => proxied_lines(raw, request_id, up, proxy),
+        Some(raw) => {
+            head.headers = raw.to_map();
+            head.extensions.remove::<RawHead>();
+            proxied_headers(&mut head.headers, request_id, up, proxy);
+        }
+        None => proxied_headers(&mut head.headers, request_id, up, proxy),
+    }
+}
+
 /// `proxied_headers` for a response whose upstream headers are bytes: the same lines, appended.
-pub(super) fn proxied_lines(
+fn proxied_lines(
     raw: &mut RawHead,
     request_id: &str,
     upstream_latency_ms: u128,

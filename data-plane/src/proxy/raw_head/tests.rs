@@ -158,3 +158,54 @@ async fn proxied_answers_are_the_same_with_headers_as_bytes_or_as_a_map() {
         assert_eq!(echoed_ids, usize::from(echoed), "{what}");
     }
 }
+
+#[test]
+fn get_remove_and_set_work_alike_on_bytes_and_on_a_map() {
+    let upstream = [
+        ("Content-Type", "text/event-stream; charset=utf-8"),
+        ("Set-Cookie", "a=1"),
+        ("Date", "Sun, 29 Nov 2026 22:00:00 GMT"),
+        ("set-cookie", "b=2"),
+        ("X-Other", "kept"),
+    ];
+    let mut raw = RawHead::with_capacity(0);
+    let mut map = http::HeaderMap::new();
+    for (n, v) in upstream {
+        raw.push_upstream(n.as_bytes(), v.as_bytes());
+        map.append(
+            http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let (mut as_bytes, _) = http::Response::new(()).into_parts();
+    as_bytes.extensions.insert(raw);
+    let (mut as_map, _) = http::Response::new(()).into_parts();
+    as_map.headers = map;
+    for head in [&mut as_bytes, &mut as_map] {
+        let ct = super::get(head, "content-type");
+        assert_eq!(ct, Some(&b"text/event-stream; charset=utf-8"[..]));
+        assert_eq!(super::get(head, "nope"), None);
+        super::remove(head, "set-cookie");
+        super::set(head, "content-type", "text/event-stream");
+        super::set(head, "x-kong-llm-model", "openai/gpt-4o");
+        super::set(head, "x-bad", "a\nb");
+        assert_eq!(super::get(head, "set-cookie"), None);
+        assert_eq!(
+            super::get(head, "content-type"),
+            Some(&b"text/event-stream"[..])
+        );
+        assert_eq!(
+            super::get(head, "x-kong-llm-model"),
+            Some(&b"openai/gpt-4o"[..])
+        );
+        assert_eq!(super::get(head, "x-other"), Some(&b"kept"[..]));
+        assert_eq!(super::get(head, "x-bad"), None);
+    }
+    // The bytes and the map now say the same.
+    let raw = as_bytes.extensions.get::<RawHead>().unwrap();
+    assert!(raw.has_date());
+    assert_eq!(raw.to_map(), as_map.headers);
+    let mut raw = raw.clone();
+    raw.remove("DATE");
+    assert!(!raw.has_date() && raw.get("date").is_none());
+}
