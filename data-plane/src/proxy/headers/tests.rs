@@ -9,35 +9,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::plugins::key_auth::ConsumerHeaders;
-use crate::proxy::test_state::one_route;
+use crate::proxy::test_state::{head_upstream, one_route};
 
-/// An upstream answering each request with its head as the body, then closing.
+/// An upstream answering each request with its head as the body.
 async fn head_echo() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    let n = s.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                }
-                let answer = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    head.len()
-                );
-                let _ = s.write_all(answer.as_bytes()).await;
-                let _ = s.write_all(&head).await;
-            });
-        }
-    });
-    addr
+    head_upstream(|head| {
+        let mut answer =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n", head.len()).into_bytes();
+        answer.extend_from_slice(head);
+        answer
+    })
+    .await
 }
 
 /// The proxy with one route `/f` to `up`.

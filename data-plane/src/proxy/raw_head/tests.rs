@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::RawHead;
-use crate::proxy::test_state::one_route_with;
+use crate::proxy::test_state::{head_upstream, one_route_with};
 
 #[test]
 fn framing_hop_by_hop_and_kong_headers_are_left_out() {
@@ -49,31 +49,7 @@ fn framing_hop_by_hop_and_kong_headers_are_left_out() {
 
 /// An upstream answering every request on a connection with `answer`.
 async fn fixed_upstream(answer: &'static [u8]) -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let (mut s, _) = l.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                loop {
-                    let n = s.read(&mut buf).await.unwrap_or(0);
-                    if n == 0 {
-                        return;
-                    }
-                    head.extend_from_slice(&buf[..n]);
-                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                        head.drain(..end + 4);
-                        if s.write_all(answer).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    addr
+    head_upstream(|_| answer.to_vec()).await
 }
 
 /// The answer's header lines (name lowercased, value) in order, its body, and its head as
