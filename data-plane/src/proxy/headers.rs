@@ -64,7 +64,7 @@ pub(super) struct Forwarded {
     host: Option<HeaderValue>,
     forwarded_for: HeaderValue,
     real_ip: HeaderValue,
-    proto: &'static str,
+    proto: HeaderValue,
     /// `None` (not a valid value): the client's own `X-Forwarded-Host` goes on.
     forwarded_host: Option<HeaderValue>,
     /// `None` (port unknown): the client's own `X-Forwarded-Port` goes on.
@@ -95,7 +95,7 @@ impl Forwarded {
             host,
             forwarded_for,
             real_ip: ctx.remote_ip.clone(),
-            proto: if ctx.https { "https" } else { "http" },
+            proto: HeaderValue::from_static(if ctx.https { "https" } else { "http" }),
             forwarded_host,
             port: ctx.local_port.clone(),
             request_id: HeaderValue::from_str(&ctx.request_id).ok(),
@@ -103,25 +103,16 @@ impl Forwarded {
         }
     }
 
-    /// The lines in the order they are written (`Host` first).
-    fn lines(&self) -> impl Iterator<Item = (&HeaderName, &[u8])> {
+    /// The proxy's own headers that are set, in the order they are written (`Host` first).
+    fn lines(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
         [
-            (&HOST_NAME, self.host.as_ref().map(HeaderValue::as_bytes)),
-            (&X_FORWARDED_FOR, Some(self.forwarded_for.as_bytes())),
-            (&X_REAL_IP, Some(self.real_ip.as_bytes())),
-            (&X_FORWARDED_PROTO, Some(self.proto.as_bytes())),
-            (
-                &X_FORWARDED_HOST,
-                self.forwarded_host.as_ref().map(HeaderValue::as_bytes),
-            ),
-            (
-                &X_FORWARDED_PORT,
-                self.port.as_ref().map(HeaderValue::as_bytes),
-            ),
-            (
-                &X_KONG_REQUEST_ID,
-                self.request_id.as_ref().map(HeaderValue::as_bytes),
-            ),
+            (&HOST_NAME, self.host.as_ref()),
+            (&X_FORWARDED_FOR, Some(&self.forwarded_for)),
+            (&X_REAL_IP, Some(&self.real_ip)),
+            (&X_FORWARDED_PROTO, Some(&self.proto)),
+            (&X_FORWARDED_HOST, self.forwarded_host.as_ref()),
+            (&X_FORWARDED_PORT, self.port.as_ref()),
+            (&X_KONG_REQUEST_ID, self.request_id.as_ref()),
         ]
         .into_iter()
         .filter_map(|(n, v)| v.map(|v| (n, v)))
@@ -151,7 +142,7 @@ impl Forwarded {
     /// Writes the lines, each through `line(name, value)`.
     pub(super) fn write(&self, mut line: impl FnMut(&[u8], &[u8])) {
         for (n, v) in self.lines() {
-            line(n.as_str().as_bytes(), v);
+            line(n.as_str().as_bytes(), v.as_bytes());
         }
         if let Some(c) = &self.consumer {
             c.write(line);
@@ -167,29 +158,10 @@ impl Forwarded {
 
     /// Sets them in `h` (for a sender that takes a map).
     pub(super) fn apply(self, h: &mut HeaderMap) {
-        let Forwarded {
-            host,
-            forwarded_for,
-            real_ip,
-            proto,
-            forwarded_host,
-            port,
-            request_id,
-            consumer,
-        } = self;
-        let mut set = |name: &HeaderName, v: Option<HeaderValue>| {
-            if let Some(v) = v {
-                h.insert(name.clone(), v);
-            }
-        };
-        set(&HOST, host);
-        set(&X_FORWARDED_FOR, Some(forwarded_for));
-        set(&X_REAL_IP, Some(real_ip));
-        set(&X_FORWARDED_PROTO, Some(HeaderValue::from_static(proto)));
-        set(&X_FORWARDED_HOST, forwarded_host);
-        set(&X_FORWARDED_PORT, port);
-        set(&X_KONG_REQUEST_ID, request_id);
-        if let Some(c) = &consumer {
+        for (n, v) in self.lines() {
+            h.insert(n.clone(), v.clone());
+        }
+        if let Some(c) = &self.consumer {
             set_consumer_headers(h, c);
         }
     }

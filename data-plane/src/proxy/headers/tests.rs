@@ -157,7 +157,7 @@ fn written_beside_the_map_equals_set_in_the_map() {
                 host: (mask & 1 != 0).then(|| v("up.example:8080")),
                 forwarded_for: v("10.0.0.1, 127.0.0.1"),
                 real_ip: v("127.0.0.1"),
-                proto: if mask & 8 != 0 { "https" } else { "http" },
+                proto: v(if mask & 8 != 0 { "https" } else { "http" }),
                 forwarded_host: (mask & 2 != 0).then(|| v("client.example")),
                 port: (mask & 4 != 0).then(|| v("8000")),
                 request_id: (mask & 8 != 0).then(|| v("0123456789abcdef0123456789abcdef")),
