@@ -9,23 +9,6 @@
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
-/// What a raw head leaves out: the framing and hop-by-hop headers (the writer frames the body
-/// itself) and the ones the proxy sets on every proxied answer.
-const LEFT_OUT: [&str; 12] = [
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-    "via",
-    "x-kong-upstream-latency",
-    "x-kong-proxy-latency",
-    "x-kong-request-id",
-];
-
 /// Header lines, each `name: value` and CRLF, ready to be written.
 #[derive(Debug, Clone, Default)]
 pub struct RawHead {
@@ -43,12 +26,11 @@ impl RawHead {
         }
     }
 
-    /// Adds an upstream header, unless it is one a raw head leaves out.
+    /// Adds an upstream header, unless a raw head leaves it out: `Content-Length` (the writer
+    /// frames the body itself) and what a proxied answer never passes on (hop-by-hop headers,
+    /// the ones the proxy sets itself).
     pub fn push_upstream(&mut self, name: &[u8], value: &[u8]) {
-        if LEFT_OUT
-            .iter()
-            .any(|n| n.len() == name.len() && n.as_bytes().eq_ignore_ascii_case(name))
-        {
+        if name.eq_ignore_ascii_case(b"content-length") || super::reply::not_passed_on(name) {
             return;
         }
         self.date |= name.eq_ignore_ascii_case(b"date");

@@ -38,8 +38,16 @@ static X_KONG_RESPONSE_LATENCY: HeaderName = HeaderName::from_static("x-kong-res
 static X_KONG_UPSTREAM_LATENCY: HeaderName = HeaderName::from_static("x-kong-upstream-latency");
 static X_KONG_PROXY_LATENCY: HeaderName = HeaderName::from_static("x-kong-proxy-latency");
 static X_KONG_REQUEST_ID: HeaderName = HeaderName::from_static("x-kong-request-id");
-static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
-static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+/// The hop-by-hop headers: never passed on by the proxy.
+static HOP_BY_HOP: [HeaderName; 7] = [
+    CONNECTION,
+    TE,
+    TRAILER,
+    TRANSFER_ENCODING,
+    UPGRADE,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
 const VIA_VALUE: &str = concat!("1.1 kong/", env!("CARGO_PKG_VERSION"));
 const SERVER_VALUE: &str = concat!("kong/", env!("CARGO_PKG_VERSION"));
 
@@ -201,13 +209,22 @@ pub fn set(h: &mut HeaderMap, name: &str, value: &str) {
 }
 
 fn is_hop_by_hop(n: &HeaderName) -> bool {
-    *n == CONNECTION
-        || *n == TE
-        || *n == TRAILER
-        || *n == TRANSFER_ENCODING
-        || *n == UPGRADE
-        || *n == KEEP_ALIVE
-        || *n == PROXY_CONNECTION
+    HOP_BY_HOP.contains(n)
+}
+
+/// Whether an upstream's header `name` (any case) never reaches the client on a proxied
+/// answer: a hop-by-hop one, or one `proxied_headers` sets itself.
+pub(super) fn not_passed_on(name: &[u8]) -> bool {
+    let kong = [
+        &VIA,
+        &X_KONG_UPSTREAM_LATENCY,
+        &X_KONG_PROXY_LATENCY,
+        &X_KONG_REQUEST_ID,
+    ];
+    HOP_BY_HOP
+        .iter()
+        .chain(kong)
+        .any(|n| n.as_str().as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Removes hop-by-hop headers (and those named in `Connection`). A message that asks for a
