@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE};
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Either};
@@ -20,6 +20,8 @@ use crate::llm::sse::SseUsage;
 use crate::plugins::ai_proxy::client::{AiClient, Timeouts};
 use crate::plugins::ai_proxy::{AiPlugin, AiRequest, Seen};
 use proto::schema::Service;
+
+static X_KONG_LLM_MODEL: HeaderName = HeaderName::from_static("x-kong-llm-model");
 
 /// The upstream request of one AI attempt: the client's headers (minus hop-by-hop and
 /// `accept-encoding`) with the plan's auth and provider headers, URI and body; and the proxy's
@@ -263,16 +265,16 @@ pub(super) async fn flow(
     };
     // The head's headers are bytes or a map (`raw_head`); these read and edit either.
     let is_sse = translator.is_some()
-        || raw_head::get(&head, "content-type")
+        || raw_head::get(&head, &CONTENT_TYPE)
             .is_some_and(|ct| ct.starts_with(b"text/event-stream"));
     if ok {
-        raw_head::remove(&mut head, "set-cookie");
+        raw_head::remove(&mut head, &SET_COOKIE);
         if translator.is_some() {
-            raw_head::remove(&mut head, "content-length");
-            raw_head::set(&mut head, "content-type", "text/event-stream");
+            raw_head::remove(&mut head, &CONTENT_LENGTH);
+            raw_head::set(&mut head, &CONTENT_TYPE, "text/event-stream");
         }
         if let Some(m) = plan.model_header.as_deref() {
-            raw_head::set(&mut head, "x-kong-llm-model", m);
+            raw_head::set(&mut head, &X_KONG_LLM_MODEL, m);
         }
     }
     let finish = ctx.finisher();

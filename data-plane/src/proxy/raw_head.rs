@@ -110,37 +110,37 @@ impl RawHead {
     }
 }
 
-/// The value of response header `name` (lowercase), from the bytes or the map.
-pub fn get<'a>(head: &'a http::response::Parts, name: &str) -> Option<&'a [u8]> {
+/// The value of response header `name`, from the bytes or the map.
+pub fn get<'a>(head: &'a http::response::Parts, name: &HeaderName) -> Option<&'a [u8]> {
     match head.extensions.get::<RawHead>() {
-        Some(raw) => raw.get(name),
+        Some(raw) => raw.get(name.as_str()),
         None => head.headers.get(name).map(HeaderValue::as_bytes),
     }
 }
 
-/// Removes response header `name` (lowercase), from the bytes or the map.
-pub fn remove(head: &mut http::response::Parts, name: &'static str) {
+/// Removes response header `name`, from the bytes or the map.
+pub fn remove(head: &mut http::response::Parts, name: &HeaderName) {
     match head.extensions.get_mut::<RawHead>() {
-        Some(raw) => raw.remove(name),
+        Some(raw) => raw.remove(name.as_str()),
         None => {
             head.headers.remove(name);
         }
     }
 }
 
-/// Sets response header `name` (lowercase) to `value`, in the bytes or the map (a value that is
-/// not a valid header value is not set).
-pub fn set(head: &mut http::response::Parts, name: &'static str, value: &str) {
+/// Sets response header `name` to `value`, in the bytes or the map (a value that is not a
+/// valid header value is not set).
+pub fn set(head: &mut http::response::Parts, name: &HeaderName, value: &str) {
     let Ok(v) = HeaderValue::from_str(value) else {
         return;
     };
     match head.extensions.get_mut::<RawHead>() {
         Some(raw) => {
-            raw.remove(name);
-            raw.push(name.as_bytes(), v.as_bytes());
+            raw.remove(name.as_str());
+            raw.push(name.as_str().as_bytes(), v.as_bytes());
         }
         None => {
-            head.headers.insert(HeaderName::from_static(name), v);
+            head.headers.insert(name.clone(), v);
         }
     }
 }

@@ -7,6 +7,8 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+use http::header::{HeaderName, CONTENT_TYPE, SET_COOKIE};
+
 use super::RawHead;
 use crate::proxy::test_state::{head_upstream, one_route_with};
 
@@ -158,24 +160,21 @@ fn get_remove_and_set_work_alike_on_bytes_and_on_a_map() {
     let (mut as_map, _) = http::Response::new(()).into_parts();
     as_map.headers = map;
     for head in [&mut as_bytes, &mut as_map] {
-        let ct = super::get(head, "content-type");
+        let ct = super::get(head, &CONTENT_TYPE);
         assert_eq!(ct, Some(&b"text/event-stream; charset=utf-8"[..]));
-        assert_eq!(super::get(head, "nope"), None);
-        super::remove(head, "set-cookie");
-        super::set(head, "content-type", "text/event-stream");
-        super::set(head, "x-kong-llm-model", "openai/gpt-4o");
-        super::set(head, "x-bad", "a\nb");
-        assert_eq!(super::get(head, "set-cookie"), None);
-        assert_eq!(
-            super::get(head, "content-type"),
-            Some(&b"text/event-stream"[..])
-        );
-        assert_eq!(
-            super::get(head, "x-kong-llm-model"),
-            Some(&b"openai/gpt-4o"[..])
-        );
-        assert_eq!(super::get(head, "x-other"), Some(&b"kept"[..]));
-        assert_eq!(super::get(head, "x-bad"), None);
+        let name = HeaderName::from_static;
+        assert_eq!(super::get(head, &name("nope")), None);
+        super::remove(head, &SET_COOKIE);
+        super::set(head, &CONTENT_TYPE, "text/event-stream");
+        super::set(head, &name("x-kong-llm-model"), "openai/gpt-4o");
+        super::set(head, &name("x-bad"), "a\nb");
+        assert_eq!(super::get(head, &SET_COOKIE), None);
+        let ct = super::get(head, &CONTENT_TYPE);
+        assert_eq!(ct, Some(&b"text/event-stream"[..]));
+        let model = super::get(head, &name("x-kong-llm-model"));
+        assert_eq!(model, Some(&b"openai/gpt-4o"[..]));
+        assert_eq!(super::get(head, &name("x-other")), Some(&b"kept"[..]));
+        assert_eq!(super::get(head, &name("x-bad")), None);
     }
     // The bytes and the map now say the same.
     let raw = as_bytes.extensions.get::<RawHead>().unwrap();
