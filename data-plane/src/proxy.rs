@@ -325,11 +325,12 @@ pub async fn handle(
             // beside the upstream request's map instead of inserted into the client's.
             let beside = route.balancer.is_none() && route.plugins.none_of(&READ_HEADERS_LATER);
             match key_auth::access(cfg, &rt.consumers, &mut parts, buffered.as_mut(), beside) {
-                Ok(a) => {
-                    credential = a.as_ref().and_then(|a| a.credential);
-                    ctx.consumer_headers = a.as_ref().and_then(|a| a.headers.clone());
-                    consumer = a.map(|a| a.consumer);
+                Ok(Some(a)) => {
+                    credential = a.credential;
+                    ctx.consumer_headers = a.headers;
+                    consumer = Some(a.consumer);
                 }
+                Ok(None) => {}
                 Err(rej) => return ctx.reply(rej.status, rej.body, rej.headers),
             }
         }
