@@ -6,6 +6,8 @@ mod ai;
 mod balanced;
 pub mod body;
 pub mod forward;
+#[cfg(test)]
+mod future_sizes;
 mod h1;
 mod h1_server;
 mod headers;
@@ -26,7 +28,7 @@ pub mod workers;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, HOST};
@@ -161,21 +163,13 @@ impl Ctx {
         Response::from_parts(parts, boxed(logged))
     }
 
-    /// Sends upstream with `opts`; maps failures to Kong's 502/504.
-    async fn send(
-        &self,
-        req: Request<ProxyBody>,
-        opts: h1::Options,
-        timeout: Duration,
-    ) -> Result<Response<body::UpstreamBody>, (StatusCode, &'static str)> {
-        match self.state.upstream.send_with(req, opts, timeout).await {
-            Ok(r) => Ok(r),
-            Err(ForwardError::Timeout) => {
-                Err((StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT))
-            }
-            Err(e) => {
+    /// Kong's 502/504 for a failed upstream exchange.
+    fn upstream_failed(&self, e: ForwardError) -> (StatusCode, &'static str) {
+        match e {
+            ForwardError::Timeout => (StatusCode::GATEWAY_TIMEOUT, reply::UPSTREAM_TIMEOUT),
+            e => {
                 tracing::warn!(request_id = %self.request_id, error = %e, "upstream request failed");
-                Err((StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM))
+                (StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM)
             }
         }
     }
@@ -394,7 +388,8 @@ pub async fn handle(
         .find_map(|p| find(p, consumer_id));
     if let Some(inst) = ai {
         if let Instance::Ai(plugin) = &*inst {
-            return ai::flow(ctx, plugin, parts, body, buffered, route.service.as_deref()).await;
+            let service = route.service.as_deref();
+            return ai::flow(ctx, plugin, parts, body, buffered, service).await;
         }
     }
     // ai-mcp-proxy (passthrough-listener): the JSON-RPC call is read for the log phase.

@@ -12,9 +12,11 @@ mod upgrade;
 pub use profile::{TlsProfile, TlsProfiles, TlsSpec};
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use futures_util::future;
 use http::header::{HeaderValue, TE};
 use http::{Request, Version};
 use http_body_util::Either;
@@ -155,33 +157,57 @@ impl Upstream {
     }
 
     /// Sends `req` and waits at most `timeout` for the response headers.
-    pub async fn send(
+    pub fn send(
         &self,
         req: Request<ProxyBody>,
         timeout: Duration,
-    ) -> Result<http::Response<UpstreamBody>, ForwardError> {
-        self.send_with(req, Default::default(), timeout).await
+    ) -> impl Future<Output = Result<http::Response<UpstreamBody>, ForwardError>> + Send + '_ {
+        self.send_with(req, Default::default(), timeout)
     }
 
     /// Sends `req` with `opts` and waits at most `timeout` for the response headers. Plain
     /// HTTP/1.1 goes through the lean client (`h1`), which writes the proxy's headers itself,
     /// unless the request asks for a protocol upgrade; other senders get them in the map, and
     /// give their response headers as a map.
-    pub(super) async fn send_with(
+    ///
+    /// Not an `async fn`: the future holds the exchange (boxed) and its timer, not a second copy
+    /// of the request and options it was called with.
+    pub(super) fn send_with(
         &self,
         mut req: Request<ProxyBody>,
         opts: h1::Options,
         timeout: Duration,
-    ) -> Result<http::Response<UpstreamBody>, ForwardError> {
+    ) -> impl Future<Output = Result<http::Response<UpstreamBody>, ForwardError>> + Send + '_ {
         let client_upgrade = upgrade::take(&mut req);
         let plain = req.version() != Version::HTTP_2
             && req.uri().scheme() == Some(&http::uri::Scheme::HTTP);
         if plain && client_upgrade.is_none() {
-            return match tokio::time::timeout(timeout, Box::pin(h1::send(req, opts))).await {
-                Err(_) => Err(ForwardError::Timeout),
-                Ok(r) => r.map(|r| r.map(Either::Right)),
-            };
+            let exchange = tokio::time::timeout(timeout, Box::pin(h1::send(req, opts)));
+            return future::Either::Left(async move {
+                match exchange.await {
+                    Err(_) => Err(ForwardError::Timeout),
+                    Ok(r) => r.map(|r| r.map(Either::Right)),
+                }
+            });
         }
+        future::Either::Right(Box::pin(self.send_other(
+            req,
+            opts,
+            timeout,
+            client_upgrade,
+        )))
+    }
+
+    /// `send_with` for what the lean client does not send: TLS, HTTP/2 and upgrades.
+    async fn send_other(
+        &self,
+        mut req: Request<ProxyBody>,
+        opts: h1::Options,
+        timeout: Duration,
+        client_upgrade: Option<upgrade::Slot>,
+    ) -> Result<http::Response<UpstreamBody>, ForwardError> {
+        let plain = req.version() != Version::HTTP_2
+            && req.uri().scheme() == Some(&http::uri::Scheme::HTTP);
         if let Some(f) = opts.forwarded {
             f.apply(req.headers_mut());
         }

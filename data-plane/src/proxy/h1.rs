@@ -15,7 +15,7 @@ mod response;
 mod tests;
 mod upload;
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
@@ -115,7 +115,8 @@ async fn conn_for(
 ) -> Result<(Conn, bool), H1Error> {
     match pool::checkout(authority.as_str()) {
         Some(c) => Ok((c, true)),
-        None => Ok((Conn::connect(authority, connect).await?, false)),
+        // Boxed: connecting is rare next to reuse, and its future is large.
+        None => Ok((Box::pin(Conn::connect(authority, connect)).await?, false)),
     }
 }
 
@@ -141,11 +142,12 @@ pub(super) struct Options {
 
 /// Sends `req` (an absolute `http://` URI) over a pooled connection; the response body streams
 /// from the connection.
-pub(super) async fn send(
+/// (A plain function: an `async` wrapper would keep its arguments a second time.)
+pub(super) fn send(
     req: Request<ProxyBody>,
     opts: Options,
-) -> Result<Response<Body>, ForwardError> {
-    send_with(req, opts, Limits::default()).await
+) -> impl Future<Output = Result<Response<Body>, ForwardError>> {
+    send_with(req, opts, Limits::default())
 }
 
 /// `send` with `limits`.

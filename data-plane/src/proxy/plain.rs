@@ -17,7 +17,7 @@ use crate::llm::sse::SseUsage;
 use crate::runtime::CompiledRoute;
 
 pub(super) async fn flow(
-    ctx: Ctx,
+    mut ctx: Ctx,
     route: &CompiledRoute,
     matched_len: usize,
     mut parts: Parts,
@@ -93,7 +93,21 @@ pub(super) async fn flow(
         forwarded: Some(fwd),
         raw_head: ctx.raw_heads && ctx.heads_as_bytes(),
     };
-    forward_and_log(ctx, req, opts, timeout).await
+    // Sent from here, not from a helper `async fn`: a future keeps its arguments for as long as
+    // it lives, and the request and options would be kept twice.
+    let proxy_latency = ctx.started.elapsed();
+    ctx.log_upstream(req.uri());
+    let sent = Instant::now();
+    let resp = match ctx.state.upstream.send_with(req, opts, timeout).await {
+        Ok(r) => r,
+        Err(e) => {
+            let (status, msg) = ctx.upstream_failed(e);
+            ctx.record.upstream_latency_ms = Some(ms(sent));
+            return ctx.reply(status, msg.into(), vec![]);
+        }
+    };
+    let upstream_latency = sent.elapsed();
+    respond(ctx, resp, proxy_latency, upstream_latency)
 }
 
 /// `scheme://authority/path?query`, the path and query written into one buffer and parsed in
@@ -119,27 +133,6 @@ fn upstream_uri(
     parts.authority = Some(authority.clone());
     parts.path_and_query = Some(PathAndQuery::from_maybe_shared(Bytes::from(target)).ok()?);
     Uri::from_parts(parts).ok()
-}
-
-/// Sends `req` with `opts`, adds Kong's headers and wraps the body (streamed) for the log phase.
-async fn forward_and_log(
-    mut ctx: Ctx,
-    req: Request<ProxyBody>,
-    opts: h1::Options,
-    timeout: Duration,
-) -> Response<ProxyBody> {
-    let proxy_latency = ctx.started.elapsed();
-    ctx.log_upstream(req.uri());
-    let sent = Instant::now();
-    let resp = match ctx.send(req, opts, timeout).await {
-        Ok(r) => r,
-        Err((status, msg)) => {
-            ctx.record.upstream_latency_ms = Some(ms(sent));
-            return ctx.reply(status, msg.into(), vec![]);
-        }
-    };
-    let upstream_latency = sent.elapsed();
-    respond(ctx, resp, proxy_latency, upstream_latency)
 }
 
 /// Adds Kong's headers to an upstream response and wraps its body (streamed) for the log
