@@ -26,6 +26,7 @@ mod test_state;
 mod transform;
 pub mod workers;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -181,234 +182,245 @@ fn ms(since: Instant) -> f64 {
 
 /// Serves one request from `peer`. `raw_heads`: the caller writes the response itself and
 /// takes upstream headers as bytes (`raw_head::RawHead` in the response's extensions).
-pub async fn handle(
+// Not an `async fn`, which would keep its arguments twice (rust-lang/rust#62958): the
+// future holds each once.
+#[allow(clippy::manual_async_fn)]
+pub fn handle(
     state: Arc<State>,
     req: Request<body::ClientSource>,
     peer: &Peer,
     raw_heads: bool,
-) -> Response<ProxyBody> {
-    let (remote, local) = (peer.remote, peer.local);
-    let started = Instant::now();
-    state.metrics.request_seen();
-    let rt = state.runtime.load_full();
-    let request_id = request_id();
-    let (mut parts, body) = req.into_parts();
-    let (body, body_watch) = ClientBody::new(body, peer.body_read_timeout);
-    let grpc = reply::is_grpc(parts.version, &parts.headers);
-    let early = |status, msg: &str| {
-        let r = reply::kong(status, msg, vec![], &request_id, started);
-        if grpc {
-            reply::grpc(r, msg)
-        } else {
-            r
-        }
-    };
-    if let Err(e) = headers::check_head(&parts.uri, &parts.headers) {
-        let (status, msg) = match e {
-            headers::HeadTooLarge::Uri => (StatusCode::URI_TOO_LONG, reply::URI_TOO_LONG),
-            headers::HeadTooLarge::Headers => (StatusCode::BAD_REQUEST, reply::HEADER_TOO_LARGE),
+) -> impl Future<Output = Response<ProxyBody>> + Send + '_ {
+    async move {
+        let (remote, local) = (peer.remote, peer.local);
+        let started = Instant::now();
+        state.metrics.request_seen();
+        let rt = state.runtime.load_full();
+        let request_id = request_id();
+        let (mut parts, body) = req.into_parts();
+        let (body, body_watch) = ClientBody::new(body, peer.body_read_timeout);
+        let grpc = reply::is_grpc(parts.version, &parts.headers);
+        let early = |status, msg: &str| {
+            let r = reply::kong(status, msg, vec![], &request_id, started);
+            if grpc {
+                reply::grpc(r, msg)
+            } else {
+                r
+            }
         };
-        return early(status, msg);
-    }
-    let client_host = parts
-        .headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| parts.uri.authority().map(|a| a.to_string()))
-        .unwrap_or_default();
-    let found = rt.router.find(&RequestInfo {
-        method: parts.method.as_str(),
-        host: &client_host,
-        path: parts.uri.path(),
-        headers: &parts.headers,
-        sni: peer.sni.as_deref(),
-        https: peer.https,
-    });
-    let Some((m, route)) = found.and_then(|m| rt.routes.get(m.index).map(|r| (m, r))) else {
-        return early(StatusCode::NOT_FOUND, reply::NO_ROUTE);
-    };
-    let route_id = route.route.id;
-    let service_id = route.service.as_ref().map(|s| s.id);
-    let find = |p, consumer| {
-        route
-            .plugins
-            .get(p, &rt.plugins, route_id, service_id, consumer)
-    };
-    let mut ctx = Ctx {
-        state: state.clone(),
-        request_id,
-        started,
-        prometheus: find(Known::Prometheus, None),
-        remote,
-        remote_ip: peer.remote_ip.clone(),
-        local_port: peer.local_port.clone(),
-        client_host,
-        record: Box::new(LogRecord {
-            service: route.service_label(),
-            route: route.label(),
-            bytes_in: content_length(&parts.headers),
-            ..Default::default()
-        }),
-        response_headers: Vec::new(),
-        loggers: Vec::new(),
-        upstream_path: None,
-        body_watch,
-        grpc,
-        https: peer.https,
-        raw_heads,
-        consumer_headers: None,
-    };
-    ctx.start_log(&rt, route, &parts, None);
-    if let Some(r) = scheme::enforce(&route.route, peer.https, &ctx.client_host, &parts.uri) {
-        let mut resp = ctx.reply(r.status, r.body.into(), r.headers);
-        if r.body.is_empty() {
-            resp.headers_mut().remove(http::header::CONTENT_TYPE);
-        }
-        return resp;
-    }
-
-    // correlation-id (priority 100001), before authentication: never consumer-scoped here.
-    if let Some(inst) = find(Known::CorrelationId, None) {
-        if let Instance::CorrelationId(cfg) = &*inst {
-            if let Some(c) = correlation_id::access(cfg, &mut parts, local) {
-                if c.echo {
-                    ctx.response_headers
-                        .push(HeaderChange::Set(c.name, c.value));
+        if let Err(e) = headers::check_head(&parts.uri, &parts.headers) {
+            let (status, msg) = match e {
+                headers::HeadTooLarge::Uri => (StatusCode::URI_TOO_LONG, reply::URI_TOO_LONG),
+                headers::HeadTooLarge::Headers => {
+                    (StatusCode::BAD_REQUEST, reply::HEADER_TOO_LARGE)
                 }
-            }
+            };
+            return early(status, msg);
         }
-    }
-
-    // cors (priority 2000): a preflight is answered here, with no body.
-    if let Some(inst) = find(Known::Cors, None) {
-        if let Instance::Cors(plugin) = &*inst {
-            match plugin.access(&parts) {
-                cors::Access::Continue(changes) => ctx.response_headers.extend(changes),
-                cors::Access::Preflight(changes) => {
-                    ctx.response_headers.extend(changes);
-                    let mut resp = ctx.reply(StatusCode::OK, String::new(), vec![]);
-                    resp.headers_mut().remove(http::header::CONTENT_TYPE);
-                    return resp;
-                }
+        let client_host = parts
+            .headers
+            .get(HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+            .unwrap_or_default();
+        let found = rt.router.find(&RequestInfo {
+            method: parts.method.as_str(),
+            host: &client_host,
+            path: parts.uri.path(),
+            headers: &parts.headers,
+            sni: peer.sni.as_deref(),
+            https: peer.https,
+        });
+        let Some((m, route)) = found.and_then(|m| rt.routes.get(m.index).map(|r| (m, r))) else {
+            return early(StatusCode::NOT_FOUND, reply::NO_ROUTE);
+        };
+        let route_id = route.route.id;
+        let service_id = route.service.as_ref().map(|s| s.id);
+        let find = |p, consumer| {
+            route
+                .plugins
+                .get(p, &rt.plugins, route_id, service_id, consumer)
+        };
+        let mut ctx = Ctx {
+            state: state.clone(),
+            request_id,
+            started,
+            prometheus: find(Known::Prometheus, None),
+            remote,
+            remote_ip: peer.remote_ip.clone(),
+            local_port: peer.local_port.clone(),
+            client_host,
+            record: Box::new(LogRecord {
+                service: route.service_label(),
+                route: route.label(),
+                bytes_in: content_length(&parts.headers),
+                ..Default::default()
+            }),
+            response_headers: Vec::new(),
+            loggers: Vec::new(),
+            upstream_path: None,
+            body_watch,
+            grpc,
+            https: peer.https,
+            raw_heads,
+            consumer_headers: None,
+        };
+        ctx.start_log(&rt, route, &parts, None);
+        if let Some(r) = scheme::enforce(&route.route, peer.https, &ctx.client_host, &parts.uri) {
+            let mut resp = ctx.reply(r.status, r.body.into(), r.headers);
+            if r.body.is_empty() {
+                resp.headers_mut().remove(http::header::CONTENT_TYPE);
             }
+            return resp;
         }
-    }
 
-    // key-auth (priority 1250), never consumer-scoped.
-    let mut body = Some(body);
-    let mut buffered: Option<Bytes> = None;
-    let mut consumer = None;
-    let mut credential = None;
-    if let Some(inst) = find(Known::KeyAuth, None) {
-        if let Instance::KeyAuth(cfg) = &*inst {
-            if cfg.key_in_body {
-                match Box::pin(read_body(body.take(), KEY_IN_BODY_LIMIT)).await {
-                    Ok(b) => buffered = Some(b),
-                    Err(_) => {
-                        return ctx.reply(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            r#"{"message":"Request body is too large"}"#.into(),
-                            vec![],
-                        )
+        // correlation-id (priority 100001), before authentication: never consumer-scoped here.
+        if let Some(inst) = find(Known::CorrelationId, None) {
+            if let Instance::CorrelationId(cfg) = &*inst {
+                if let Some(c) = correlation_id::access(cfg, &mut parts, local) {
+                    if c.echo {
+                        ctx.response_headers
+                            .push(HeaderChange::Set(c.name, c.value));
                     }
                 }
             }
-            // Nothing after key-auth reads the request's headers (no plugin that does may
-            // apply, whoever the consumer; no balancer): its consumer headers are written
-            // beside the upstream request's map instead of inserted into the client's.
-            let beside = route.balancer.is_none() && route.plugins.none_of(&READ_HEADERS_LATER);
-            match key_auth::access(cfg, &rt.consumers, &mut parts, buffered.as_mut(), beside) {
-                Ok(Some(a)) => {
-                    credential = a.credential;
-                    ctx.consumer_headers = a.headers;
-                    consumer = Some(a.consumer);
-                }
-                Ok(None) => {}
-                Err(rej) => return ctx.reply(rej.status, rej.body, rej.headers),
-            }
         }
-    }
-    let consumer_id = consumer.as_ref().map(|c| c.id);
-    if consumer.is_some() {
-        ctx.start_log(&rt, route, &parts, consumer.as_deref());
-    }
-    ctx.record.consumer = consumer
-        .as_ref()
-        .and_then(|c| c.username.clone().or_else(|| c.custom_id.clone()));
-    if consumer_id.is_some() {
-        ctx.prometheus = find(Known::Prometheus, consumer_id);
-    }
 
-    // rate-limiting (priority 910).
-    if let Some(inst) = find(Known::RateLimiting, consumer_id) {
-        if let Instance::RateLimiting(rl) = &*inst {
-            let client = rate_limiting::Client {
-                consumer: consumer_id,
-                credential,
-                service: service_id,
-                headers: &parts.headers,
-                path: parts.uri.path(),
-                ip: remote.ip(),
-            };
-            match rl.access(&client) {
-                rate_limiting::Outcome::Allowed(h) => ctx.response_headers.extend(h),
-                rate_limiting::Outcome::Refused {
-                    status,
-                    body,
-                    headers,
-                } => return ctx.reply(status, body, headers),
-            }
-        }
-    }
-
-    // request-transformer (priority 801).
-    if let Some(inst) = find(Known::RequestTransformer, consumer_id) {
-        if let Instance::RequestTransformer(cfg) = &*inst {
-            let paths = route.route.paths.as_deref().unwrap_or_default();
-            let r = Box::pin(transform::request(
-                &mut ctx,
-                cfg,
-                paths,
-                &mut parts,
-                &mut body,
-                &mut buffered,
-            ))
-            .await;
-            if let Err(e) = r {
-                let (status, msg) = e.reply();
-                return ctx.reply(status, msg.into(), vec![]);
-            }
-        }
-    }
-
-    // ai-proxy(-advanced) (priority 770).
-    let ai = [Known::AiProxyAdvanced, Known::AiProxy]
-        .into_iter()
-        .find_map(|p| find(p, consumer_id));
-    if let Some(inst) = ai {
-        if let Instance::Ai(plugin) = &*inst {
-            let service = route.service.as_deref();
-            return ai::flow(ctx, plugin, parts, body, buffered, service).await;
-        }
-    }
-    // ai-mcp-proxy (passthrough-listener): the JSON-RPC call is read for the log phase.
-    if let Some(inst) = find(Known::AiMcpProxy, consumer_id) {
-        if let (Instance::Mcp(mcp), &http::Method::POST) = (&*inst, &parts.method) {
-            let bytes = match buffered.take() {
-                Some(b) => b,
-                None => match Box::pin(read_body(body.take(), mcp.body_limit())).await {
-                    Ok(b) => b,
-                    Err(_) => {
-                        return ctx.reply(StatusCode::PAYLOAD_TOO_LARGE, mcp.too_large(), vec![])
+        // cors (priority 2000): a preflight is answered here, with no body.
+        if let Some(inst) = find(Known::Cors, None) {
+            if let Instance::Cors(plugin) = &*inst {
+                match plugin.access(&parts) {
+                    cors::Access::Continue(changes) => ctx.response_headers.extend(changes),
+                    cors::Access::Preflight(changes) => {
+                        ctx.response_headers.extend(changes);
+                        let mut resp = ctx.reply(StatusCode::OK, String::new(), vec![]);
+                        resp.headers_mut().remove(http::header::CONTENT_TYPE);
+                        return resp;
                     }
-                },
-            };
-            ctx.record.mcp = Some(mcp.observe(&bytes));
-            buffered = Some(bytes);
+                }
+            }
         }
+
+        // key-auth (priority 1250), never consumer-scoped.
+        let mut body = Some(body);
+        let mut buffered: Option<Bytes> = None;
+        let mut consumer = None;
+        let mut credential = None;
+        if let Some(inst) = find(Known::KeyAuth, None) {
+            if let Instance::KeyAuth(cfg) = &*inst {
+                if cfg.key_in_body {
+                    match Box::pin(read_body(body.take(), KEY_IN_BODY_LIMIT)).await {
+                        Ok(b) => buffered = Some(b),
+                        Err(_) => {
+                            return ctx.reply(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                r#"{"message":"Request body is too large"}"#.into(),
+                                vec![],
+                            )
+                        }
+                    }
+                }
+                // Nothing after key-auth reads the request's headers (no plugin that does may
+                // apply, whoever the consumer; no balancer): its consumer headers are written
+                // beside the upstream request's map instead of inserted into the client's.
+                let beside = route.balancer.is_none() && route.plugins.none_of(&READ_HEADERS_LATER);
+                match key_auth::access(cfg, &rt.consumers, &mut parts, buffered.as_mut(), beside) {
+                    Ok(Some(a)) => {
+                        credential = a.credential;
+                        ctx.consumer_headers = a.headers;
+                        consumer = Some(a.consumer);
+                    }
+                    Ok(None) => {}
+                    Err(rej) => return ctx.reply(rej.status, rej.body, rej.headers),
+                }
+            }
+        }
+        let consumer_id = consumer.as_ref().map(|c| c.id);
+        if consumer.is_some() {
+            ctx.start_log(&rt, route, &parts, consumer.as_deref());
+        }
+        ctx.record.consumer = consumer
+            .as_ref()
+            .and_then(|c| c.username.clone().or_else(|| c.custom_id.clone()));
+        if consumer_id.is_some() {
+            ctx.prometheus = find(Known::Prometheus, consumer_id);
+        }
+
+        // rate-limiting (priority 910).
+        if let Some(inst) = find(Known::RateLimiting, consumer_id) {
+            if let Instance::RateLimiting(rl) = &*inst {
+                let client = rate_limiting::Client {
+                    consumer: consumer_id,
+                    credential,
+                    service: service_id,
+                    headers: &parts.headers,
+                    path: parts.uri.path(),
+                    ip: remote.ip(),
+                };
+                match rl.access(&client) {
+                    rate_limiting::Outcome::Allowed(h) => ctx.response_headers.extend(h),
+                    rate_limiting::Outcome::Refused {
+                        status,
+                        body,
+                        headers,
+                    } => return ctx.reply(status, body, headers),
+                }
+            }
+        }
+
+        // request-transformer (priority 801).
+        if let Some(inst) = find(Known::RequestTransformer, consumer_id) {
+            if let Instance::RequestTransformer(cfg) = &*inst {
+                let paths = route.route.paths.as_deref().unwrap_or_default();
+                let r = Box::pin(transform::request(
+                    &mut ctx,
+                    cfg,
+                    paths,
+                    &mut parts,
+                    &mut body,
+                    &mut buffered,
+                ))
+                .await;
+                if let Err(e) = r {
+                    let (status, msg) = e.reply();
+                    return ctx.reply(status, msg.into(), vec![]);
+                }
+            }
+        }
+
+        // ai-proxy(-advanced) (priority 770).
+        let ai = [Known::AiProxyAdvanced, Known::AiProxy]
+            .into_iter()
+            .find_map(|p| find(p, consumer_id));
+        if let Some(inst) = ai {
+            if let Instance::Ai(plugin) = &*inst {
+                let service = route.service.as_deref();
+                return ai::flow(ctx, plugin, parts, body, buffered, service).await;
+            }
+        }
+        // ai-mcp-proxy (passthrough-listener): the JSON-RPC call is read for the log phase.
+        if let Some(inst) = find(Known::AiMcpProxy, consumer_id) {
+            if let (Instance::Mcp(mcp), &http::Method::POST) = (&*inst, &parts.method) {
+                let bytes = match buffered.take() {
+                    Some(b) => b,
+                    None => match Box::pin(read_body(body.take(), mcp.body_limit())).await {
+                        Ok(b) => b,
+                        Err(_) => {
+                            return ctx.reply(
+                                StatusCode::PAYLOAD_TOO_LARGE,
+                                mcp.too_large(),
+                                vec![],
+                            )
+                        }
+                    },
+                };
+                ctx.record.mcp = Some(mcp.observe(&bytes));
+                buffered = Some(bytes);
+            }
+        }
+        plain::flow(ctx, route, m.matched_len, parts, body, buffered).await
     }
-    plain::flow(ctx, route, m.matched_len, parts, body, buffered).await
 }
 
 fn content_length(h: &http::HeaderMap) -> u64 {

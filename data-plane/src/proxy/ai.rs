@@ -3,6 +3,7 @@
 //! read for usage, SSE streams are passed through chunk by chunk (re-framed as OpenAI SSE for
 //! other providers).
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -139,193 +140,198 @@ async fn send(
     }
 }
 
-pub(super) async fn flow(
+// Not an `async fn`, which would keep its arguments twice (rust-lang/rust#62958): the
+// future holds each once.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn flow<'a>(
     mut ctx: Ctx,
-    plugin: &AiPlugin,
+    plugin: &'a AiPlugin,
     parts: Parts,
     body: Option<super::body::ClientBody>,
     buffered: Option<Bytes>,
-    service: Option<&Service>,
-) -> Response<ProxyBody> {
-    let limit = match plugin.max_request_body_size {
-        0 => usize::MAX,
-        n => usize::try_from(n).unwrap_or(usize::MAX).saturating_add(1),
-    };
-    let bytes = match buffered {
-        Some(b) => b,
-        None => match read_body(body, limit).await {
-            Ok(b) => b,
-            Err(e) => {
-                let rej = plugin.too_large();
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_none()
-                {
-                    tracing::debug!(error = %e, "client body read failed");
-                }
-                let body = rej.body();
-                ctx.record.ai = Some(*rej.analytics);
-                return ctx.reply(rej.status, body, vec![]);
-            }
-        },
-    };
-    ctx.record.bytes_in = bytes.len() as u64;
-    let mut plan = match plugin.prepare(parts.uri.path(), parts.uri.query(), &parts.headers, &bytes)
-    {
-        Ok(p) => p,
-        Err(rej) => {
-            let body = rej.body();
-            ctx.record.ai = Some(*rej.analytics);
-            return ctx.reply(rej.status, body, vec![]);
-        }
-    };
-    if plan.analytics.log_payloads {
-        ctx.log_request_payload(&bytes);
-    }
-    let limits = timeouts(plugin, service);
-    let timeout = limits.read();
-    let client = match plugin.clients.get(limits) {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "AI upstream client");
-            return ctx.reply(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                reply::BAD_UPSTREAM.into(),
-                vec![],
-            );
-        }
-    };
-    // Attempts: ai-proxy-advanced fails over to another target per `failover_criteria`.
-    let (resp, sent, proxy_latency) = loop {
-        let req = ai_upstream_request(&ctx, &parts, &plan);
-        ctx.log_upstream(req.0.uri());
-        ctx.record.ai = Some(plan.analytics.clone());
-        let proxy_latency = ctx.started.elapsed();
-        let sent = Instant::now();
-        let result = send(&ctx, &client, req, limits).await;
-        let seen = match &result {
-            Ok(r) => Seen::Status(r.status()),
-            Err((status, _)) => Seen::Failed(*status),
+    service: Option<&'a Service>,
+) -> impl Future<Output = Response<ProxyBody>> + Send + 'a {
+    async move {
+        let limit = match plugin.max_request_body_size {
+            0 => usize::MAX,
+            n => usize::try_from(n).unwrap_or(usize::MAX).saturating_add(1),
         };
-        if let Some(failure) = plugin.observe(&plan, seen, ms(sent)) {
-            let (path, query) = (parts.uri.path(), parts.uri.query());
-            match plugin.retry(
-                &plan,
-                failure,
-                &parts.method,
-                path,
-                query,
-                &parts.headers,
-                &bytes,
-            ) {
-                Some(Ok(next)) => {
-                    plan = next;
-                    continue;
-                }
-                Some(Err(rej)) => {
+        let bytes = match buffered {
+            Some(b) => b,
+            None => match read_body(body, limit).await {
+                Ok(b) => b,
+                Err(e) => {
+                    let rej = plugin.too_large();
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_none()
+                    {
+                        tracing::debug!(error = %e, "client body read failed");
+                    }
                     let body = rej.body();
                     ctx.record.ai = Some(*rej.analytics);
                     return ctx.reply(rej.status, body, vec![]);
                 }
-                None => {}
-            }
+            },
+        };
+        ctx.record.bytes_in = bytes.len() as u64;
+        let mut plan =
+            match plugin.prepare(parts.uri.path(), parts.uri.query(), &parts.headers, &bytes) {
+                Ok(p) => p,
+                Err(rej) => {
+                    let body = rej.body();
+                    ctx.record.ai = Some(*rej.analytics);
+                    return ctx.reply(rej.status, body, vec![]);
+                }
+            };
+        if plan.analytics.log_payloads {
+            ctx.log_request_payload(&bytes);
         }
-        match result {
-            Ok(r) => break (r, sent, proxy_latency),
-            Err((status, msg)) => {
-                ctx.record.upstream_latency_ms = Some(ms(sent));
-                return ctx.reply(status, msg.into(), vec![]);
-            }
-        }
-    };
-    let upstream_latency = sent.elapsed();
-    let llm_latency = ms(ctx.started);
-    let (mut head, body) = resp.into_parts();
-    reply::proxied(
-        &mut head,
-        ctx.heads_as_bytes(),
-        &ctx.request_id,
-        upstream_latency.as_millis(),
-        proxy_latency.as_millis(),
-    );
-    ctx.header_filter(&mut head.headers);
-    ctx.log_response(&head.headers);
-    ctx.record.status = head.status.as_u16();
-    ctx.record.from_service = true;
-    ctx.record.kong_latency_ms = proxy_latency.as_secs_f64() * 1000.0;
-    ctx.record.upstream_latency_ms = Some(upstream_latency.as_secs_f64() * 1000.0);
-    if let Some(ai) = ctx.record.ai.as_mut() {
-        ai.llm_latency_ms = Some(llm_latency);
-    }
-    let ok = head.status == StatusCode::OK;
-    // Non-OpenAI providers' streams are re-framed as OpenAI SSE (llm::stream).
-    let translator = if ok {
-        plugin.stream_translator(&plan)
-    } else {
-        None
-    };
-    // The head's headers are bytes or a map (`raw_head`); these read and edit either.
-    let is_sse = translator.is_some()
-        || raw_head::get(&head, &CONTENT_TYPE)
-            .is_some_and(|ct| ct.starts_with(b"text/event-stream"));
-    if ok {
-        raw_head::remove(&mut head, &SET_COOKIE);
-        if translator.is_some() {
-            raw_head::remove(&mut head, &CONTENT_LENGTH);
-            raw_head::set(&mut head, &CONTENT_TYPE, "text/event-stream");
-        }
-        if let Some(m) = plan.model_header.as_deref() {
-            raw_head::set(&mut head, &X_KONG_LLM_MODEL, m);
-        }
-    }
-    let finish = ctx.finisher();
-    let out_body = if ok && !is_sse {
-        // Non-streamed success: buffer to read usage, then send unchanged.
-        let read = tokio::time::timeout(timeout, body.collect()).await;
-        let bytes = match read {
-            Ok(Ok(c)) => c.to_bytes(),
-            Ok(Err(_)) => {
-                return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![])
-            }
-            Err(_) => {
+        let limits = timeouts(plugin, service);
+        let timeout = limits.read();
+        let client = match plugin.clients.get(limits) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "AI upstream client");
                 return ctx.reply(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    reply::UPSTREAM_TIMEOUT.into(),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    reply::BAD_UPSTREAM.into(),
                     vec![],
-                )
+                );
             }
         };
-        // Translated back to OpenAI format for non-OpenAI providers.
-        let bytes = match plugin.response_body(&plan, bytes) {
-            Ok(b) => b,
-            Err(rej) => {
-                let body = rej.body();
-                return ctx.reply(rej.status, body, vec![]);
+        // Attempts: ai-proxy-advanced fails over to another target per `failover_criteria`.
+        let (resp, sent, proxy_latency) = loop {
+            let req = ai_upstream_request(&ctx, &parts, &plan);
+            ctx.log_upstream(req.0.uri());
+            ctx.record.ai = Some(plan.analytics.clone());
+            let proxy_latency = ctx.started.elapsed();
+            let sent = Instant::now();
+            let result = send(&ctx, &client, req, limits).await;
+            let seen = match &result {
+                Ok(r) => Seen::Status(r.status()),
+                Err((status, _)) => Seen::Failed(*status),
+            };
+            if let Some(failure) = plugin.observe(&plan, seen, ms(sent)) {
+                let (path, query) = (parts.uri.path(), parts.uri.query());
+                match plugin.retry(
+                    &plan,
+                    failure,
+                    &parts.method,
+                    path,
+                    query,
+                    &parts.headers,
+                    &bytes,
+                ) {
+                    Some(Ok(next)) => {
+                        plan = next;
+                        continue;
+                    }
+                    Some(Err(rej)) => {
+                        let body = rej.body();
+                        ctx.record.ai = Some(*rej.analytics);
+                        return ctx.reply(rej.status, body, vec![]);
+                    }
+                    None => {}
+                }
+            }
+            match result {
+                Ok(r) => break (r, sent, proxy_latency),
+                Err((status, msg)) => {
+                    ctx.record.upstream_latency_ms = Some(ms(sent));
+                    return ctx.reply(status, msg.into(), vec![]);
+                }
             }
         };
+        let upstream_latency = sent.elapsed();
+        let llm_latency = ms(ctx.started);
+        let (mut head, body) = resp.into_parts();
+        reply::proxied(
+            &mut head,
+            ctx.heads_as_bytes(),
+            &ctx.request_id,
+            upstream_latency.as_millis(),
+            proxy_latency.as_millis(),
+        );
+        ctx.header_filter(&mut head.headers);
+        ctx.log_response(&head.headers);
+        ctx.record.status = head.status.as_u16();
+        ctx.record.from_service = true;
+        ctx.record.kong_latency_ms = proxy_latency.as_secs_f64() * 1000.0;
+        ctx.record.upstream_latency_ms = Some(upstream_latency.as_secs_f64() * 1000.0);
         if let Some(ai) = ctx.record.ai.as_mut() {
-            // One pass without a `Value` tree; other shapes (MCP items) read as a `Value`.
-            match crate::llm::reply::observe(&bytes) {
-                Some(seen) => ai.observe_reply(seen),
-                None => {
-                    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-                        ai.observe_response(&v);
+            ai.llm_latency_ms = Some(llm_latency);
+        }
+        let ok = head.status == StatusCode::OK;
+        // Non-OpenAI providers' streams are re-framed as OpenAI SSE (llm::stream).
+        let translator = if ok {
+            plugin.stream_translator(&plan)
+        } else {
+            None
+        };
+        // The head's headers are bytes or a map (`raw_head`); these read and edit either.
+        let is_sse = translator.is_some()
+            || raw_head::get(&head, &CONTENT_TYPE)
+                .is_some_and(|ct| ct.starts_with(b"text/event-stream"));
+        if ok {
+            raw_head::remove(&mut head, &SET_COOKIE);
+            if translator.is_some() {
+                raw_head::remove(&mut head, &CONTENT_LENGTH);
+                raw_head::set(&mut head, &CONTENT_TYPE, "text/event-stream");
+            }
+            if let Some(m) = plan.model_header.as_deref() {
+                raw_head::set(&mut head, &X_KONG_LLM_MODEL, m);
+            }
+        }
+        let finish = ctx.finisher();
+        let out_body = if ok && !is_sse {
+            // Non-streamed success: buffer to read usage, then send unchanged.
+            let read = tokio::time::timeout(timeout, body.collect()).await;
+            let bytes = match read {
+                Ok(Ok(c)) => c.to_bytes(),
+                Ok(Err(_)) => {
+                    return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![])
+                }
+                Err(_) => {
+                    return ctx.reply(
+                        StatusCode::GATEWAY_TIMEOUT,
+                        reply::UPSTREAM_TIMEOUT.into(),
+                        vec![],
+                    )
+                }
+            };
+            // Translated back to OpenAI format for non-OpenAI providers.
+            let bytes = match plugin.response_body(&plan, bytes) {
+                Ok(b) => b,
+                Err(rej) => {
+                    let body = rej.body();
+                    return ctx.reply(rej.status, body, vec![]);
+                }
+            };
+            if let Some(ai) = ctx.record.ai.as_mut() {
+                // One pass without a `Value` tree; other shapes (MCP items) read as a `Value`.
+                match crate::llm::reply::observe(&bytes) {
+                    Some(seen) => ai.observe_reply(seen),
+                    None => {
+                        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                            ai.observe_response(&v);
+                        }
                     }
                 }
             }
-        }
-        if let Some(ai) = ctx.record.ai.as_mut().filter(|a| a.log_payloads) {
-            ai.response_payload = Some(String::from_utf8_lossy(&bytes).into_owned());
-        }
-        // Bytes frame themselves (the writer sets the length of a whole body).
-        if head.extensions.get::<raw_head::RawHead>().is_none() {
-            head.headers
-                .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
-        }
-        LoggedBody::new(full(bytes), ctx.record, None, ctx.started, finish)
-    } else {
-        let sse = (ok && is_sse).then(|| SseUsage::new(plan.analytics.log_payloads));
-        let body = boxed(plugin.stream_body_with(body, translator, &mut plan, ok && is_sse));
-        LoggedBody::new(body, ctx.record, sse, ctx.started, finish)
-    };
-    Response::from_parts(head, boxed(out_body))
+            if let Some(ai) = ctx.record.ai.as_mut().filter(|a| a.log_payloads) {
+                ai.response_payload = Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            // Bytes frame themselves (the writer sets the length of a whole body).
+            if head.extensions.get::<raw_head::RawHead>().is_none() {
+                head.headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            }
+            LoggedBody::new(full(bytes), ctx.record, None, ctx.started, finish)
+        } else {
+            let sse = (ok && is_sse).then(|| SseUsage::new(plan.analytics.log_payloads));
+            let body = boxed(plugin.stream_body_with(body, translator, &mut plan, ok && is_sse));
+            LoggedBody::new(body, ctx.record, sse, ctx.started, finish)
+        };
+        Response::from_parts(head, boxed(out_body))
+    }
 }

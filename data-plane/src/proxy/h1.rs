@@ -151,86 +151,91 @@ pub(super) fn send(
 }
 
 /// `send` with `limits`.
-pub(super) async fn send_with(
+// Not an `async fn`, which would keep its arguments twice (rust-lang/rust#62958): the
+// future holds each once.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn send_with(
     req: Request<ProxyBody>,
     opts: Options,
     limits: Limits,
-) -> Result<Response<Body>, ForwardError> {
-    let (parts, mut body) = req.into_parts();
-    let Some(authority) = parts.uri.authority() else {
-        return Err(ForwardError::Failed("upstream URI has no host".into()));
-    };
-    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let (mut conn, mut reused) = conn_for(authority, limits.connect).await?;
-    let mut out = std::mem::take(&mut conn.wbuf);
-    out.clear();
-    let end_stream = body.is_end_stream();
-    let exact = body.size_hint().exact();
-    let mut enc = encode::head(
-        &mut out,
-        &parts.method,
-        target,
-        &parts.headers,
-        opts.forwarded.as_ref(),
-        authority,
-        end_stream,
-        exact,
-    )?;
-    let complete = if end_stream {
-        enc.end(&mut out, None)?;
-        true
-    } else {
-        gather(&mut body, &mut enc, &mut out).await?
-    };
-    let want = head::Want {
-        head_request: parts.method == Method::HEAD,
-        raw: opts.raw_head,
-    };
-    let head = loop {
-        if let Err(e) = write(&mut conn, &out, limits.write).await {
-            // Nothing of the body past `out` was taken yet: any request can go again.
-            if reused && !matches!(e, H1Error::WriteTimeout) {
-                tracing::debug!(error = %e, "reused upstream connection was closed; sending again");
-                (conn, reused) = conn_for(authority, limits.connect).await?;
-                continue;
-            }
-            return Err(e.into());
-        }
-        if !complete {
-            // The rest of the body streams while the head is awaited; what is left of it when
-            // the head arrives goes on with the response body.
-            let mut up = upload::Upload::new(body, enc);
-            let mut sent = false;
-            let head = poll_fn(|cx| {
-                if !sent {
-                    match up.poll_send(&mut conn, cx) {
-                        Poll::Ready(Ok(())) => sent = true,
-                        Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
-                        Poll::Pending => {}
-                    }
+) -> impl Future<Output = Result<Response<Body>, ForwardError>> + Send {
+    async move {
+        let (parts, mut body) = req.into_parts();
+        let Some(authority) = parts.uri.authority() else {
+            return Err(ForwardError::Failed("upstream URI has no host".into()));
+        };
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let (mut conn, mut reused) = conn_for(authority, limits.connect).await?;
+        let mut out = std::mem::take(&mut conn.wbuf);
+        out.clear();
+        let end_stream = body.is_end_stream();
+        let exact = body.size_hint().exact();
+        let mut enc = encode::head(
+            &mut out,
+            &parts.method,
+            target,
+            &parts.headers,
+            opts.forwarded.as_ref(),
+            authority,
+            end_stream,
+            exact,
+        )?;
+        let complete = if end_stream {
+            enc.end(&mut out, None)?;
+            true
+        } else {
+            gather(&mut body, &mut enc, &mut out).await?
+        };
+        let want = head::Want {
+            head_request: parts.method == Method::HEAD,
+            raw: opts.raw_head,
+        };
+        let head = loop {
+            if let Err(e) = write(&mut conn, &out, limits.write).await {
+                // Nothing of the body past `out` was taken yet: any request can go again.
+                if reused && !matches!(e, H1Error::WriteTimeout) {
+                    tracing::debug!(error = %e, "reused upstream connection was closed; sending again");
+                    (conn, reused) = conn_for(authority, limits.connect).await?;
+                    continue;
                 }
-                conn.poll_head(want, cx)
-            })
-            .await?;
-            let rest = (!sent).then_some(up);
-            return Ok(respond(conn, head, rest, limits.read));
-        }
-        let r = conn.read_head(want).await;
-        match r {
-            Ok(h) => break h,
-            // A complete request (still in `out`) met a reused connection the upstream closed
-            // before answering. It may have read the request first, so only a method nginx
-            // counts as idempotent goes again: a POST, PATCH or LOCK is never sent twice.
-            Err(e) if reused && e.stale() && idempotent(&parts.method) => {
-                tracing::debug!(error = %e, "reused upstream connection was closed; sending again");
-                (conn, reused) = conn_for(authority, limits.connect).await?;
+                return Err(e.into());
             }
-            Err(e) => return Err(e.into()),
-        }
-    };
-    out.clear();
-    conn.wbuf = out;
-    Ok(respond(conn, head, None, limits.read))
+            if !complete {
+                // The rest of the body streams while the head is awaited; what is left of it when
+                // the head arrives goes on with the response body.
+                let mut up = upload::Upload::new(body, enc);
+                let mut sent = false;
+                let head = poll_fn(|cx| {
+                    if !sent {
+                        match up.poll_send(&mut conn, cx) {
+                            Poll::Ready(Ok(())) => sent = true,
+                            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                            Poll::Pending => {}
+                        }
+                    }
+                    conn.poll_head(want, cx)
+                })
+                .await?;
+                let rest = (!sent).then_some(up);
+                return Ok(respond(conn, head, rest, limits.read));
+            }
+            let r = conn.read_head(want).await;
+            match r {
+                Ok(h) => break h,
+                // A complete request (still in `out`) met a reused connection the upstream closed
+                // before answering. It may have read the request first, so only a method nginx
+                // counts as idempotent goes again: a POST, PATCH or LOCK is never sent twice.
+                Err(e) if reused && e.stale() && idempotent(&parts.method) => {
+                    tracing::debug!(error = %e, "reused upstream connection was closed; sending again");
+                    (conn, reused) = conn_for(authority, limits.connect).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        out.clear();
+        conn.wbuf = out;
+        Ok(respond(conn, head, None, limits.read))
+    }
 }
 
 /// nginx's rule for sending a request again after it was sent (`proxy_next_upstream` without

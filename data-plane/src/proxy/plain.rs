@@ -1,6 +1,7 @@
 //! The plain flow: a route with a service (no AI plugin) → the service's URL, Kong's
 //! `strip_path`/`preserve_host` rules → upstream; the response body streams back untouched.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -16,98 +17,103 @@ use super::{headers, ms, reply, Ctx};
 use crate::llm::sse::SseUsage;
 use crate::runtime::CompiledRoute;
 
-pub(super) async fn flow(
+// Not an `async fn`, which would keep its arguments twice (rust-lang/rust#62958): the
+// future holds each once.
+#[allow(clippy::manual_async_fn)]
+pub(super) fn flow(
     mut ctx: Ctx,
     route: &CompiledRoute,
     matched_len: usize,
     mut parts: Parts,
     body: Option<ClientBody>,
     buffered: Option<Bytes>,
-) -> Response<ProxyBody> {
-    let Some(service) = route.service.clone() else {
-        return ctx.reply(
-            StatusCode::SERVICE_UNAVAILABLE,
-            reply::NO_SERVICE.into(),
-            vec![],
-        );
-    };
-    if route.balancer.is_some() {
-        // Boxed, as every path off the common one: the request's future stays small (it is
-        // moved as it is built).
-        return Box::pin(super::balanced::flow(
-            ctx,
-            route,
-            matched_len,
-            parts,
-            body,
-            buffered,
-        ))
-        .await;
+) -> impl Future<Output = Response<ProxyBody>> + Send + '_ {
+    async move {
+        let Some(service) = route.service.clone() else {
+            return ctx.reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                reply::NO_SERVICE.into(),
+                vec![],
+            );
+        };
+        if route.balancer.is_some() {
+            // Boxed, as every path off the common one: the request's future stays small (it is
+            // moved as it is built).
+            return Box::pin(super::balanced::flow(
+                ctx,
+                route,
+                matched_len,
+                parts,
+                body,
+                buffered,
+            ))
+            .await;
+        }
+        let https = matches!(service.protocol.as_str(), "https" | "grpcs");
+        let scheme = if https { Scheme::HTTPS } else { Scheme::HTTP };
+        let default_port = if https { 443 } else { 80 };
+        let path = match &ctx.upstream_path {
+            Some(p) => p.clone(),
+            None => upstream_path(
+                service.path.as_deref(),
+                route.route.strip_path,
+                parts.uri.path(),
+                parts.uri.path().get(..matched_len).unwrap_or(""),
+            ),
+        };
+        let uri = route
+            .authority
+            .as_ref()
+            .and_then(|a| upstream_uri(scheme, a, path, parts.uri.query()));
+        let Some(uri) = uri else {
+            return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![]);
+        };
+        let host = if route.route.preserve_host && !ctx.client_host.is_empty() {
+            ctx.client_host.clone()
+        } else if service.port == default_port {
+            service.host.clone()
+        } else {
+            // `host:port`, as written in the URI.
+            uri.authority()
+                .map_or_else(String::new, |a| a.as_str().to_string())
+        };
+        let (mut headers, fwd) = headers::into_upstream(&ctx, parts.headers, &host);
+        let req_body = match (buffered, body) {
+            (Some(b), _) => {
+                headers.insert(CONTENT_LENGTH, HeaderValue::from(b.len()));
+                full(b)
+            }
+            (None, Some(b)) => boxed(b),
+            (None, None) => full(Bytes::new()),
+        };
+        let mut req = Request::new(req_body);
+        *req.method_mut() = parts.method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+        super::forward::for_service(&mut req, route, &mut parts.extensions);
+        let timeout = Duration::from_millis(service.read_timeout.max(1));
+        // The answer's headers may stay bytes when the client's loop writes them and nothing here
+        // reads or sets response headers.
+        let opts = h1::Options {
+            forwarded: Some(fwd),
+            raw_head: ctx.raw_heads && ctx.heads_as_bytes(),
+        };
+        // Sent from here, not from a helper `async fn`: a future keeps its arguments for as long as
+        // it lives, and the request and options would be kept twice.
+        let proxy_latency = ctx.started.elapsed();
+        ctx.log_upstream(req.uri());
+        let sent = Instant::now();
+        let resp = match ctx.state.upstream.send_with(req, opts, timeout).await {
+            Ok(r) => r,
+            Err(e) => {
+                let (status, msg) = ctx.upstream_failed(e);
+                ctx.record.upstream_latency_ms = Some(ms(sent));
+                return ctx.reply(status, msg.into(), vec![]);
+            }
+        };
+        let upstream_latency = sent.elapsed();
+        respond(ctx, resp, proxy_latency, upstream_latency)
     }
-    let https = matches!(service.protocol.as_str(), "https" | "grpcs");
-    let scheme = if https { Scheme::HTTPS } else { Scheme::HTTP };
-    let default_port = if https { 443 } else { 80 };
-    let path = match &ctx.upstream_path {
-        Some(p) => p.clone(),
-        None => upstream_path(
-            service.path.as_deref(),
-            route.route.strip_path,
-            parts.uri.path(),
-            parts.uri.path().get(..matched_len).unwrap_or(""),
-        ),
-    };
-    let uri = route
-        .authority
-        .as_ref()
-        .and_then(|a| upstream_uri(scheme, a, path, parts.uri.query()));
-    let Some(uri) = uri else {
-        return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![]);
-    };
-    let host = if route.route.preserve_host && !ctx.client_host.is_empty() {
-        ctx.client_host.clone()
-    } else if service.port == default_port {
-        service.host.clone()
-    } else {
-        // `host:port`, as written in the URI.
-        uri.authority()
-            .map_or_else(String::new, |a| a.as_str().to_string())
-    };
-    let (mut headers, fwd) = headers::into_upstream(&ctx, parts.headers, &host);
-    let req_body = match (buffered, body) {
-        (Some(b), _) => {
-            headers.insert(CONTENT_LENGTH, HeaderValue::from(b.len()));
-            full(b)
-        }
-        (None, Some(b)) => boxed(b),
-        (None, None) => full(Bytes::new()),
-    };
-    let mut req = Request::new(req_body);
-    *req.method_mut() = parts.method;
-    *req.uri_mut() = uri;
-    *req.headers_mut() = headers;
-    super::forward::for_service(&mut req, route, &mut parts.extensions);
-    let timeout = Duration::from_millis(service.read_timeout.max(1));
-    // The answer's headers may stay bytes when the client's loop writes them and nothing here
-    // reads or sets response headers.
-    let opts = h1::Options {
-        forwarded: Some(fwd),
-        raw_head: ctx.raw_heads && ctx.heads_as_bytes(),
-    };
-    // Sent from here, not from a helper `async fn`: a future keeps its arguments for as long as
-    // it lives, and the request and options would be kept twice.
-    let proxy_latency = ctx.started.elapsed();
-    ctx.log_upstream(req.uri());
-    let sent = Instant::now();
-    let resp = match ctx.state.upstream.send_with(req, opts, timeout).await {
-        Ok(r) => r,
-        Err(e) => {
-            let (status, msg) = ctx.upstream_failed(e);
-            ctx.record.upstream_latency_ms = Some(ms(sent));
-            return ctx.reply(status, msg.into(), vec![]);
-        }
-    };
-    let upstream_latency = sent.elapsed();
-    respond(ctx, resp, proxy_latency, upstream_latency)
 }
 
 /// `scheme://authority/path?query`, the path and query written into one buffer and parsed in

@@ -9,10 +9,18 @@
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
 
+/// How many line ends a head keeps; one with more lines is searched line by line.
+const INDEXED: usize = 32;
+
 /// Header lines, each `name: value` and CRLF, ready to be written.
 #[derive(Debug, Clone, Default)]
 pub struct RawHead {
     lines: Vec<u8>,
+    /// Where each of the first `INDEXED` lines ends (so that finding a header compares names
+    /// only, without searching each line for its end).
+    ends: [u32; INDEXED],
+    /// How many lines there are.
+    count: usize,
     /// A `Date` line is among them.
     date: bool,
 }
@@ -22,7 +30,7 @@ impl RawHead {
     pub fn with_capacity(capacity: usize) -> Self {
         RawHead {
             lines: Vec::with_capacity(capacity),
-            date: false,
+            ..RawHead::default()
         }
     }
 
@@ -40,20 +48,58 @@ impl RawHead {
     /// Adds a line as it is.
     pub fn push(&mut self, name: &[u8], value: &[u8]) {
         super::h1::encode::line(&mut self.lines, name, value);
+        self.note_end();
+    }
+
+    /// Notes where the last line ends.
+    fn note_end(&mut self) {
+        match (
+            self.ends.get_mut(self.count),
+            u32::try_from(self.lines.len()),
+        ) {
+            (Some(end), Ok(at)) => *end = at,
+            // Past the index (or 4 GiB of lines): the search goes line by line.
+            _ => self.count = self.count.max(INDEXED),
+        }
+        self.count += 1;
+    }
+
+    /// Notes the line ends anew (after lines were taken out).
+    fn index(&mut self) {
+        let lines = std::mem::take(&mut self.lines);
+        self.count = 0;
+        let mut at = 0;
+        while let Some(i) = lines.get(at..).and_then(|r| memchr::memchr(b'\n', r)) {
+            at += i + 1;
+            match (self.ends.get_mut(self.count), u32::try_from(at)) {
+                (Some(end), Ok(v)) => *end = v,
+                _ => self.count = self.count.max(INDEXED),
+            }
+            self.count += 1;
+        }
+        self.lines = lines;
     }
 
     /// The lines of header `name` (any case): where each lies, and its value without the
-    /// surrounding whitespace. Only a line's start is compared; `memchr` finds its end.
+    /// surrounding whitespace. Only a line's start is compared; its end is in the index (or found
+    /// with `memchr` past it).
     fn matching<'a, 'n>(
         &'a self,
         name: &'n str,
     ) -> impl Iterator<Item = (std::ops::Range<usize>, &'a [u8])> + use<'a, 'n> {
         let (lines, name) = (&self.lines, name.as_bytes());
-        let mut at = 0;
+        let ends = self.ends.get(..self.count);
+        let (mut at, mut k) = (0, 0);
         std::iter::from_fn(move || loop {
-            let rest = lines.get(at..).filter(|r| !r.is_empty())?;
-            let len = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
-            let (start, line) = (at, rest.get(..len)?);
+            let len = match ends {
+                Some(ends) => (*ends.get(k)? as usize).checked_sub(at)?,
+                None => {
+                    let rest = lines.get(at..).filter(|r| !r.is_empty())?;
+                    memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1)
+                }
+            };
+            k += 1;
+            let (start, line) = (at, lines.get(at..at + len)?);
             at += len;
             let named = line.get(name.len()) == Some(&b':')
                 && line
@@ -75,9 +121,13 @@ impl RawHead {
     pub fn remove(&mut self, name: &str) {
         // Most removals find nothing: an empty `Vec` allocates nothing.
         let gone: Vec<_> = self.matching(name).map(|(r, _)| r).collect();
+        if gone.is_empty() {
+            return;
+        }
         for r in gone.into_iter().rev() {
             self.lines.drain(r);
         }
+        self.index();
         if name.eq_ignore_ascii_case("date") {
             self.date = false;
         }

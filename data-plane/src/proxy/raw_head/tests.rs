@@ -184,3 +184,43 @@ fn get_remove_and_set_work_alike_on_bytes_and_on_a_map() {
     raw.remove("DATE");
     assert!(!raw.has_date() && raw.get("date").is_none());
 }
+
+#[test]
+fn heads_past_the_line_index_are_searched_alike() {
+    // 40 lines: more than the index keeps; removals in and past it re-index the rest.
+    let mut raw = RawHead::with_capacity(0);
+    let mut map = http::HeaderMap::new();
+    for i in 0..40 {
+        let (n, v) = (format!("X-H{i}"), format!("v{i}"));
+        raw.push_upstream(n.as_bytes(), v.as_bytes());
+        map.append(
+            HeaderName::from_bytes(n.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    for i in [0, 31, 32, 39] {
+        assert_eq!(
+            raw.get(&format!("x-h{i}")),
+            Some(format!("v{i}").as_bytes())
+        );
+    }
+    for i in [3, 35] {
+        raw.remove(&format!("X-h{i}"));
+        map.remove(format!("x-h{i}"));
+    }
+    assert_eq!(raw.get("x-h3"), None);
+    assert_eq!(raw.get("x-h4"), Some(&b"v4"[..]));
+    assert_eq!(raw.get("x-h36"), Some(&b"v36"[..]));
+    assert_eq!(raw.to_map(), map);
+    // Down to 33 lines after 5 more removals: indexed again, and still found.
+    for i in [10, 11, 12, 13, 14] {
+        raw.remove(&format!("x-h{i}"));
+        map.remove(format!("x-h{i}"));
+    }
+    raw.push(b"X-Last", b"end");
+    map.append("x-last", "end".parse().unwrap());
+    for (n, v) in &map {
+        assert_eq!(raw.get(n.as_str()), Some(v.as_bytes()), "{n}");
+    }
+    assert_eq!(raw.to_map(), map);
+}
