@@ -66,24 +66,30 @@ pub struct CompiledRoute {
     /// The service's `host:port` as a URI authority, parsed once per service (`None`: no
     /// service, or a host no URI can carry).
     pub authority: Option<http::uri::Authority>,
+    /// The `service` and `route` labels of its metrics and logs, made once per config.
+    labels: (Arc<str>, Arc<str>),
 }
 
 impl CompiledRoute {
     /// The `route` label: name, else id.
-    pub fn label(&self) -> String {
-        self.route
-            .name
-            .clone()
-            .unwrap_or_else(|| self.route.id.to_string())
+    pub fn label(&self) -> Arc<str> {
+        self.labels.1.clone()
     }
 
     /// The `service` label: name, else host, else "".
-    pub fn service_label(&self) -> String {
-        self.service
-            .as_ref()
-            .map(|s| s.name.clone().unwrap_or_else(|| s.host.clone()))
-            .unwrap_or_default()
+    pub fn service_label(&self) -> Arc<str> {
+        self.labels.0.clone()
     }
+}
+
+/// The `service` and `route` labels of `route` (to `service`).
+fn labels(route: &Route, service: Option<&Service>) -> (Arc<str>, Arc<str>) {
+    let service = service.map_or("", |s| s.name.as_deref().unwrap_or(&s.host));
+    let route = match &route.name {
+        Some(n) => Arc::from(n.as_str()),
+        None => Arc::from(route.id.to_string()),
+    };
+    (Arc::from(service), route)
 }
 
 /// Consumers and their key-auth credentials.
@@ -242,6 +248,7 @@ pub fn compile_sources(
                 })
                 .clone()
         });
+        let labels = labels(r, service.as_deref());
         routes.push(CompiledRoute {
             route: r.clone(),
             service,
@@ -249,6 +256,7 @@ pub fn compile_sources(
             tls,
             plugins: resolved,
             authority,
+            labels,
         });
     }
     let specs: Vec<RouteSpec> = routes.iter().map(|c| spec(&c.route)).collect();

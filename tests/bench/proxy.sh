@@ -7,6 +7,9 @@
 #   - our stack: a control plane and one data plane (release build), with a service and two
 #     routes pointing at the static upstream, global key-auth, global prometheus with every
 #     flag on, and ai-proxy-advanced on the `/ai` route (its upstream_url is the static nginx);
+#   - unless --no-10k, a second control plane and data plane with the same config plus 9,998
+#     more routes, measured at c=32 in the same rounds as the first (so the 10,000-route ratio
+#     compares runs made side by side, not minutes apart);
 # then loads each with the same wrk (same request, same concurrency, same duration) and prints
 # requests/s, p50 and p99, the proxy's CPU time per request (from /proc; it depends less than
 # req/s on how the cores are shared, though contention still inflates it), the DP/nginx ratios,
@@ -131,6 +134,11 @@ ADMIN_PORT=$(free_port)
 CLUSTER_PORT=$(free_port)
 PROXY_PORT=$(free_port)
 STATUS_PORT=$(free_port)
+# The 10,000-route stack: its own CP and DP, so that both configs are measured in every round.
+ADMIN_10K=$(free_port)
+CLUSTER_10K=$(free_port)
+PROXY_10K=$(free_port)
+STATUS_10K=$(free_port)
 
 # --- static upstream and nginx proxy -------------------------------------------------------
 BODY='{"id":"resp_bench","object":"response","created_at":1741476777,"status":"completed","model":"gpt-4o-2024-08-06","output":[{"type":"message","id":"msg_bench","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello from the static upstream.","annotations":[]}]}],"usage":{"input_tokens":12,"output_tokens":8,"total_tokens":20}}'
@@ -189,6 +197,19 @@ RUST_LOG=warn "$DP_BIN" --control-plane "127.0.0.1:$CLUSTER_PORT" \
   --cache-dir "$WORK/dp-cache" >"$WORK/data-plane.log" 2>&1 &
 DP_PID=$!
 PIDS+=($DP_PID)
+DP10K_PID=
+if [ "$WITH_10K" = 1 ]; then
+  "$CP_BIN" serve --database-url "sqlite://$WORK/kong-10k.db" \
+    --admin-listen "127.0.0.1:$ADMIN_10K" --cluster-listen "127.0.0.1:$CLUSTER_10K" \
+    >"$WORK/control-plane-10k.log" 2>&1 &
+  PIDS+=($!)
+  mkdir -p "$WORK/dp-cache-10k"
+  RUST_LOG=warn "$DP_BIN" --control-plane "127.0.0.1:$CLUSTER_10K" \
+    --proxy-listen "127.0.0.1:$PROXY_10K" --status-listen "127.0.0.1:$STATUS_10K" \
+    --cache-dir "$WORK/dp-cache-10k" >"$WORK/data-plane-10k.log" 2>&1 &
+  DP10K_PID=$!
+  PIDS+=($DP10K_PID)
+fi
 
 # The decK file: routes /plain (key-auth + prometheus) and /ai (plus ai-proxy-advanced), and
 # EXTRA more routes (/r00000, /r00001, ...) for the 10,000-route variant.
@@ -246,18 +267,18 @@ plugins:
 EOF
 }
 
-apply_config() { # EXTRA-ROUTES
+apply_config() { # EXTRA-ROUTES [ADMIN-PORT]
   deck_file "$1" >"$WORK/bench-$1.yaml"
-  "$CP_BIN" apply "$WORK/bench-$1.yaml" --admin-url "http://127.0.0.1:$ADMIN_PORT" >"$WORK/apply-$1.log" 2>&1 \
+  "$CP_BIN" apply "$WORK/bench-$1.yaml" --admin-url "http://127.0.0.1:${2:-$ADMIN_PORT}" >"$WORK/apply-$1.log" 2>&1 \
     || { cat "$WORK/apply-$1.log" >&2; return 1; }
 }
 
-# Waits until the DP serves the routes of the config with EXTRA routes.
-wait_routes() { # EXTRA
+# Waits until the DP (at PROXY-PORT) serves the routes of the config with EXTRA routes.
+wait_routes() { # EXTRA [PROXY-PORT]
   local probe=/plain i
   [ "$1" -gt 0 ] && probe=/r$(printf '%05d' $(($1 - 1)))
   for i in $(seq 1 600); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'apikey: bench-key' "http://127.0.0.1:$PROXY_PORT$probe")" = 200 ] && return 0
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H 'apikey: bench-key' "http://127.0.0.1:${2:-$PROXY_PORT}$probe")" = 200 ] && return 0
     sleep 0.1
   done
   echo "bench: the data plane never routed $probe" >&2
@@ -265,7 +286,7 @@ wait_routes() { # EXTRA
   return 1
 }
 
-rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$DP_PID/status"; }
+rss_mb() { awk '/^VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/${1:-$DP_PID}/status"; }
 
 wait_http "http://127.0.0.1:$UP_PORT/"
 wait_http "http://127.0.0.1:$NGX_PORT/"
@@ -274,6 +295,11 @@ wait_http "http://127.0.0.1:$STATUS_PORT/status"
 apply_config 0
 wait_http "http://127.0.0.1:$STATUS_PORT/status/ready"
 wait_routes 0
+if [ "$WITH_10K" = 1 ]; then
+  wait_http "http://127.0.0.1:$ADMIN_10K/status"
+  apply_config 9998 "$ADMIN_10K"
+  wait_routes 9998 "$PROXY_10K"
+fi
 for path in /plain /ai/v1/responses; do
   code=$(curl -s -o "$WORK/probe.json" -w '%{http_code}' -H 'apikey: bench-key' \
     -H 'content-type: application/json' -d '{"input":"hi"}' "http://127.0.0.1:$PROXY_PORT$path")
@@ -281,6 +307,7 @@ for path in /plain /ai/v1/responses; do
 done
 sleep 1
 RSS_IDLE=$(rss_mb)
+[ "$WITH_10K" = 1 ] && RSS_10K=$(rss_mb "$DP10K_PID")
 
 # --- load ----------------------------------------------------------------------------------
 cat >"$WORK/bench.lua" <<'EOF'
@@ -325,7 +352,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(
 measure() { # NAME URL C
   load "$2" "$3" 2 >/dev/null # warm-up: connections, pools, JIT-free but page-cache warm
   local owner=$DP_PID
-  case $1 in direct) owner=$UP_PID ;; nginx) owner=$NGX_PID ;; esac
+  case $1 in direct) owner=$UP_PID ;; nginx) owner=$NGX_PID ;; *-10k) owner=$DP10K_PID ;; esac
   local perf_pid=
   if [ -n "${BENCH_PERF:-}" ] && [ "$3" = 32 ] && [ "$1" != direct ]; then
     mkdir -p "$BENCH_PERF"
@@ -359,32 +386,28 @@ declare -A URL=(
   [nginx]="http://127.0.0.1:$NGX_PORT/v1/responses"
   [dp-plain]="http://127.0.0.1:$PROXY_PORT/plain"
   [dp-ai]="http://127.0.0.1:$PROXY_PORT/ai/v1/responses"
+  [dp-plain-10k]="http://127.0.0.1:$PROXY_10K/plain"
+  [dp-ai-10k]="http://127.0.0.1:$PROXY_10K/ai/v1/responses"
 )
+# The 10,000-route targets run at c=32 only.
+[ "$WITH_10K" = 1 ] && TARGETS+=(dp-plain-10k dp-ai-10k)
+runs_at() { [ "$2" = 32 ] || [[ $1 != *-10k ]]; } # TARGET C
 CONCURRENCY=(32 1)
 [ -z "${BENCH_ONLY:-}" ] || CONCURRENCY=("$BENCH_ONLY")
 for ((round = 1; round <= ROUNDS; round++)); do
   [ "$ROUNDS" = 1 ] || echo "bench: round $round of $ROUNDS" >&2
   for c in "${CONCURRENCY[@]}"; do
     for t in "${TARGETS[@]}"; do
-      measure "$t" "${URL[$t]}" "$c"
+      runs_at "$t" "$c" && measure "$t" "${URL[$t]}" "$c"
     done
   done
 done
 RSS_LOADED=$(rss_mb)
 
-if [ "$WITH_10K" = 1 ]; then
-  apply_config 9998
-  wait_routes 9998
-  sleep 1
-  RSS_10K=$(rss_mb)
-  measure dp-plain-10k "${URL[dp-plain]}" 32
-  measure dp-ai-10k "${URL[dp-ai]}" 32
-  RSS_10K_LOADED=$(rss_mb)
-fi
+[ "$WITH_10K" = 1 ] && RSS_10K_LOADED=$(rss_mb "$DP10K_PID")
 
 SOAK_RSS=()
 if [ "$SOAK" -gt 0 ]; then
-  [ "$WITH_10K" = 1 ] && apply_config 0 && wait_routes 0
   wrk -t1 -c16 -d"$SOAK"s --timeout 5s -s "$WORK/bench.lua" "${URL[dp-plain]}" >"$WORK/soak-plain.log" 2>&1 &
   soak_plain=$!
   wrk -t1 -c16 -d"$SOAK"s --timeout 5s -s "$WORK/bench.lua" "${URL[dp-ai]}" >"$WORK/soak-ai.log" 2>&1 &
@@ -401,7 +424,6 @@ fi
 # Instructions per request: a second DP under callgrind (same control plane, 2 routes).
 declare -A IR
 if [ "$INSTRUCTIONS" = 1 ]; then
-  [ "$WITH_10K" = 1 ] && apply_config 0 && wait_routes 0
   I_PROXY=$(free_port)
   I_STATUS=$(free_port)
   mkdir -p "$WORK/dp-cache-instr"
@@ -445,18 +467,14 @@ has() { [ -n "${RPS[$1,$2]:-}" ]; }
 echo
 echo "Proxy benchmark: $(nproc) cores, $(uname -sr), wrk ${DURATION}s per run (2 threads; 1 at c=1), load average before: $LOAD_BEFORE"
 echo "cpu_us/req: CPU time of the proxy (for direct: of the static upstream) per request, from /proc"
-[ "$ROUNDS" = 1 ] || echo "each figure: the median of $ROUNDS rounds (errors: their sum; the 10,000-route runs: one round)"
+[ "$ROUNDS" = 1 ] || echo "each figure: the median of $ROUNDS rounds (errors: their sum)"
 printf '%-14s %-4s %10s %9s %9s %7s %11s\n' target c req/s p50_us p99_us errors cpu_us/req
 for c in "${CONCURRENCY[@]}"; do
   for t in "${TARGETS[@]}"; do
+    runs_at "$t" "$c" || continue
     printf '%-14s %-4s %10s %9s %9s %7s %11s\n' "$t" "$c" "${RPS[$t,$c]}" "${P50[$t,$c]}" "${P99[$t,$c]}" "${ERR[$t,$c]}" "${CPU[$t,$c]}"
   done
 done
-if [ "$WITH_10K" = 1 ]; then
-  for t in dp-plain-10k dp-ai-10k; do
-    printf '%-14s %-4s %10s %9s %9s %7s %11s\n' "$t" 32 "${RPS[$t,32]}" "${P50[$t,32]}" "${P99[$t,32]}" "${ERR[$t,32]}" "${CPU[$t,32]}"
-  done
-fi
 echo
 if has nginx 32; then
   for t in dp-plain dp-ai; do

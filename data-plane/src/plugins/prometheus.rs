@@ -2,6 +2,8 @@
 //! latency, bandwidth and AI families defined in `metrics` (request-level series through
 //! per-thread resolved handles, `handles`).
 
+use std::sync::Arc;
+
 use proto::schema::plugins::prometheus::PrometheusConfig;
 
 use crate::llm::AiAnalytics;
@@ -15,8 +17,8 @@ use handles::{AiTiming, Direction, Latency, WORKSPACE};
 /// What the log phase knows about one routed request.
 #[derive(Debug, Clone, Default)]
 pub struct LogRecord {
-    pub service: String,
-    pub route: String,
+    pub service: Arc<str>,
+    pub route: Arc<str>,
     pub consumer: Option<String>,
     pub status: u16,
     /// The response came from the upstream service (else Kong made it).
@@ -39,7 +41,7 @@ pub fn log(metrics: &Metrics, cfg: &PrometheusConfig, rec: &LogRecord) {
         (Some(c), true) => c.as_str(),
         _ => "",
     };
-    let (service, route) = (rec.service.as_str(), rec.route.as_str());
+    let (service, route) = (&*rec.service, &*rec.route);
     if cfg.status_code_metrics || cfg.latency_metrics || cfg.bandwidth_metrics {
         handles::with(metrics, service, route, consumer, |h| {
             if cfg.status_code_metrics {
@@ -81,8 +83,8 @@ pub fn log(metrics: &Metrics, cfg: &PrometheusConfig, rec: &LogRecord) {
 /// `kong_ai_mcp_*` for one `ai-mcp-proxy` request.
 fn log_mcp(metrics: &Metrics, rec: &LogRecord, mcp: &McpRpc) {
     let labels = [
-        rec.service.as_str(),
-        rec.route.as_str(),
+        &rec.service,
+        &rec.route,
         mcp.method.as_str(),
         WORKSPACE,
         mcp.tool_name.as_str(),

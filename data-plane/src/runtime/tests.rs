@@ -144,3 +144,40 @@ fn a_delta_compile_reuses_unchanged_plugin_instances_and_balancers() {
 fn empty_runtime_is_not_ready() {
     assert!(!Runtime::empty().is_loaded());
 }
+
+#[test]
+fn metric_labels_name_the_service_and_route_or_fall_back() {
+    let cfg = config(json!({
+        "services": [
+            {"id": S1, "name": "svc", "host": "a.test"},
+            {"id": S2, "host": "b.test"}
+        ],
+        "routes": [
+            {"id": "10000000-0000-0000-0000-000000000001", "name": "named", "paths": ["/a"],
+             "service": {"id": S1}},
+            {"id": "10000000-0000-0000-0000-000000000002", "paths": ["/b"], "service": {"id": S2}},
+            {"id": "10000000-0000-0000-0000-000000000003", "paths": ["/c"]}
+        ]
+    }));
+    let rt = compile(&cfg, 1, "h").unwrap();
+    let mut labels: Vec<(String, String)> = rt
+        .routes
+        .iter()
+        .map(|r| (r.service_label().to_string(), r.label().to_string()))
+        .collect();
+    labels.sort();
+    assert_eq!(
+        labels,
+        [
+            (
+                "".to_string(),
+                "10000000-0000-0000-0000-000000000003".to_string()
+            ),
+            (
+                "b.test".to_string(),
+                "10000000-0000-0000-0000-000000000002".to_string()
+            ),
+            ("svc".to_string(), "named".to_string()),
+        ]
+    );
+}
