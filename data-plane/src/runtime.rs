@@ -66,6 +66,9 @@ pub struct CompiledRoute {
     /// The service's `host:port` as a URI authority, parsed once per service (`None`: no
     /// service, or a host no URI can carry).
     pub authority: Option<http::uri::Authority>,
+    /// The `Host` an upstream request to the service carries unless the route preserves the
+    /// client's: the host, with `:port` when the port is not the scheme's default.
+    pub upstream_host: Option<http::HeaderValue>,
     /// The `service` and `route` labels of its metrics and logs, made once per config.
     labels: (Arc<str>, Arc<str>),
 }
@@ -80,6 +83,26 @@ impl CompiledRoute {
     pub fn service_label(&self) -> Arc<str> {
         self.labels.0.clone()
     }
+}
+
+/// A service's `host:port` as a URI authority, and the `Host` its requests carry.
+type ServiceAddress = (Option<http::uri::Authority>, Option<http::HeaderValue>);
+
+fn service_address(s: &Service) -> ServiceAddress {
+    let authority = http::uri::Authority::try_from(format!("{}:{}", s.host, s.port)).ok();
+    let default_port = if matches!(s.protocol.as_str(), "https" | "grpcs") {
+        443
+    } else {
+        80
+    };
+    let host = if s.port == default_port {
+        http::HeaderValue::from_str(&s.host).ok()
+    } else {
+        authority
+            .as_ref()
+            .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok())
+    };
+    (authority, host)
 }
 
 /// The `service` and `route` labels of `route` (to `service`).
@@ -207,7 +230,7 @@ pub fn compile_sources(
     };
     let consumer_scoped = resolved::consumer_scoped(&plugins);
     let mut routes = Vec::new();
-    let mut authorities: HashMap<Uuid, Option<http::uri::Authority>> = HashMap::new();
+    let mut authorities: HashMap<Uuid, ServiceAddress> = HashMap::new();
     let mut tls_profiles = TlsProfiles::new();
     let prev_tls = prev.map(|(_, rt)| rt.tls_profiles.as_ref());
     for r in src.routes.values() {
@@ -240,12 +263,10 @@ pub fn compile_sources(
             r.id,
             service.as_ref().map(|s| s.id),
         );
-        let authority = service.as_ref().and_then(|s| {
+        let (authority, upstream_host) = service.as_ref().map_or((None, None), |s| {
             authorities
                 .entry(s.id)
-                .or_insert_with(|| {
-                    http::uri::Authority::try_from(format!("{}:{}", s.host, s.port)).ok()
-                })
+                .or_insert_with(|| service_address(s))
                 .clone()
         });
         let labels = labels(r, service.as_deref());
@@ -256,6 +277,7 @@ pub fn compile_sources(
             tls,
             plugins: resolved,
             authority,
+            upstream_host,
             labels,
         });
     }

@@ -48,7 +48,8 @@ fn ai_upstream_request(
             }
         })
         .unwrap_or_default();
-    let (mut headers, fwd) = headers::into_upstream(ctx, parts.headers.clone(), &host);
+    let host = HeaderValue::from_str(&host).ok();
+    let (mut headers, fwd) = headers::into_upstream(ctx, parts.headers.clone(), host);
     let fwd = if plan.headers.iter().any(|(k, _)| fwd.replaces(k)) {
         fwd.apply(&mut headers);
         None

@@ -75,9 +75,9 @@ pub(super) struct Forwarded {
 }
 
 impl Forwarded {
-    /// What to set for a request from `ctx`'s client whose headers are `h`, with `Host: host`.
-    pub(super) fn new(ctx: &Ctx, h: &HeaderMap, host: &str) -> Self {
-        let host = HeaderValue::from_str(host).ok();
+    /// What to set for a request from `ctx`'s client whose headers are `h`, with `Host: host`
+    /// (`None`: the client's goes on).
+    pub(super) fn new(ctx: &Ctx, h: &HeaderMap, host: Option<HeaderValue>) -> Self {
         // The client's `X-Forwarded-For` (the first, as nginx's
         // `$proxy_add_x_forwarded_for` reads it) with the address appended.
         let forwarded_for = h
@@ -169,14 +169,19 @@ impl Forwarded {
 
 /// The headers sent upstream for a request from `ctx`'s client, with `Host: host`, in one map.
 pub(super) fn upstream(ctx: &Ctx, parts: &Parts, host: &str) -> HeaderMap {
+    let host = HeaderValue::from_str(host).ok();
     let (mut h, fwd) = into_upstream(ctx, parts.headers.clone(), host);
     fwd.apply(&mut h);
     h
 }
 
 /// The client's headers themselves (no copy) without hop-by-hop ones, and what the proxy sets
-/// next to them.
-pub(super) fn into_upstream(ctx: &Ctx, mut h: HeaderMap, host: &str) -> (HeaderMap, Forwarded) {
+/// next to them, with `Host: host` (`None`: the client's goes on).
+pub(super) fn into_upstream(
+    ctx: &Ctx,
+    mut h: HeaderMap,
+    host: Option<HeaderValue>,
+) -> (HeaderMap, Forwarded) {
     reply::strip_hop_by_hop(&mut h);
     let fwd = Forwarded::new(ctx, &h, host);
     (h, fwd)

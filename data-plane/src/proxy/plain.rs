@@ -5,7 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CONTENT_LENGTH};
+use http::header::{HeaderValue, CONTENT_LENGTH, HOST};
 use http::request::Parts;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri};
@@ -29,7 +29,7 @@ pub(super) fn flow(
     buffered: Option<Bytes>,
 ) -> impl Future<Output = Response<ProxyBody>> + Send + '_ {
     async move {
-        let Some(service) = route.service.clone() else {
+        let Some(service) = route.service.as_deref() else {
             return ctx.reply(
                 StatusCode::SERVICE_UNAVAILABLE,
                 reply::NO_SERVICE.into(),
@@ -51,7 +51,6 @@ pub(super) fn flow(
         }
         let https = matches!(service.protocol.as_str(), "https" | "grpcs");
         let scheme = if https { Scheme::HTTPS } else { Scheme::HTTP };
-        let default_port = if https { 443 } else { 80 };
         let path = match &ctx.upstream_path {
             Some(p) => p.clone(),
             None => upstream_path(
@@ -68,16 +67,17 @@ pub(super) fn flow(
         let Some(uri) = uri else {
             return ctx.reply(StatusCode::BAD_GATEWAY, reply::BAD_UPSTREAM.into(), vec![]);
         };
+        // The client's `Host` value itself when the route preserves it (no copy), else the
+        // service's, made when the config was compiled.
         let host = if route.route.preserve_host && !ctx.client_host.is_empty() {
-            ctx.client_host.clone()
-        } else if service.port == default_port {
-            service.host.clone()
+            match parts.headers.get(HOST) {
+                Some(v) if v.as_bytes() == ctx.client_host.as_bytes() => Some(v.clone()),
+                _ => HeaderValue::from_str(&ctx.client_host).ok(),
+            }
         } else {
-            // `host:port`, as written in the URI.
-            uri.authority()
-                .map_or_else(String::new, |a| a.as_str().to_string())
+            route.upstream_host.clone()
         };
-        let (mut headers, fwd) = headers::into_upstream(&ctx, parts.headers, &host);
+        let (mut headers, fwd) = headers::into_upstream(&ctx, parts.headers, host);
         let req_body = match (buffered, body) {
             (Some(b), _) => {
                 headers.insert(CONTENT_LENGTH, HeaderValue::from(b.len()));

@@ -181,3 +181,22 @@ fn metric_labels_name_the_service_and_route_or_fall_back() {
         ]
     );
 }
+
+#[test]
+fn the_upstream_host_has_a_port_only_when_it_is_not_the_schemes_default() {
+    let host = |protocol: &str, port: u16| {
+        let cfg = config(json!({
+            "services": [{"id": S1, "host": "a.test", "port": port, "protocol": protocol}],
+            "routes": [{"id": "10000000-0000-0000-0000-000000000001", "paths": ["/a"],
+                        "service": {"id": S1}}]
+        }));
+        let rt = compile(&cfg, 1, "h").unwrap();
+        let h = rt.routes[0].upstream_host.clone().unwrap();
+        h.to_str().unwrap().to_string()
+    };
+    assert_eq!(host("http", 80), "a.test");
+    assert_eq!(host("https", 443), "a.test");
+    assert_eq!(host("http", 8080), "a.test:8080");
+    assert_eq!(host("https", 80), "a.test:80");
+    assert_eq!(host("http", 443), "a.test:443");
+}

@@ -218,3 +218,32 @@ async fn key_auth_consumer_headers_reach_the_upstream_written_beside_or_set() {
         assert_eq!(values(&head, "x-t"), t, "{head}");
     }
 }
+
+#[tokio::test]
+async fn a_route_preserving_the_host_sends_the_clients_own() {
+    let up = head_echo().await;
+    let state = crate::proxy::test_state::one_route_with(
+        up,
+        "/f",
+        &[(
+            "routes",
+            json!({"name": "keep", "paths": ["/keep"], "preserve_host": true,
+                   "service": {"id": "00000000-0000-0000-0000-0000000000a1"}}),
+        )],
+    );
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = l.local_addr().unwrap();
+    tokio::spawn(crate::proxy::serve(l, state));
+    let mut s = TcpStream::connect(gw).await.unwrap();
+    let req = "GET /keep HTTP/1.1\r\nhost: Client.Example:8000\r\nconnection: close\r\n\r\n";
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let (_, head) = text.split_once("\r\n\r\n").unwrap();
+    assert_eq!(values(head, "host"), ["Client.Example:8000"]);
+    assert_eq!(values(head, "x-forwarded-host"), ["Client.Example"]);
+    // The route without it: the service's `host:port`.
+    let head = upstream_head(gw, "host: client.example\r\n").await;
+    assert_eq!(values(&head, "host"), [format!("127.0.0.1:{}", up.port())]);
+}
