@@ -117,6 +117,29 @@ impl Ctx {
         })
     }
 
+    /// The header filter and the log record of an answer from the upstream: Kong's headers
+    /// (`Via`, the latencies, the request id), the plugins' headers, status and latencies.
+    fn answered(
+        &mut self,
+        head: &mut http::response::Parts,
+        proxy_latency: std::time::Duration,
+        upstream_latency: std::time::Duration,
+    ) {
+        reply::proxied(
+            head,
+            self.heads_as_bytes(),
+            &self.request_id,
+            upstream_latency.as_millis(),
+            proxy_latency.as_millis(),
+        );
+        self.header_filter(&mut head.headers);
+        self.log_response(&head.headers);
+        self.record.status = head.status.as_u16();
+        self.record.from_service = true;
+        self.record.kong_latency_ms = proxy_latency.as_secs_f64() * 1000.0;
+        self.record.upstream_latency_ms = Some(upstream_latency.as_secs_f64() * 1000.0);
+    }
+
     /// Whether a proxied answer's headers may stay bytes: no plugin sets response headers and
     /// no log plugin reads them.
     fn heads_as_bytes(&self) -> bool {

@@ -154,19 +154,7 @@ where
     B::Error: Into<super::body::BoxError>,
 {
     let (mut head, body) = resp.into_parts();
-    reply::proxied(
-        &mut head,
-        ctx.heads_as_bytes(),
-        &ctx.request_id,
-        upstream_latency.as_millis(),
-        proxy_latency.as_millis(),
-    );
-    ctx.header_filter(&mut head.headers);
-    ctx.log_response(&head.headers);
-    ctx.record.status = head.status.as_u16();
-    ctx.record.from_service = true;
-    ctx.record.kong_latency_ms = proxy_latency.as_secs_f64() * 1000.0;
-    ctx.record.upstream_latency_ms = Some(upstream_latency.as_secs_f64() * 1000.0);
+    ctx.answered(&mut head, proxy_latency, upstream_latency);
     let finish = ctx.finisher();
     // ai-mcp-proxy requests: the answer is scanned (not buffered) for a JSON-RPC error.
     let rpc = ctx.record.mcp.is_some().then(SseUsage::default);
