@@ -187,28 +187,25 @@ NGX_PID=$!
 PIDS+=($NGX_PID)
 
 # --- our stack -----------------------------------------------------------------------------
-"$CP_BIN" serve --database-url "sqlite://$WORK/kong.db" \
-  --admin-listen "127.0.0.1:$ADMIN_PORT" --cluster-listen "127.0.0.1:$CLUSTER_PORT" \
-  >"$WORK/control-plane.log" 2>&1 &
-PIDS+=($!)
-mkdir -p "$WORK/dp-cache"
-RUST_LOG=warn "$DP_BIN" --control-plane "127.0.0.1:$CLUSTER_PORT" \
-  --proxy-listen "127.0.0.1:$PROXY_PORT" --status-listen "127.0.0.1:$STATUS_PORT" \
-  --cache-dir "$WORK/dp-cache" >"$WORK/data-plane.log" 2>&1 &
-DP_PID=$!
-PIDS+=($DP_PID)
+# Starts a CP (SQLite in the work directory) and a DP linked to it; the DP's pid in STACK_DP.
+start_stack() { # SUFFIX ADMIN-PORT CLUSTER-PORT PROXY-PORT STATUS-PORT
+  "$CP_BIN" serve --database-url "sqlite://$WORK/kong$1.db" \
+    --admin-listen "127.0.0.1:$2" --cluster-listen "127.0.0.1:$3" \
+    >"$WORK/control-plane$1.log" 2>&1 &
+  PIDS+=($!)
+  mkdir -p "$WORK/dp-cache$1"
+  RUST_LOG=warn "$DP_BIN" --control-plane "127.0.0.1:$3" \
+    --proxy-listen "127.0.0.1:$4" --status-listen "127.0.0.1:$5" \
+    --cache-dir "$WORK/dp-cache$1" >"$WORK/data-plane$1.log" 2>&1 &
+  STACK_DP=$!
+  PIDS+=($STACK_DP)
+}
+start_stack "" "$ADMIN_PORT" "$CLUSTER_PORT" "$PROXY_PORT" "$STATUS_PORT"
+DP_PID=$STACK_DP
 DP10K_PID=
 if [ "$WITH_10K" = 1 ]; then
-  "$CP_BIN" serve --database-url "sqlite://$WORK/kong-10k.db" \
-    --admin-listen "127.0.0.1:$ADMIN_10K" --cluster-listen "127.0.0.1:$CLUSTER_10K" \
-    >"$WORK/control-plane-10k.log" 2>&1 &
-  PIDS+=($!)
-  mkdir -p "$WORK/dp-cache-10k"
-  RUST_LOG=warn "$DP_BIN" --control-plane "127.0.0.1:$CLUSTER_10K" \
-    --proxy-listen "127.0.0.1:$PROXY_10K" --status-listen "127.0.0.1:$STATUS_10K" \
-    --cache-dir "$WORK/dp-cache-10k" >"$WORK/data-plane-10k.log" 2>&1 &
-  DP10K_PID=$!
-  PIDS+=($DP10K_PID)
+  start_stack -10k "$ADMIN_10K" "$CLUSTER_10K" "$PROXY_10K" "$STATUS_10K"
+  DP10K_PID=$STACK_DP
 fi
 
 # The decK file: routes /plain (key-auth + prometheus) and /ai (plus ai-proxy-advanced), and
