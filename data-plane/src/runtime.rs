@@ -90,12 +90,7 @@ type ServiceAddress = (Option<http::uri::Authority>, Option<http::HeaderValue>);
 
 fn service_address(s: &Service) -> ServiceAddress {
     let authority = http::uri::Authority::try_from(format!("{}:{}", s.host, s.port)).ok();
-    let default_port = if matches!(s.protocol.as_str(), "https" | "grpcs") {
-        443
-    } else {
-        80
-    };
-    let host = if s.port == default_port {
+    let host = if s.port == s.default_port() {
         http::HeaderValue::from_str(&s.host).ok()
     } else {
         authority

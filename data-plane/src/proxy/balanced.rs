@@ -47,9 +47,8 @@ pub(super) async fn flow(
             vec![],
         );
     };
-    let https = matches!(service.protocol.as_str(), "https" | "grpcs");
-    let scheme = if https { "https" } else { "http" };
-    let default_port = if https { 443 } else { 80 };
+    let scheme = if service.uses_tls() { "https" } else { "http" };
+    let default_port = service.default_port();
     let path = upstream_path(
         service.path.as_deref(),
         route.route.strip_path,

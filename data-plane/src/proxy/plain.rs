@@ -49,8 +49,11 @@ pub(super) fn flow(
             ))
             .await;
         }
-        let https = matches!(service.protocol.as_str(), "https" | "grpcs");
-        let scheme = if https { Scheme::HTTPS } else { Scheme::HTTP };
+        let scheme = if service.uses_tls() {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        };
         let path = match &ctx.upstream_path {
             Some(p) => p.clone(),
             None => upstream_path(

@@ -20,7 +20,7 @@ pub(super) fn profile(
     prev: Option<&TlsProfiles>,
     out: &mut TlsProfiles,
 ) -> Result<Option<Arc<TlsProfile>>, CompileError> {
-    if !matches!(service.protocol.as_str(), "https" | "grpcs") {
+    if !service.uses_tls() {
         return Ok(None);
     }
     let spec = spec(src, service)?;

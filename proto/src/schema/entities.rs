@@ -69,6 +69,20 @@ pub struct Service {
 }
 
 impl Service {
+    /// Whether requests to the service go over TLS (`https`, `grpcs`).
+    pub fn uses_tls(&self) -> bool {
+        matches!(self.protocol.as_str(), "https" | "grpcs")
+    }
+
+    /// The port its scheme implies: 443 over TLS, else 80.
+    pub fn default_port(&self) -> u16 {
+        if self.uses_tls() {
+            443
+        } else {
+            80
+        }
+    }
+
     /// Kong's field rules for a service; paths are relative to the service.
     pub fn validate(&self) -> Vec<FieldError> {
         let mut errs = self.field_rules();
