@@ -140,10 +140,10 @@ impl Ctx {
         self.record.upstream_latency_ms = Some(upstream_latency.as_secs_f64() * 1000.0);
     }
 
-    /// Whether a proxied answer's headers may stay bytes: no plugin sets response headers and
-    /// no log plugin reads them.
+    /// Whether a proxied answer's headers may stay bytes: our own loop writes the answer, no
+    /// plugin sets response headers and no log plugin reads them.
     fn heads_as_bytes(&self) -> bool {
-        self.response_headers.is_empty() && self.record.log.is_none()
+        self.raw_heads && self.response_headers.is_empty() && self.record.log.is_none()
     }
 
     /// The header filter phase: plugin headers on a proxied or Kong-made response.

@@ -108,7 +108,7 @@ async fn send(
     if req.uri().scheme() == Some(&http::uri::Scheme::HTTP) {
         let opts = h1::Options {
             forwarded: fwd,
-            raw_head: ctx.raw_heads && ctx.heads_as_bytes(),
+            raw_head: ctx.heads_as_bytes(),
         };
         let ms = |v: u64| Duration::from_millis(v.max(1));
         let limits = h1::Limits {

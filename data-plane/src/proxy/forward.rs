@@ -194,20 +194,21 @@ impl Upstream {
             req,
             opts,
             timeout,
+            plain,
             client_upgrade,
         )))
     }
 
-    /// `send_with` for what the lean client does not send: TLS, HTTP/2 and upgrades.
+    /// `send_with` for what the lean client does not send: TLS, HTTP/2 and upgrades (`plain`:
+    /// HTTP/1.1 without TLS, as `send_with` found).
     async fn send_other(
         &self,
         mut req: Request<ProxyBody>,
         opts: h1::Options,
         timeout: Duration,
+        plain: bool,
         client_upgrade: Option<upgrade::Slot>,
     ) -> Result<http::Response<UpstreamBody>, ForwardError> {
-        let plain = req.version() != Version::HTTP_2
-            && req.uri().scheme() == Some(&http::uri::Scheme::HTTP);
         if let Some(f) = opts.forwarded {
             f.apply(req.headers_mut());
         }

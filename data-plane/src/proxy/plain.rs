@@ -99,7 +99,7 @@ pub(super) fn flow(
         // reads or sets response headers.
         let opts = h1::Options {
             forwarded: Some(fwd),
-            raw_head: ctx.raw_heads && ctx.heads_as_bytes(),
+            raw_head: ctx.heads_as_bytes(),
         };
         // Sent from here, not from a helper `async fn`: a future keeps its arguments for as long as
         // it lives, and the request and options would be kept twice.
