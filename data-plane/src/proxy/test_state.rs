@@ -91,3 +91,11 @@ where
     });
     addr
 }
+
+/// The proxy serving `state` on 127.0.0.1, at the address it returns.
+pub(crate) async fn serving(state: Arc<State>) -> SocketAddr {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(crate::proxy::serve(l, state));
+    addr
+}

@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use crate::plugins::key_auth::ConsumerHeaders;
-use crate::proxy::test_state::{head_upstream, one_route};
+use crate::proxy::test_state::{head_upstream, one_route, serving};
 
 /// An upstream answering each request with its head as the body.
 async fn head_echo() -> SocketAddr {
@@ -24,17 +24,18 @@ async fn head_echo() -> SocketAddr {
 
 /// The proxy with one route `/f` to `up`.
 async fn proxy(up: SocketAddr) -> SocketAddr {
-    let state = one_route(up, "/f");
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = l.local_addr().unwrap();
-    tokio::spawn(crate::proxy::serve(l, state));
-    addr
+    serving(one_route(up, "/f")).await
 }
 
 /// The head the upstream got for `GET /f` with `lines` (each ending in CRLF).
 async fn upstream_head(proxy: SocketAddr, lines: &str) -> String {
+    upstream_head_for(proxy, "/f", lines).await
+}
+
+/// The head the upstream got for `GET path` with `lines`.
+async fn upstream_head_for(proxy: SocketAddr, path: &str, lines: &str) -> String {
     let mut s = TcpStream::connect(proxy).await.unwrap();
-    let req = format!("GET /f HTTP/1.1\r\n{lines}connection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\n{lines}connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     s.read_to_end(&mut out).await.unwrap();
@@ -198,9 +199,7 @@ async fn key_auth_consumer_headers_reach_the_upstream_written_beside_or_set() {
     with_transformer.push(transformer);
     for (extra, transformed) in [(consumer.to_vec(), false), (with_transformer, true)] {
         let state = crate::proxy::test_state::one_route_with(up, "/f", &extra);
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gw = l.local_addr().unwrap();
-        tokio::spawn(crate::proxy::serve(l, state));
+        let gw = serving(state).await;
         // A client's own consumer headers never reach the upstream.
         let head = upstream_head(
             gw,
@@ -231,18 +230,10 @@ async fn a_route_preserving_the_host_sends_the_clients_own() {
                    "service": {"id": "00000000-0000-0000-0000-0000000000a1"}}),
         )],
     );
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let gw = l.local_addr().unwrap();
-    tokio::spawn(crate::proxy::serve(l, state));
-    let mut s = TcpStream::connect(gw).await.unwrap();
-    let req = "GET /keep HTTP/1.1\r\nhost: Client.Example:8000\r\nconnection: close\r\n\r\n";
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).await.unwrap();
-    let text = String::from_utf8(out).unwrap();
-    let (_, head) = text.split_once("\r\n\r\n").unwrap();
-    assert_eq!(values(head, "host"), ["Client.Example:8000"]);
-    assert_eq!(values(head, "x-forwarded-host"), ["Client.Example"]);
+    let gw = serving(state).await;
+    let head = upstream_head_for(gw, "/keep", "host: Client.Example:8000\r\n").await;
+    assert_eq!(values(&head, "host"), ["Client.Example:8000"]);
+    assert_eq!(values(&head, "x-forwarded-host"), ["Client.Example"]);
     // The route without it: the service's `host:port`.
     let head = upstream_head(gw, "host: client.example\r\n").await;
     assert_eq!(values(&head, "host"), [format!("127.0.0.1:{}", up.port())]);

@@ -5,12 +5,12 @@ use std::net::SocketAddr;
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use http::header::{HeaderName, CONTENT_TYPE, SET_COOKIE};
 
 use super::RawHead;
-use crate::proxy::test_state::{head_upstream, one_route_with};
+use crate::proxy::test_state::{head_upstream, one_route_with, serving};
 
 #[test]
 fn framing_hop_by_hop_and_kong_headers_are_left_out() {
@@ -108,9 +108,7 @@ async fn proxied_answers_are_the_same_with_headers_as_bytes_or_as_a_map() {
     ];
     for (answer, plugins, echoed, as_bytes) in cases {
         let up = fixed_upstream(answer).await;
-        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let gw = l.local_addr().unwrap();
-        tokio::spawn(crate::proxy::serve(l, one_route_with(up, "/f", &plugins)));
+        let gw = serving(one_route_with(up, "/f", &plugins)).await;
         let (h, body, head) = get(gw).await;
         let what = format!("{} {plugins:?}: {h:?}", String::from_utf8_lossy(answer));
         assert_eq!(body, "ok", "{what}");
